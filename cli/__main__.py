@@ -1,0 +1,5 @@
+import sys
+
+from chargeplane.cli import main
+
+sys.exit(main())

@@ -1,0 +1,194 @@
+"""The `chargeplane` command: up, migrate, station add/list."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+import asyncpg
+
+from chargeplane.common.db import create_pool, migrate
+from chargeplane.common.logs import configure_logging, get_logger
+
+from .supervisor import SERVICES, service_urls, start_services
+
+log = get_logger(__name__)
+DEFAULT_DATA_DIR = Path(".data")
+
+
+def _database_url(args: argparse.Namespace) -> str:
+    url = args.database_url or os.environ.get("DATABASE_URL")
+    if not url:
+        sys.exit("DATABASE_URL is not set (or pass --database-url); `chargeplane up` writes it to "
+                 f"{DEFAULT_DATA_DIR}/platform.env")
+    return url
+
+
+async def _migrate(database_url: str) -> list[str]:
+    from chargeplane.services.billing.repository import BillingRepository
+
+    applied = await migrate(database_url)
+    pool = await create_pool(database_url, min_size=1, max_size=2)
+    try:
+        await BillingRepository(pool).seed_default_tariff()
+    finally:
+        await pool.close()
+    return applied
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    applied = asyncio.run(_migrate(_database_url(args)))
+    print(f"applied {len(applied)} migration(s): {', '.join(applied) or 'none needed'}")
+    return 0
+
+
+async def _add_station(database_url: str, station_ids: list[str], interval: int, tariff: str | None) -> None:
+    from chargeplane.services.billing.repository import assign_tariff
+
+    conn = await asyncpg.connect(database_url)
+    try:
+        async with conn.transaction():
+            await conn.executemany(
+                "INSERT INTO charging_stations (id, heartbeat_interval) VALUES ($1, $2)"
+                " ON CONFLICT (id) DO UPDATE SET heartbeat_interval = $2, updated_at = now()",
+                [(station_id, interval) for station_id in station_ids],
+            )
+            if tariff:
+                for station_id in station_ids:
+                    await assign_tariff(conn, station_id, tariff)
+    finally:
+        await conn.close()
+
+
+def cmd_station_add(args: argparse.Namespace) -> int:
+    ids = list(args.station_ids)
+    if args.count:
+        ids += [f"{args.prefix}{i:04d}" for i in range(1, args.count + 1)]
+    if not ids:
+        sys.exit("name at least one station id, or --count N")
+    asyncio.run(_add_station(_database_url(args), ids, args.heartbeat_interval, args.tariff))
+    print(f"registered {len(ids)} station(s): {', '.join(ids[:5])}{' ...' if len(ids) > 5 else ''}")
+    return 0
+
+
+async def _list_stations(database_url: str) -> list[asyncpg.Record]:
+    conn = await asyncpg.connect(database_url)
+    try:
+        return await conn.fetch(
+            "SELECT id, vendor, model, connected, last_heartbeat_at FROM charging_stations ORDER BY id"
+        )
+    finally:
+        await conn.close()
+
+
+def cmd_station_list(args: argparse.Namespace) -> int:
+    rows = asyncio.run(_list_stations(_database_url(args)))
+    print(f"{'STATION':<20} {'VENDOR':<16} {'MODEL':<16} {'ONLINE':<7} LAST HEARTBEAT")
+    for r in rows:
+        print(f"{r['id']:<20} {r['vendor'] or '-':<16} {r['model'] or '-':<16} {'yes' if r['connected'] else 'no':<7}"
+              f" {r['last_heartbeat_at'] or '-'}")
+    return 0
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    from .embedded import EmbeddedPostgres, EmbeddedRedis
+
+    data_dir: Path = args.data_dir.resolve()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    postgres = redis = None
+    database_url = os.environ.get("DATABASE_URL")
+    redis_url = os.environ.get("REDIS_URL")
+    processes = []
+    stopping = False
+
+    def request_stop(*_: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+    try:
+        if not database_url:
+            postgres = EmbeddedPostgres(data_dir / "postgres", args.postgres_port)
+            database_url = postgres.start()
+            log.info("embedded postgresql started", url=database_url, data=str(postgres.data_dir))
+        if not redis_url:
+            redis = EmbeddedRedis(data_dir / "redis", args.redis_port)
+            redis_url = redis.start()
+            log.info("embedded redis started", url=redis_url)
+        applied = asyncio.run(_migrate(database_url))
+        log.info("database migrated", applied=applied)
+        ports = {name: port + args.port_offset for name, port in SERVICES.items()}
+        processes = start_services(ports, database_url, redis_url, data_dir / "logs")
+        urls = service_urls(ports)
+        ocpp_url = f"ws://127.0.0.1:{ports['ocpp']}/ocpp"
+        env = {"DATABASE_URL": database_url, "REDIS_URL": redis_url, "OCPP_URL": ocpp_url,
+               **{f"{name.upper()}_URL": url for name, url in urls.items() if name != "ocpp"},
+               "OCPP_HTTP_URL": urls["ocpp"]}
+        (data_dir / "platform.env").write_text("".join(f"{k}={v}\n" for k, v in env.items()))
+        print("\nChargePlane is up.\n")
+        print(f"  OCPP 1.6J gateway   {ocpp_url}/{{station_id}}")
+        for name in ("sessions", "billing", "telemetry"):
+            print(f"  {name:<19} {urls[name]}")
+        print(f"  PostgreSQL          {database_url}")
+        print(f"  Redis               {redis_url}")
+        print(f"  logs                {data_dir / 'logs'}")
+        print(f"  environment         {data_dir / 'platform.env'}\n")
+        print("Register a station with `chargeplane station add ID`; Ctrl-C stops everything.", flush=True)
+        while not stopping:
+            for process in processes:
+                process.poll()
+            time.sleep(0.2)
+        return 0
+    finally:
+        for process in reversed(processes):
+            process.stop()
+        if redis is not None:
+            redis.stop()
+        if postgres is not None:
+            postgres.stop()
+        (data_dir / "platform.env").unlink(missing_ok=True)
+        log.info("chargeplane stopped")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="chargeplane", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    up = sub.add_parser("up", help="run the whole platform on this machine")
+    up.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR, help="where data, logs and platform.env go")
+    up.add_argument("--postgres-port", type=int, default=55432)
+    up.add_argument("--redis-port", type=int, default=56379)
+    up.add_argument("--port-offset", type=int, default=0, help="added to every service port (8081-8084)")
+    up.set_defaults(func=cmd_up)
+
+    mig = sub.add_parser("migrate", help="apply the database migrations and seed the default tariff")
+    mig.add_argument("--database-url")
+    mig.set_defaults(func=cmd_migrate)
+
+    station = sub.add_parser("station", help="manage registered stations")
+    station_sub = station.add_subparsers(dest="station_command", required=True)
+    add = station_sub.add_parser("add", help="register stations so they may connect")
+    add.add_argument("station_ids", nargs="*")
+    add.add_argument("--count", type=int, default=0, help="also register PREFIX0001..PREFIXnnnn")
+    add.add_argument("--prefix", default="EMU-")
+    add.add_argument("--heartbeat-interval", type=int, default=300)
+    add.add_argument("--tariff", help="the tariff id the station bills with (default: the default tariff)")
+    add.add_argument("--database-url")
+    add.set_defaults(func=cmd_station_add)
+    lst = station_sub.add_parser("list", help="list registered stations")
+    lst.add_argument("--database-url")
+    lst.set_defaults(func=cmd_station_list)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    configure_logging("chargeplane", os.environ.get("LOG_LEVEL", "INFO"))
+    result: int = args.func(args)
+    return result

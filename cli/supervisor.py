@@ -1,0 +1,126 @@
+"""`chargeplane up`: the whole platform on one machine, supervised like a kubelet would.
+
+Each service runs as its own process (`python -m chargeplane.services.<name>`); one
+that dies is restarted with exponential backoff, and the restart is logged.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from chargeplane.common.logs import get_logger
+
+log = get_logger(__name__)
+
+# name -> default port; the order is the start order (downstream services first).
+SERVICES: dict[str, int] = {"telemetry": 8084, "billing": 8083, "sessions": 8082, "ocpp": 8081}
+RESTART_BACKOFF_MAX = 30.0
+
+
+def service_urls(ports: Mapping[str, int]) -> dict[str, str]:
+    return {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
+
+
+def service_environment(name: str, port: int, ports: Mapping[str, int], database_url: str, redis_url: str,
+                        base: Mapping[str, str]) -> dict[str, str]:
+    urls = service_urls(ports)
+    env = dict(base)
+    env.update({
+        "SERVICE_NAME": name, "HOST": "127.0.0.1", "PORT": str(port),
+        "DATABASE_URL": database_url, "REDIS_URL": redis_url,
+        "SESSIONS_URL": urls["sessions"], "BILLING_URL": urls["billing"], "TELEMETRY_URL": urls["telemetry"],
+        "OTEL_SERVICE_NAME": name,
+    })
+    return env
+
+
+@dataclass
+class SupervisedProcess:
+    name: str
+    argv: list[str]
+    env: dict[str, str]
+    log_path: Path
+    process: subprocess.Popen[bytes] | None = None
+    restarts: int = 0
+    backoff: float = 0.5
+    next_start: float = 0.0
+    started_at: float = field(default=0.0)
+
+    def start(self) -> None:
+        with open(self.log_path, "ab") as out:
+            self.process = subprocess.Popen(self.argv, env=self.env, stdout=out, stderr=subprocess.STDOUT,
+                                            start_new_session=True)
+        self.started_at = time.monotonic()
+
+    def poll(self) -> None:
+        """Restart the process if it died, with backoff that resets after a minute of health."""
+        if self.process is None:
+            return
+        code = self.process.poll()
+        now = time.monotonic()
+        if code is None:
+            if now - self.started_at > 60:
+                self.backoff = 0.5
+            return
+        if self.next_start == 0.0:
+            self.next_start = now + self.backoff
+            log.warning("service exited, restarting", service=self.name, exit_code=code,
+                        restart_in_s=round(self.backoff, 2))
+            return
+        if now >= self.next_start:
+            self.restarts += 1
+            self.backoff = min(self.backoff * 2, RESTART_BACKOFF_MAX)
+            self.next_start = 0.0
+            self.start()
+            log.info("service restarted", service=self.name, restarts=self.restarts, pid=self.process.pid)
+
+    def stop(self, timeout: float = 25.0) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+def wait_ready(url: str, timeout: float, process: SupervisedProcess) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.process is not None and process.process.poll() is not None:
+            raise RuntimeError(f"{process.name} exited with code {process.process.returncode}; "
+                               f"see {process.log_path}")
+        try:
+            with urllib.request.urlopen(url + "/readyz", timeout=1) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.1)
+    raise TimeoutError(f"{process.name} not ready at {url} after {timeout:.0f} s; see {process.log_path}")
+
+
+def start_services(ports: Mapping[str, int], database_url: str, redis_url: str, log_dir: Path,
+                   extra_env: Mapping[str, str] | None = None) -> list[SupervisedProcess]:
+    log_dir.mkdir(parents=True, exist_ok=True)
+    base = {**os.environ, **(extra_env or {})}
+    processes = []
+    for name, port in ports.items():
+        process = SupervisedProcess(
+            name, [sys.executable, "-m", f"chargeplane.services.{name}"],
+            service_environment(name, port, ports, database_url, redis_url, base), log_dir / f"{name}.log",
+        )
+        process.start()
+        processes.append(process)
+    for process in processes:
+        wait_ready(f"http://127.0.0.1:{ports[process.name]}", 60, process)
+    return processes

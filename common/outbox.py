@@ -1,0 +1,183 @@
+"""The transactional outbox: work for another service survives that service being down.
+
+A service writes its outbox events in the same PostgreSQL transaction as the state
+change that caused them (so a reply to a station, or a 2xx to a caller, is only sent
+once the follow-up work is durable), then the relay POSTs them to the destination in
+order, with an `Idempotency-Key` header and the original trace context, retrying with
+exponential backoff until the destination answers 2xx. Receivers are idempotent, so
+at-least-once delivery is exactly-once in effect.
+
+One relay per (source, destination) delivers at a time, across replicas, under a
+transaction-scoped advisory lock, which keeps the events of one station in order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+import asyncpg
+from aiohttp import web
+
+from .keys import DB_POOL, HTTP, OUTBOX, SETTINGS
+from .logs import get_logger
+from .settings import ServiceSettings
+from .tracing import attached_traceparent
+
+log = get_logger(__name__)
+
+BATCH_SIZE = 100
+POLL_INTERVAL = 1.0  # seconds; a wake-up from this process normally comes sooner
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxEvent:
+    destination: str
+    path: str
+    idempotency_key: str
+    payload: Mapping[str, Any]
+
+
+async def enqueue(
+    conn: asyncpg.Connection, source: str, events: Iterable[OutboxEvent], traceparent: str | None
+) -> None:
+    """Write events inside the caller's transaction; a repeated key is already queued."""
+    rows = [(source, e.destination, e.path, e.idempotency_key, e.payload, traceparent) for e in events]
+    if rows:
+        await conn.executemany(
+            "INSERT INTO outbox (source, destination, path, idempotency_key, payload, traceparent)"
+            " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (idempotency_key) DO NOTHING",
+            rows,
+        )
+
+
+class _Retry(Exception):
+    """The destination could not take the event now; try the batch again later."""
+
+
+class OutboxRelay:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        http: aiohttp.ClientSession,
+        settings: ServiceSettings,
+        destinations: Mapping[str, str],
+        failure_events: Mapping[str, str] | None = None,
+    ) -> None:
+        self._pool = pool
+        self._http = http
+        self._settings = settings
+        self._source = settings.service_name
+        self._destinations = dict(destinations)
+        # path -> the log event operators grep for when that delivery fails
+        self._failure_events = dict(failure_events or {})
+        self._wakeups = {name: asyncio.Event() for name in destinations}
+
+    def wake(self) -> None:
+        """New events were committed: deliver now rather than at the next poll."""
+        for event in self._wakeups.values():
+            event.set()
+
+    async def run(self) -> None:
+        async with asyncio.TaskGroup() as group:
+            for name in self._destinations:
+                group.create_task(self._deliver_forever(name))
+
+    async def _deliver_forever(self, destination: str) -> None:
+        delay = self._settings.outbox_retry_min
+        wakeup = self._wakeups[destination]
+        while True:
+            wakeup.clear()
+            try:
+                delivered = await self.deliver_pending(destination)
+            except (_Retry, OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as exc:
+                if not isinstance(exc, _Retry):
+                    log.warning("outbox relay error", destination=destination, error=repr(exc))
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self._settings.outbox_retry_max)
+                continue
+            delay = self._settings.outbox_retry_min
+            if delivered < BATCH_SIZE:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(wakeup.wait(), POLL_INTERVAL)
+
+    async def deliver_pending(self, destination: str) -> int:
+        """Deliver one batch in order; return how many events were settled."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            locked = await conn.fetchval(
+                "SELECT pg_try_advisory_xact_lock(hashtext($1))", f"outbox:{self._source}:{destination}"
+            )
+            if not locked:
+                return 0
+            rows = await conn.fetch(
+                "SELECT id, path, idempotency_key, payload, traceparent FROM outbox"
+                " WHERE source = $1 AND destination = $2 AND dead_at IS NULL ORDER BY id LIMIT $3",
+                self._source,
+                destination,
+                BATCH_SIZE,
+            )
+            delivered: list[int] = []
+            try:
+                for row in rows:
+                    if await self._post(conn, destination, row):
+                        delivered.append(row["id"])
+            finally:
+                if delivered:
+                    await conn.execute("DELETE FROM outbox WHERE id = ANY($1::bigint[])", delivered)
+            return len(rows)
+
+    async def _post(self, conn: asyncpg.Connection, destination: str, row: asyncpg.Record) -> bool:
+        """True when delivered, False when the receiver rejected it for good."""
+        url = self._destinations[destination] + row["path"]
+        headers = {"Idempotency-Key": row["idempotency_key"]}
+        with attached_traceparent(row["traceparent"]):
+            try:
+                async with self._http.post(url, json=row["payload"], headers=headers) as response:
+                    status = response.status
+                    body = await response.text()
+            except (aiohttp.ClientError, TimeoutError) as exc:
+                await self._failed(destination, row, None, repr(exc))
+                raise _Retry from exc
+        if status < 300:
+            return True
+        await self._failed(destination, row, status, body[:500])
+        if status in (408, 425, 429) or status >= 500:
+            raise _Retry
+        # The receiver says the event itself is invalid: retrying cannot help. Keep it
+        # for the operator and let the events behind it through.
+        await conn.execute("UPDATE outbox SET dead_at = now() WHERE id = $1", row["id"])
+        log.error("outbox event rejected", destination=destination, path=row["path"],
+                  idempotency_key=row["idempotency_key"], status=status)
+        return False
+
+    async def _failed(self, destination: str, row: asyncpg.Record, status: int | None, error: str) -> None:
+        log.warning(f"{destination} client returned non-success", path=row["path"], status=status,
+                    error=error, idempotency_key=row["idempotency_key"])
+        failure_event = self._failure_events.get(row["path"])
+        if failure_event:
+            log.warning(failure_event, idempotency_key=row["idempotency_key"], status=status, error=error)
+        # Recorded outside the delivery transaction: it must survive the rollback.
+        await self._pool.execute(
+            "UPDATE outbox SET attempts = attempts + 1, last_error = $2 WHERE id = $1", row["id"], error
+        )
+
+
+def outbox_context(
+    destinations: Mapping[str, str], failure_events: Mapping[str, str] | None = None
+) -> Callable[[web.Application], AsyncIterator[None]]:
+    """A cleanup context that runs the service's relay in the background."""
+
+    async def context(app: web.Application) -> AsyncIterator[None]:
+        relay = OutboxRelay(app[DB_POOL], app[HTTP], app[SETTINGS], destinations, failure_events)
+        app[OUTBOX] = relay
+        task = asyncio.create_task(relay.run(), name="outbox-relay")
+        yield
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    return context

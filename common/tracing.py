@@ -1,0 +1,82 @@
+"""OpenTelemetry set-up shared by every service.
+
+W3C trace context crosses every HTTP hop (aiohttp client and server instrumentation)
+and is stored with outbox events, so a delivery retried minutes later still joins the
+trace of the charging session that caused it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from opentelemetry import context as otel_context
+from opentelemetry import propagate, trace
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+from .settings import ServiceSettings
+
+_instrumented = False
+
+
+def setup_tracing(settings: ServiceSettings, extra_processor: SpanProcessor | None = None) -> None:
+    """Install a tracer provider for this process and instrument aiohttp, asyncpg and redis.
+
+    Spans are exported over OTLP/HTTP when OTEL_EXPORTER_OTLP_ENDPOINT is set; tests pass
+    an in-memory processor instead.
+    """
+    global _instrumented
+    # Probes are noise, and an OCPP WebSocket lives for hours: its messages get spans
+    # of their own (one trace per charging session), not children of the upgrade.
+    os.environ.setdefault("OTEL_PYTHON_AIOHTTP_SERVER_EXCLUDED_URLS", "^https?://[^/]+/ocpp/,/healthz$,/readyz$")
+    if settings.otel_sdk_disabled:
+        return
+    provider = TracerProvider(resource=Resource.create({"service.name": settings.service_name}))
+    if settings.otel_exporter_otlp_endpoint:
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+        endpoint = settings.otel_exporter_otlp_endpoint.rstrip("/") + "/v1/traces"
+        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=endpoint)))
+    if extra_processor is not None:
+        provider.add_span_processor(extra_processor)
+    trace.set_tracer_provider(provider)
+    if not _instrumented:
+        from opentelemetry.instrumentation.aiohttp_client import AioHttpClientInstrumentor
+        from opentelemetry.instrumentation.aiohttp_server import AioHttpServerInstrumentor
+        from opentelemetry.instrumentation.asyncpg import AsyncPGInstrumentor
+        from opentelemetry.instrumentation.redis import RedisInstrumentor
+
+        AioHttpServerInstrumentor().instrument()
+        AioHttpClientInstrumentor().instrument()
+        AsyncPGInstrumentor().instrument()
+        RedisInstrumentor().instrument()
+        _instrumented = True
+
+
+def shutdown_tracing() -> None:
+    provider = trace.get_tracer_provider()
+    if isinstance(provider, TracerProvider):
+        provider.shutdown()
+
+
+def current_traceparent() -> str | None:
+    """The W3C `traceparent` of the active span, to store beside deferred work."""
+    carrier: dict[str, str] = {}
+    propagate.inject(carrier)
+    return carrier.get("traceparent")
+
+
+@contextmanager
+def attached_traceparent(traceparent: str | None) -> Iterator[None]:
+    """Make `traceparent` the parent of the spans started inside the block."""
+    if not traceparent:
+        yield
+        return
+    token = otel_context.attach(propagate.extract({"traceparent": traceparent}))
+    try:
+        yield
+    finally:
+        otel_context.detach(token)

@@ -1,0 +1,142 @@
+"""What every service's aiohttp app shares: probes, the JSON error body, the runner."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import orjson
+from aiohttp import web
+from pydantic import ValidationError
+from redis.asyncio import Redis
+
+from .db import create_pool
+from .keys import DB_POOL, REDIS, SETTINGS
+from .logs import configure_logging, get_logger
+from .settings import ServiceSettings
+from .tracing import setup_tracing, shutdown_tracing
+
+log = get_logger(__name__)
+
+
+def json_response(data: Any, status: int = 200) -> web.Response:
+    return web.Response(body=orjson.dumps(data, default=str), status=status, content_type="application/json")
+
+
+class ApiError(Exception):
+    """A domain error that becomes the one JSON error body."""
+
+    def __init__(self, status: int, code: str, message: str, details: Any = None) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message, self.details = status, code, message, details
+
+
+def _error_body(status: int, code: str, message: str, details: Any = None) -> web.Response:
+    error: dict[str, Any] = {"code": code, "message": message}
+    if details is not None:
+        error["details"] = details
+    return json_response({"error": error}, status=status)
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Callable[..., Any]) -> web.StreamResponse:
+    try:
+        response: web.StreamResponse = await handler(request)
+        return response
+    except ApiError as exc:
+        return _error_body(exc.status, exc.code, exc.message, exc.details)
+    except ValidationError as exc:
+        details = [{"loc": list(e["loc"]), "msg": e["msg"]} for e in exc.errors()]
+        return _error_body(422, "invalid_request", "request body failed validation", details)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        return _error_body(exc.status, exc.reason.lower().replace(" ", "_"), exc.text or exc.reason)
+    except (asyncio.CancelledError, ConnectionResetError):
+        raise
+    except Exception:
+        log.exception("unhandled error", path=request.path)
+        return _error_body(500, "internal_error", "internal error")
+
+
+async def read_json(request: web.Request) -> Any:
+    try:
+        return orjson.loads(await request.read())
+    except orjson.JSONDecodeError as exc:
+        raise ApiError(400, "malformed_json", f"request body is not JSON: {exc}") from exc
+
+
+async def _healthz(_: web.Request) -> web.Response:
+    return json_response({"status": "ok"})
+
+
+async def _readyz(request: web.Request) -> web.Response:
+    app = request.app
+    checks: dict[str, str] = {}
+    try:
+        await app[DB_POOL].fetchval("SELECT 1")
+        checks["postgres"] = "ok"
+    except Exception as exc:
+        checks["postgres"] = repr(exc)
+    if REDIS in app:
+        try:
+            await app[REDIS].ping()
+            checks["redis"] = "ok"
+        except Exception as exc:
+            checks["redis"] = repr(exc)
+    ready = all(v == "ok" for v in checks.values())
+    return json_response({"ready": ready, "checks": checks}, status=200 if ready else 503)
+
+
+async def _db_context(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    pool = await create_pool(settings.database_url, settings.db_pool_min, settings.db_pool_max)
+    app[DB_POOL] = pool
+    yield
+    await pool.close()
+
+
+async def redis_context(app: web.Application) -> AsyncIterator[None]:
+    client = Redis.from_url(app[SETTINGS].redis_url, socket_timeout=5, socket_connect_timeout=2)
+    app[REDIS] = client
+    yield
+    await client.aclose()
+
+
+def base_app(settings: ServiceSettings, *, with_redis: bool = False) -> web.Application:
+    """An application with the shared plumbing: settings, pool, (redis), probes, errors."""
+    app = web.Application(middlewares=[error_middleware])
+    app[SETTINGS] = settings
+    app.cleanup_ctx.append(_db_context)
+    if with_redis:
+        app.cleanup_ctx.append(redis_context)
+    app.router.add_get("/healthz", _healthz)
+    app.router.add_get("/readyz", _readyz)
+    return app
+
+
+def run_service(factory: Callable[[Any], web.Application], settings: ServiceSettings) -> None:
+    """Run one service process until SIGINT/SIGTERM, then shut down gracefully."""
+    configure_logging(settings.service_name, settings.log_level)
+    setup_tracing(settings)
+    try:
+        import uvloop
+
+        uvloop.install()
+    except ImportError:  # pragma: no cover - uvloop is not built for every platform
+        pass
+    app = factory(settings)
+    log.info(f"starting {settings.service_name} http server", host=settings.host, port=settings.port)
+    try:
+        web.run_app(
+            app,
+            host=settings.host,
+            port=settings.port,
+            shutdown_timeout=settings.shutdown_timeout,
+            print=None,
+            access_log=None,
+            handle_signals=True,
+        )
+    finally:
+        shutdown_tracing()

@@ -1,0 +1,34 @@
+"""The billing service: one priced bill per finished session."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from chargeplane.common.httpclient import http_client_context
+from chargeplane.common.keys import DB_POOL
+from chargeplane.common.web import base_app
+
+from . import views
+from .keys import REPOSITORY
+from .repository import BillingRepository
+from .settings import BillingSettings
+
+
+async def _repository_context(app: web.Application) -> AsyncIterator[None]:
+    repository = BillingRepository(app[DB_POOL])
+    await repository.seed_default_tariff()
+    app[REPOSITORY] = repository
+    yield
+
+
+def create_app(settings: BillingSettings) -> web.Application:
+    app = base_app(settings)
+    app.cleanup_ctx.append(http_client_context)
+    app.cleanup_ctx.append(_repository_context)
+    app.router.add_post("/internal/ocpp/session-stopped", views.session_stopped)
+    app.router.add_get("/internal/billing/transactions", views.list_bills)
+    app.router.add_get("/internal/tariffs", views.list_tariffs)
+    app.router.add_put("/internal/tariffs/{tariff_id}", views.put_tariff)
+    return app

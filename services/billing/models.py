@@ -1,0 +1,18 @@
+from __future__ import annotations
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict
+
+
+class SessionStopped(BaseModel):
+    """A finished session, as the sessions service reports it."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    session_id: int
+    station_id: str
+    connector_id: int
+    id_tag: str | None = None
+    meter_start_wh: int
+    meter_stop_wh: int
+    started_at: AwareDatetime
+    stopped_at: AwareDatetime

@@ -1,0 +1,72 @@
+"""The billing service's HTTP views."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+import aiohttp
+import structlog
+from aiohttp import web
+
+from chargeplane.common.keys import HTTP, SETTINGS
+from chargeplane.common.web import ApiError, json_response, read_json
+
+from .keys import REPOSITORY
+from .models import SessionStopped
+from .pricing import MeterSample, SessionUsage, Tariff, price_session
+from .settings import BillingSettings
+
+log = structlog.get_logger(__name__)
+
+
+async def _energy_samples(request: web.Request, session_id: int) -> list[MeterSample]:
+    """The session's energy register series, from telemetry (it tells charging from parking)."""
+    settings = request.app[SETTINGS]
+    assert isinstance(settings, BillingSettings)
+    url = f"{settings.telemetry_url}/internal/sessions/{session_id}/energy-samples"
+    async with request.app[HTTP].get(url) as response:
+        if response.status != 200:
+            raise ApiError(503, "telemetry_unavailable", f"telemetry answered {response.status}")
+        body = await response.json()
+    return [MeterSample(at=datetime.fromisoformat(s["at"]), energy_wh=Decimal(s["energy_wh"]))
+            for s in body["samples"]]
+
+
+async def session_stopped(request: web.Request) -> web.Response:
+    session = SessionStopped.model_validate(await read_json(request))
+    repository = request.app[REPOSITORY]
+    try:
+        tariff = await repository.tariff_for(session.station_id)
+        try:
+            samples = await _energy_samples(request, session.session_id)
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise ApiError(503, "telemetry_unavailable", repr(exc)) from exc
+        bill = price_session(tariff, SessionUsage(
+            started_at=session.started_at, stopped_at=session.stopped_at, meter_start_wh=session.meter_start_wh,
+            meter_stop_wh=session.meter_stop_wh, samples=samples,
+        ))
+        saved, created = await repository.save_bill(session, bill)
+    except Exception as exc:
+        log.warning("failed to create billing transaction", session_id=session.session_id, error=repr(exc))
+        raise
+    if created:
+        log.info("billing transaction created", session_id=session.session_id, amount=saved["amount_incl_tax"],
+                 currency=saved["currency"])
+    return json_response(saved, status=201 if created else 200)
+
+
+async def list_bills(request: web.Request) -> web.Response:
+    session_id = request.query.get("session_id")
+    return json_response({"items": await request.app[REPOSITORY].bills(int(session_id) if session_id else None)})
+
+
+async def list_tariffs(request: web.Request) -> web.Response:
+    return json_response({"items": await request.app[REPOSITORY].tariffs()})
+
+
+async def put_tariff(request: web.Request) -> web.Response:
+    body = await read_json(request)
+    tariff = Tariff.model_validate({**body, "id": request.match_info["tariff_id"]})
+    await request.app[REPOSITORY].save_tariff(tariff)
+    return json_response(tariff.model_dump(mode="json"))

@@ -1,0 +1,146 @@
+"""One station's WebSocket: frame, validate, dispatch, answer — one CALL at a time."""
+
+from __future__ import annotations
+
+import asyncio
+
+import structlog
+from aiohttp import WSCloseCode, WSMsgType, web
+from chargeplane.common.timeutil import utcnow
+from opentelemetry import context as otel_context
+from opentelemetry import propagate, trace
+from opentelemetry.trace import SpanKind, Status, StatusCode
+
+from . import protocol, schemas
+from .context import StationContext
+from .framelog import FrameLog
+from .keys import FRAME_LOG, REGISTRY, STORE
+from .protocol import Call, CallErrorFrame, CallResult, ErrorCode, FrameError, OcppError
+from .router import KNOWN_STATION_ACTIONS, ROUTES
+
+log = structlog.get_logger(__name__)
+tracer = trace.get_tracer("chargeplane.ocpp")
+
+SUBPROTOCOL = "ocpp1.6"
+# actions whose span joins the trace of the charging session they belong to
+SESSION_ACTIONS = frozenset({"MeterValues", "StopTransaction"})
+
+
+def _parent_context(ctx: StationContext, call: Call) -> otel_context.Context:
+    """StartTransaction opens a session's trace; its later messages join it."""
+    if call.action in SESSION_ACTIONS:
+        transaction_id = call.payload.get("transactionId")
+        open_transaction = (
+            ctx.transaction(transaction_id) if isinstance(transaction_id, int)
+            else ctx.open_transactions.get(call.payload.get("connectorId", -1))
+        )
+        if open_transaction is not None and open_transaction.traceparent:
+            return propagate.extract({"traceparent": open_transaction.traceparent})
+    return otel_context.Context()  # a new trace, not a child of the hours-long socket
+
+
+class StationConnection:
+    def __init__(self, ctx: StationContext, ws: web.WebSocketResponse, frame_log: FrameLog) -> None:
+        self.ctx = ctx
+        self.ws = ws
+        self.frame_log = frame_log
+
+    async def send(self, text: str, message_type: int, unique_id: str, action: str | None = None) -> None:
+        self.frame_log.record(self.ctx.station_id, "out", text, message_type, unique_id, action)
+        await self.ws.send_str(text)
+
+    async def on_text(self, text: str) -> None:
+        try:
+            frame = protocol.parse_frame(text)
+        except FrameError as exc:
+            self.frame_log.record(self.ctx.station_id, "in", text)
+            log.warning("malformed ocpp frame", station_id=self.ctx.station_id, error=exc.description)
+            await self.send(protocol.call_error(exc.unique_id, exc.code, exc.description),
+                            protocol.MessageType.CALLERROR, exc.unique_id)
+            return
+        if isinstance(frame, Call):
+            self.frame_log.record(self.ctx.station_id, "in", text, 2, frame.unique_id, frame.action)
+            reply = await self.on_call(frame)
+            await self.send(reply, int(reply[1]), frame.unique_id, frame.action)
+        else:
+            kind = 3 if isinstance(frame, CallResult) else 4
+            self.frame_log.record(self.ctx.station_id, "in", text, kind, frame.unique_id)
+            if isinstance(frame, CallErrorFrame):
+                log.info("station answered with callerror", station_id=self.ctx.station_id, code=frame.code)
+
+    async def on_call(self, call: Call) -> str:
+        route = ROUTES.get(call.action)
+        if route is None:
+            code = ErrorCode.NOT_SUPPORTED if call.action in KNOWN_STATION_ACTIONS else ErrorCode.NOT_IMPLEMENTED
+            return protocol.call_error(call.unique_id, code, f"action {call.action!r} is not supported")
+        with tracer.start_as_current_span(
+            f"ocpp {call.action}", context=_parent_context(self.ctx, call), kind=SpanKind.SERVER,
+            attributes={"ocpp.station_id": self.ctx.station_id, "ocpp.action": call.action,
+                        "ocpp.unique_id": call.unique_id},
+        ) as span:
+            try:
+                schemas.validate(route.request_schema, call.payload)
+                result = await route.handler(self.ctx, call.payload)
+            except OcppError as exc:
+                span.set_status(Status(StatusCode.ERROR, exc.code))
+                return protocol.call_error(call.unique_id, exc.code, exc.description, exc.details)
+            except Exception as exc:
+                # Nothing was committed, so the station must retry: InternalError says so.
+                span.record_exception(exc)
+                span.set_status(Status(StatusCode.ERROR, "InternalError"))
+                log.exception("ocpp handler failed", station_id=self.ctx.station_id, action=call.action)
+                return protocol.call_error(call.unique_id, ErrorCode.INTERNAL_ERROR,
+                                           "the CSMS could not process the message; retry later")
+            if "transactionId" in result:
+                span.set_attribute("ocpp.transaction_id", result["transactionId"])
+            return protocol.call_result(call.unique_id, result)
+
+
+def _station_id(request: web.Request) -> str:
+    station_id = request.match_info.get("station_id") or request.query.get("station_id", "")
+    if not station_id or len(station_id) > 48:
+        raise web.HTTPBadRequest(text="a station id is required: /ocpp/{station_id} or /ocpp/ws?station_id=ID")
+    return station_id
+
+
+async def ocpp_websocket(request: web.Request) -> web.StreamResponse:
+    """`/ocpp/{station_id}` (OCPP-J) and `/ocpp/ws?station_id=ID` (legacy)."""
+    station_id = _station_id(request)
+    app = request.app
+    offered = [p.strip() for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",") if p.strip()]
+    if offered and SUBPROTOCOL not in offered:
+        raise web.HTTPBadRequest(text=f"unsupported OCPP version {offered}: this CSMS speaks {SUBPROTOCOL}")
+    station = await app[STORE].find_station(station_id)
+    if station is None:
+        log.warning("unknown station refused", station_id=station_id, peer=request.remote)
+        raise web.HTTPNotFound(text=f"unknown station {station_id!r}: register it with "
+                                    f"`chargeplane station add {station_id}`")
+    ws = web.WebSocketResponse(protocols=(SUBPROTOCOL,), autoping=True, heartbeat=None, max_msg_size=1 << 20)
+    await ws.prepare(request)
+    registry = app[REGISTRY]
+    replaced = registry.register(station_id, ws)
+    if replaced is not None:
+        log.info("station reconnected, closing its previous connection", station_id=station_id)
+        await replaced.close(code=WSCloseCode.POLICY_VIOLATION, message=b"replaced by a newer connection")
+    ctx = StationContext(station, app[STORE])
+    ctx.open_transactions = {t.connector_id: t for t in await app[STORE].open_transactions(station_id)}
+    await app[STORE].set_connected(station_id, True, utcnow())
+    log.info("station connected", station_id=station_id, peer=request.remote, subprotocol=ws.ws_protocol)
+    connection = StationConnection(ctx, ws, app[FRAME_LOG])
+    try:
+        async for message in ws:
+            if message.type == WSMsgType.TEXT:
+                await connection.on_text(message.data)
+            elif message.type == WSMsgType.BINARY:
+                await connection.send(protocol.call_error(protocol.UNKNOWN_UNIQUE_ID, ErrorCode.FORMATION_VIOLATION,
+                                                          "OCPP-J frames are text"), 4, protocol.UNKNOWN_UNIQUE_ID)
+    except (asyncio.CancelledError, ConnectionResetError):
+        pass
+    finally:
+        if registry.unregister(station_id, ws):
+            try:
+                await app[STORE].set_connected(station_id, False, utcnow())
+            except Exception as exc:  # the database may be the reason the socket died
+                log.warning("could not mark station disconnected", station_id=station_id, error=repr(exc))
+        log.info("station disconnected", station_id=station_id, close_code=ws.close_code)
+    return ws

@@ -1,0 +1,38 @@
+"""What a handler knows about the station whose message it handles."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from chargeplane.common.timeutil import parse_ocpp
+
+from .protocol import ErrorCode, OcppError
+from .store import OpenTransaction, Station, StationStore
+
+
+@dataclass(slots=True)
+class StationContext:
+    station: Station
+    store: StationStore
+    # connector id -> its open transaction; loaded at connect, kept by the handlers
+    open_transactions: dict[int, OpenTransaction] = field(default_factory=dict)
+
+    @property
+    def station_id(self) -> str:
+        return self.station.id
+
+    def transaction(self, transaction_id: int) -> OpenTransaction | None:
+        for open_transaction in self.open_transactions.values():
+            if open_transaction.transaction_id == transaction_id:
+                return open_transaction
+        return None
+
+
+def timestamp(value: str, field_name: str) -> datetime:
+    """A station's timestamp, or the CALLERROR for one that is not a date-time."""
+    try:
+        return parse_ocpp(value)
+    except ValueError as exc:
+        raise OcppError(ErrorCode.PROPERTY_CONSTRAINT_VIOLATION, f"{field_name}: {value!r} is not a date-time",
+                        {"path": field_name}) from exc

@@ -1,0 +1,19 @@
+from __future__ import annotations
+
+from typing import Any
+
+from chargeplane.common.timeutil import format_ocpp, utcnow
+from chargeplane.common.tracing import current_traceparent
+
+from ..context import StationContext
+
+
+async def handle(ctx: StationContext, payload: dict[str, Any]) -> dict[str, Any]:
+    now = utcnow()
+    await ctx.store.record_boot(ctx.station_id, payload, now, current_traceparent())
+    ctx.open_transactions.clear()
+    return {
+        "status": ctx.station.registration_status,
+        "currentTime": format_ocpp(now),
+        "interval": ctx.station.heartbeat_interval,
+    }

@@ -1,0 +1,22 @@
+from __future__ import annotations
+
+from typing import Any
+
+from chargeplane.common.tracing import current_traceparent
+
+from ..context import StationContext, timestamp
+from ..store import OpenTransaction
+from .authorize import DEFAULT_ID_TAG_INFO
+
+
+async def handle(ctx: StationContext, payload: dict[str, Any]) -> dict[str, Any]:
+    connector_id = payload["connectorId"]
+    started_at = timestamp(payload["timestamp"], "timestamp")
+    # This span starts the session's trace: later messages of the session join it.
+    traceparent = current_traceparent()
+    transaction_id = await ctx.store.start_transaction(
+        ctx.station_id, connector_id, payload["idTag"], payload["meterStart"], started_at,
+        payload.get("reservationId"), traceparent,
+    )
+    ctx.open_transactions[connector_id] = OpenTransaction(connector_id, transaction_id, traceparent)
+    return {"transactionId": transaction_id, "idTagInfo": DEFAULT_ID_TAG_INFO}

@@ -1,0 +1,50 @@
+"""The telemetry service: every sampled meter value, and energy rollups."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+import structlog
+from aiohttp import web
+
+from chargeplane.common.keys import DB_POOL, SETTINGS
+from chargeplane.common.web import base_app
+
+from . import views
+from .keys import REPOSITORY
+from .repository import TelemetryRepository
+from .settings import TelemetrySettings
+
+log = structlog.get_logger(__name__)
+
+
+async def _refresh_forever(repository: TelemetryRepository, interval: float) -> None:
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            await repository.refresh_rollups()
+        except Exception as exc:
+            log.warning("energy rollup refresh failed", error=repr(exc))
+
+
+async def _repository_context(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    assert isinstance(settings, TelemetrySettings)
+    repository = TelemetryRepository(app[DB_POOL])
+    app[REPOSITORY] = repository
+    refresher = asyncio.create_task(_refresh_forever(repository, settings.rollup_refresh_interval))
+    yield
+    refresher.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await refresher
+
+
+def create_app(settings: TelemetrySettings) -> web.Application:
+    app = base_app(settings)
+    app.cleanup_ctx.append(_repository_context)
+    app.router.add_post("/internal/ocpp/meter-values", views.store_meter_values)
+    app.router.add_get("/internal/sessions/{session_id}/energy-samples", views.energy_samples)
+    app.router.add_post("/internal/rollups/refresh", views.refresh_rollups)
+    return app

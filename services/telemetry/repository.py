@@ -1,0 +1,73 @@
+"""telemetry_data and its energy rollups in PostgreSQL."""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+import asyncpg
+
+from .models import MeterValuesBatch
+
+ENERGY_REGISTER = "Energy.Active.Import.Register"
+
+
+class InvalidSample(ValueError):
+    pass
+
+
+def rows_of(batch: MeterValuesBatch) -> list[tuple[Any, ...]]:
+    rows = []
+    for meter_value in batch.meter_value:
+        for sample in meter_value.sampled_value:
+            if sample.format == "SignedData":
+                continue  # a signed blob is not a number; the frame log keeps it
+            try:
+                value = sample.numeric()
+            except InvalidOperation as exc:
+                raise InvalidSample(f"sampled value {sample.value!r} ({sample.measurand}) is not a number") from exc
+            if not value.is_finite():
+                raise InvalidSample(f"sampled value {sample.value!r} ({sample.measurand}) is not finite")
+            rows.append((batch.station_id, batch.connector_id, batch.transaction_id, meter_value.timestamp,
+                         sample.measurand, sample.unit, sample.phase, sample.location, sample.context, value))
+    return rows
+
+
+class TelemetryRepository:
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    async def store(self, batch: MeterValuesBatch) -> int:
+        """Store every sampled value once; a redelivered batch inserts nothing."""
+        rows = rows_of(batch)
+        if not rows:
+            return 0
+        columns = list(zip(*rows, strict=True))
+        result = await self._pool.execute(
+            "INSERT INTO telemetry_data (station_id, connector_id, session_id, measured_at, measurand, unit,"
+            " phase, location, context, value)"
+            " SELECT * FROM unnest($1::text[], $2::int[], $3::bigint[], $4::timestamptz[], $5::text[],"
+            " $6::text[], $7::text[], $8::text[], $9::text[], $10::numeric[])"
+            " ON CONFLICT DO NOTHING",
+            *[list(column) for column in columns],
+        )
+        return int(result.split()[-1])
+
+    async def energy_samples(self, session_id: int) -> list[dict[str, Any]]:
+        rows = await self._pool.fetch(
+            "SELECT measured_at, CASE WHEN unit = 'kWh' THEN value * 1000 ELSE value END AS energy_wh"
+            " FROM telemetry_data WHERE session_id = $1 AND measurand = $2 ORDER BY measured_at",
+            session_id, ENERGY_REGISTER,
+        )
+        return [{"at": r["measured_at"].isoformat(), "energy_wh": str(r["energy_wh"])} for r in rows]
+
+    async def refresh_rollups(self) -> None:
+        async with self._pool.acquire() as conn:
+            await conn.execute("REFRESH MATERIALIZED VIEW CONCURRENTLY energy_by_session")
+            await conn.execute("REFRESH MATERIALIZED VIEW CONCURRENTLY energy_by_station_day")
+
+    async def session_energy(self, session_id: int) -> Decimal | None:
+        value = await self._pool.fetchval(
+            "SELECT energy_wh FROM energy_by_session WHERE session_id = $1", session_id
+        )
+        return Decimal(value) if value is not None else None

@@ -1,0 +1,10 @@
+from __future__ import annotations
+
+from chargeplane.common.settings import ServiceSettings
+
+
+class TelemetrySettings(ServiceSettings):
+    service_name: str = "telemetry"
+    port: int = 8084
+    # how often the energy rollups (materialized views) are refreshed, in seconds
+    rollup_refresh_interval: float = 30.0

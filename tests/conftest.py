@@ -1,0 +1,75 @@
+"""Fixtures shared by every test layer: one embedded PostgreSQL and Redis per test session."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+from redis.asyncio import Redis
+
+from chargeplane.common.db import create_pool, migrate
+from chargeplane.embedded import EmbeddedPostgres, EmbeddedRedis, free_port
+
+# Tables the tests write; emptied between tests (TRUNCATE is fast, a fresh cluster is not).
+TABLES = (
+    "ocpp_message_log", "telemetry_data", "billing_transactions", "unmatched_stop_transactions",
+    "charging_sessions", "connectors", "charging_stations", "station_tariffs", "outbox",
+)
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real PostgreSQL: `TEST_DATABASE_URL` when given, else the embedded server, started once."""
+    if url := os.environ.get("TEST_DATABASE_URL"):
+        yield url
+        return
+    server = EmbeddedPostgres(tmp_path_factory.mktemp("postgres"), free_port(), durable=False)
+    url = server.start()
+    asyncio.run(migrate(url))
+    try:
+        yield url
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    if url := os.environ.get("TEST_REDIS_URL"):
+        yield url
+        return
+    server = EmbeddedRedis(tmp_path_factory.mktemp("redis"), free_port())
+    url = server.start()
+    try:
+        yield url
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+async def db(database_url: str) -> AsyncIterator[asyncpg.Pool]:
+    """A pool on a clean database (the default tariff seeded)."""
+    from chargeplane.services.billing.repository import BillingRepository
+
+    pool = await create_pool(database_url, 1, 4)
+    await pool.execute(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE")
+    await pool.execute("DELETE FROM tariffs")
+    await BillingRepository(pool).seed_default_tariff()
+    yield pool
+    await pool.close()
+
+
+@pytest.fixture
+async def redis(redis_url: str) -> AsyncIterator[Redis]:
+    client = Redis.from_url(redis_url)
+    await client.flushdb()
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture(scope="session")
+def repo_root() -> Path:
+    return Path(__file__).resolve().parent.parent
