@@ -41,8 +41,12 @@ def _error_body(status: int, code: str, message: str, details: Any = None) -> we
 
 @web.middleware
 async def error_middleware(request: web.Request, handler: Callable[..., Any]) -> web.StreamResponse:
-    try:
+    if request.headers.get("Upgrade", "").lower() == "websocket":
+        # once upgraded, an error body would be written into the WebSocket stream
         response: web.StreamResponse = await handler(request)
+        return response
+    try:
+        response = await handler(request)
         return response
     except ApiError as exc:
         return _error_body(exc.status, exc.code, exc.message, exc.details)

@@ -115,6 +115,11 @@ async def ocpp_websocket(request: web.Request) -> web.StreamResponse:
         log.warning("unknown station refused", station_id=station_id, peer=request.remote)
         raise web.HTTPNotFound(text=f"unknown station {station_id!r}: register it with "
                                     f"`chargeplane station add {station_id}`")
+    # Everything that needs the database happens before the upgrade: if PostgreSQL is
+    # away the station gets a 503 and retries, instead of a socket we cannot serve.
+    ctx = StationContext(station, app[STORE])
+    ctx.open_transactions = {t.connector_id: t for t in await app[STORE].open_transactions(station_id)}
+    await app[STORE].set_connected(station_id, True, utcnow())
     ws = web.WebSocketResponse(protocols=(SUBPROTOCOL,), autoping=True, heartbeat=None, max_msg_size=1 << 20)
     await ws.prepare(request)
     registry = app[REGISTRY]
@@ -122,9 +127,6 @@ async def ocpp_websocket(request: web.Request) -> web.StreamResponse:
     if replaced is not None:
         log.info("station reconnected, closing its previous connection", station_id=station_id)
         await replaced.close(code=WSCloseCode.POLICY_VIOLATION, message=b"replaced by a newer connection")
-    ctx = StationContext(station, app[STORE])
-    ctx.open_transactions = {t.connector_id: t for t in await app[STORE].open_transactions(station_id)}
-    await app[STORE].set_connected(station_id, True, utcnow())
     log.info("station connected", station_id=station_id, peer=request.remote, subprotocol=ws.ws_protocol)
     connection = StationConnection(ctx, ws, app[FRAME_LOG])
     try:
