@@ -156,6 +156,12 @@ def cmd_up(args: argparse.Namespace) -> int:
         log.info("chargeplane stopped")
 
 
+def cmd_demo(args: argparse.Namespace) -> int:
+    from .demo import run_demo
+
+    return run_demo(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="chargeplane", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -166,6 +172,13 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--redis-port", type=int, default=56379)
     up.add_argument("--port-offset", type=int, default=0, help="added to every service port (8081-8084)")
     up.set_defaults(func=cmd_up)
+
+    demo = sub.add_parser("demo", help="run the platform and a fleet of emulated stations, then summarise")
+    demo.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR / "demo")
+    demo.add_argument("--stations", type=int, default=10)
+    demo.add_argument("--sessions", type=int, default=2, help="sessions per station")
+    demo.add_argument("--duration", type=int, default=60, help="about how long the fleet runs, in seconds")
+    demo.set_defaults(func=cmd_demo)
 
     mig = sub.add_parser("migrate", help="apply the database migrations and seed the default tariff")
     mig.add_argument("--database-url")

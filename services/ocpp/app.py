@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 from aiohttp import web
+
 from chargeplane.common.httpclient import http_client_context
 from chargeplane.common.keys import DB_POOL, OUTBOX, SETTINGS
 from chargeplane.common.outbox import outbox_context

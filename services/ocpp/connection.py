@@ -6,10 +6,11 @@ import asyncio
 
 import structlog
 from aiohttp import WSCloseCode, WSMsgType, web
-from chargeplane.common.timeutil import utcnow
 from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
+
+from chargeplane.common.timeutil import utcnow
 
 from . import protocol, schemas
 from .context import StationContext

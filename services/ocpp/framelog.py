@@ -12,6 +12,7 @@ import contextlib
 from datetime import datetime
 
 import asyncpg
+
 from chargeplane.common.logs import get_logger
 from chargeplane.common.timeutil import utcnow
 

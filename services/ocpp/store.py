@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 import asyncpg
+
 from chargeplane.common.outbox import OutboxEvent, enqueue
 
 from .committer import GroupCommitter

@@ -3,8 +3,8 @@ PostgreSQL and Redis: integration tests drive them with real OCPP frames."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 import asyncio
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 import aiohttp
@@ -69,9 +69,9 @@ class Platform:
     async def stop(self, name: str) -> None:
         await self.runners.pop(name).cleanup()
 
-    async def outbox_drained(self, timeout: float = 10.0) -> None:
+    async def outbox_drained(self, within_s: float = 10.0) -> None:
         """Wait until every service delivered its outbox events."""
-        deadline = asyncio.get_running_loop().time() + timeout
+        deadline = asyncio.get_running_loop().time() + within_s
         while await self.db.fetchval("SELECT count(*) FROM outbox WHERE dead_at IS NULL"):
             if asyncio.get_running_loop().time() > deadline:
                 rows = await self.db.fetch("SELECT source, destination, path, attempts, last_error FROM outbox")

@@ -8,6 +8,7 @@ from decimal import Decimal
 import aiohttp
 import pytest
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
 from support.station import RawStation, energy_sample, now_z
 
 STATION = "CP-TEST-1"

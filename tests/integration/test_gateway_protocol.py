@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 
 import aiohttp
 import pytest
+
 from support.station import RawStation
 
 STATION = "CP-PROTO-1"

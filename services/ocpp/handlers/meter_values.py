@@ -4,6 +4,7 @@ from datetime import datetime
 from typing import Any
 
 import structlog
+
 from chargeplane.common.tracing import current_traceparent
 
 from ..context import StationContext, timestamp

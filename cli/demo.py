@@ -1,0 +1,105 @@
+"""`chargeplane demo`: the platform, a fleet of emulated stations for about a minute,
+then a summary of what the platform recorded."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import asyncpg
+
+from .embedded import free_port
+
+SUMMARY_SQL = """
+SELECT (SELECT count(*) FROM charging_stations WHERE last_boot_at IS NOT NULL) AS stations,
+       (SELECT count(*) FROM charging_sessions WHERE status = 'completed') AS sessions,
+       (SELECT coalesce(sum(energy_wh), 0) FROM billing_transactions) / 1000.0 AS kwh,
+       (SELECT coalesce(sum(amount_incl_tax), 0) FROM billing_transactions) AS billed,
+       (SELECT min(currency) FROM billing_transactions) AS currency,
+       (SELECT count(*) FROM billing_transactions) AS bills,
+       (SELECT count(*) FROM telemetry_data) AS meter_values,
+       (SELECT split_part(traceparent, '-', 2) FROM charging_sessions
+         WHERE traceparent IS NOT NULL ORDER BY id DESC LIMIT 1) AS trace_id
+"""
+
+
+def _start_platform(data_dir: Path, log_path: Path) -> tuple[subprocess.Popen[bytes], dict[str, str]]:
+    env_file = data_dir / "platform.env"
+    env_file.unlink(missing_ok=True)
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "chargeplane", "up", "--data-dir", str(data_dir),
+             "--postgres-port", str(free_port()), "--redis-port", str(free_port())],
+            stdout=log, stderr=subprocess.STDOUT,
+        )
+    deadline = time.monotonic() + 120
+    while not env_file.exists():
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            sys.exit(f"the platform did not start; see {log_path}:\n{log_path.read_text()[-3000:]}")
+        time.sleep(0.2)
+    return process, dict(line.split("=", 1) for line in env_file.read_text().splitlines())
+
+
+async def _wait_billed(database_url: str, within_s: float) -> asyncpg.Record:
+    conn = await asyncpg.connect(database_url)
+    try:
+        deadline = time.monotonic() + within_s
+        while True:
+            pending = await conn.fetchval("SELECT count(*) FROM outbox WHERE dead_at IS NULL")
+            summary = await conn.fetchrow(SUMMARY_SQL)
+            if (pending == 0 and summary["bills"] == summary["sessions"]) or time.monotonic() > deadline:
+                await conn.execute("REFRESH MATERIALIZED VIEW energy_by_session")
+                return summary
+            await asyncio.sleep(0.2)
+    finally:
+        await conn.close()
+
+
+def run_demo(args: argparse.Namespace) -> int:
+    data_dir = args.data_dir.resolve()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    log_path = data_dir / "demo-platform.log"
+    print(f"Starting the platform (embedded PostgreSQL and Redis) in {data_dir} ...", flush=True)
+    process, env = _start_platform(data_dir, log_path)
+    try:
+        child_env = {**os.environ, **env}
+        subprocess.run([sys.executable, "-m", "chargeplane", "station", "add", "--count", str(args.stations),
+                        "--prefix", "DEMO-", "--heartbeat-interval", "30"], env=child_env, check=True)
+        # sessions of session_seconds each, with pauses, fill about `duration` seconds
+        session_seconds = max(5, args.duration // (2 * args.sessions))
+        print(f"Running {args.stations} emulated stations x {args.sessions} sessions of {session_seconds} s ...",
+              flush=True)
+        fleet = subprocess.run(
+            [sys.executable, "-m", "chargeplane.emulator", "--url", env["OCPP_URL"], "--stations",
+             str(args.stations), "--prefix", "DEMO-", "--sessions", str(args.sessions), "--session-seconds",
+             str(session_seconds), "--meter-interval", "5", "--power-kw", "11", "--seed", "7"],
+            env=child_env,
+        )
+        summary = asyncio.run(_wait_billed(env["DATABASE_URL"], 60))
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.wait(60)
+    print()
+    print("ChargePlane demo summary")
+    print("------------------------")
+    rows = [
+        ("stations booted", f"{summary['stations']}"),
+        ("sessions completed", f"{summary['sessions']}"),
+        ("energy delivered", f"{summary['kwh']:.3f} kWh"),
+        ("bills", f"{summary['bills']}"),
+        ("amount billed", f"{summary['billed']:.2f} {summary['currency'] or ''}".strip()),
+        ("meter values stored", f"{summary['meter_values']}"),
+        ("one session's trace id", summary["trace_id"] or "-"),
+    ]
+    for label, value in rows:
+        print(f"  {label:<24} {value}")
+    print(f"\nPlatform log: {log_path}; service logs: {data_dir / 'logs'}")
+    ok = fleet.returncode == 0 and summary["sessions"] > 0 and summary["bills"] == summary["sessions"]
+    return 0 if ok else 1
