@@ -9,8 +9,9 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -41,15 +42,26 @@ class OtlpReceiver:
 
 
 @pytest.fixture
-async def otlp() -> AsyncIterator[OtlpReceiver]:
+def otlp() -> Iterator[OtlpReceiver]:
+    """Served from its own thread and loop: the platform exports while tests block."""
     receiver = OtlpReceiver(free_port())
+    loop = asyncio.new_event_loop()
     app = web.Application()
     app.router.add_post("/v1/traces", receiver.receive)
     runner = web.AppRunner(app)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", receiver.port).start()
+
+    async def serve() -> None:
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", receiver.port).start()
+
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    asyncio.run_coroutine_threadsafe(serve(), loop).result(10)
     yield receiver
-    await runner.cleanup()
+    asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(10)
+    loop.call_soon_threadsafe(loop.stop)
+    thread.join(10)
+    loop.close()
 
 
 def _ports_free(ports: list[int]) -> bool:
