@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
+import tempfile
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -27,13 +29,17 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if url := os.environ.get("TEST_DATABASE_URL"):
         yield url
         return
-    server = EmbeddedPostgres(tmp_path_factory.mktemp("postgres"), free_port(), durable=False)
-    url = server.start()
-    asyncio.run(migrate(url))
+    # Not under pytest's basetemp: pytest resets that tree to mode 0700 at every start,
+    # and PostgreSQL runs as another user when the tests run as root.
+    data_dir = Path(tempfile.mkdtemp(prefix="chargeplane-test-pg-"))
+    server = EmbeddedPostgres(data_dir, free_port(), durable=False)
     try:
+        url = server.start()
+        asyncio.run(migrate(url))
         yield url
     finally:
         server.stop()
+        shutil.rmtree(data_dir, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 import os
 import random
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -93,7 +95,7 @@ def running_platform(tmp_path: Path, otlp: OtlpReceiver) -> Iterator[RunningPlat
         offset = random.randrange(20000, 40000, 10)
         if _ports_free([8081 + offset + i for i in range(4)]):
             break
-    data_dir = tmp_path / "platform"
+    data_dir = Path(tempfile.mkdtemp(prefix="chargeplane-e2e-"))  # see tests/conftest.py: not basetemp
     log_path = tmp_path / "up.log"
     env = {**os.environ, "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{otlp.port}",
            "OTEL_BSP_SCHEDULE_DELAY": "200"}
@@ -124,6 +126,7 @@ def running_platform(tmp_path: Path, otlp: OtlpReceiver) -> Iterator[RunningPlat
                 process.kill()
                 raise
         assert not platform_env.exists(), "platform.env must be removed on a clean stop"
+        shutil.rmtree(data_dir, ignore_errors=True)
 
 
 async def wait_for(predicate, within_s: float = 30.0, interval: float = 0.1):  # type: ignore[no-untyped-def]

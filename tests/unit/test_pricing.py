@@ -7,6 +7,7 @@ from decimal import Decimal
 import orjson
 import pydantic
 import pytest
+
 from chargeplane.services.billing.pricing import (
     DEFAULT_TARIFF_JSON,
     Bill,

@@ -1,0 +1,106 @@
+"""The internal endpoints over real HTTP: validation, idempotency, cache rebuild, outbox."""
+
+from __future__ import annotations
+
+import aiohttp
+from support.station import energy_sample
+
+BATCH = {"station_id": "S1", "connector_id": 1, "transaction_id": 7, "meter_value": [energy_sample(1500)]}
+
+
+async def test_meter_values_are_stored_once_however_often_delivered(platform, http: aiohttp.ClientSession) -> None:
+    url = platform.url("telemetry") + "/internal/ocpp/meter-values"
+    for expected in (3, 0):
+        async with http.post(url, json=BATCH) as response:
+            assert response.status == 201
+            assert (await response.json())["stored"] == expected
+    assert await platform.db.fetchval("SELECT count(*) FROM telemetry_data") == 3
+
+
+async def test_invalid_meter_values_get_a_clear_4xx_and_store_nothing(platform, http) -> None:
+    url = platform.url("telemetry") + "/internal/ocpp/meter-values"
+    bad = {**BATCH, "meter_value": [{"timestamp": "2026-01-01T00:00:00Z", "sampledValue": [{"value": "lots"}]}]}
+    async with http.post(url, json=bad) as response:
+        assert response.status == 422
+        body = await response.json()
+        assert "not a number" in body["error"]["message"]
+    async with http.post(url, json={"station_id": "S1"}) as response:
+        assert response.status == 422
+        assert (await response.json())["error"]["code"] == "invalid_request"
+    async with http.post(url, data=b"{not json") as response:
+        assert response.status == 400
+    assert await platform.db.fetchval("SELECT count(*) FROM telemetry_data") == 0
+
+
+async def _start_and_stop(http: aiohttp.ClientSession, sessions_url: str) -> dict:
+    start = {"transaction_id": 41, "station_id": "S1", "connector_id": 1, "id_tag": "T",
+             "meter_start_wh": 0, "started_at": "2026-03-02T10:00:00+00:00"}
+    async with http.post(sessions_url + "/internal/ocpp/session-start", json=start) as response:
+        assert response.status == 201
+    stop = {"transaction_id": 41, "station_id": "S1", "meter_stop_wh": 7000,
+            "stopped_at": "2026-03-02T11:00:00+00:00"}
+    async with http.post(sessions_url + "/internal/ocpp/session-stop", json=stop) as response:
+        assert response.status == 200
+        return await response.json()
+
+
+async def test_a_repeated_stop_is_one_stop_and_one_bill(platform, http: aiohttp.ClientSession) -> None:
+    assert (await _start_and_stop(http, platform.url("sessions")))["outcome"] == "stopped"
+    stop = {"transaction_id": 41, "station_id": "S1", "meter_stop_wh": 7000, "stopped_at": "2026-03-02T11:00:00Z"}
+    async with http.post(platform.url("sessions") + "/internal/ocpp/session-stop", json=stop) as response:
+        assert (await response.json())["outcome"] == "already-stopped"
+    await platform.outbox_drained()
+    assert await platform.db.fetchval("SELECT count(*) FROM billing_transactions") == 1
+    # the same billing event delivered again: the bill stands
+    event = {"session_id": 41, "station_id": "S1", "connector_id": 1, "meter_start_wh": 0, "meter_stop_wh": 7000,
+             "started_at": "2026-03-02T10:00:00Z", "stopped_at": "2026-03-02T11:00:00Z"}
+    async with http.post(platform.url("billing") + "/internal/ocpp/session-stopped", json=event) as response:
+        assert response.status == 200
+    assert await platform.db.fetchval("SELECT count(*) FROM billing_transactions") == 1
+
+
+async def test_billing_waits_for_telemetry_rather_than_guess(platform, http: aiohttp.ClientSession) -> None:
+    await platform.stop("telemetry")
+    await _start_and_stop(http, platform.url("sessions"))
+    event = {"session_id": 41, "station_id": "S1", "connector_id": 1, "meter_start_wh": 0, "meter_stop_wh": 7000,
+             "started_at": "2026-03-02T10:00:00Z", "stopped_at": "2026-03-02T11:00:00Z"}
+    async with http.post(platform.url("billing") + "/internal/ocpp/session-stopped", json=event) as response:
+        assert response.status == 503
+    await platform.start("telemetry")
+    await platform.outbox_drained()
+    assert await platform.db.fetchval("SELECT amount_incl_tax FROM billing_transactions") is not None
+
+
+async def test_active_sessions_come_back_after_redis_loses_everything(platform, redis, http) -> None:
+    start = {"transaction_id": 5, "station_id": "S2", "connector_id": 2, "id_tag": "T", "meter_start_wh": 10,
+             "started_at": "2026-03-02T10:00:00Z"}
+    async with http.post(platform.url("sessions") + "/internal/ocpp/session-start", json=start) as response:
+        assert response.status == 201
+    assert await redis.get("sessions:active:S2:2") is not None
+    await redis.flushdb()
+    async with http.get(platform.url("sessions") + "/internal/sessions/active?station_id=S2") as response:
+        items = (await response.json())["items"]
+    assert [(s["id"], s["connector_id"]) for s in items] == [(5, 2)]
+    assert await redis.get("sessions:active:S2:2") is not None
+
+
+async def test_an_event_the_receiver_rejects_is_kept_and_does_not_block_the_rest(platform) -> None:
+    from chargeplane.common.outbox import OutboxEvent, enqueue
+
+    async with platform.db.acquire() as conn:
+        await enqueue(conn, "ocpp", [
+            OutboxEvent("telemetry", "/internal/ocpp/meter-values", "bad-1", {"station_id": "S1"}),
+            OutboxEvent("telemetry", "/internal/ocpp/meter-values", "good-1", BATCH),
+        ], None)
+    await platform.outbox_drained()
+    dead = await platform.db.fetch("SELECT idempotency_key, attempts FROM outbox WHERE dead_at IS NOT NULL")
+    assert [(r["idempotency_key"], r["attempts"]) for r in dead] == [("bad-1", 1)]
+    assert await platform.db.fetchval("SELECT count(*) FROM telemetry_data") == 3
+
+
+async def test_readiness_reports_its_dependencies(platform, http: aiohttp.ClientSession) -> None:
+    async with http.get(platform.url("sessions") + "/readyz") as response:
+        assert response.status == 200
+        assert (await response.json())["checks"] == {"postgres": "ok", "redis": "ok"}
+    async with http.get(platform.url("ocpp") + "/healthz") as response:
+        assert response.status == 200
