@@ -9,10 +9,15 @@ STAMP := $(VENV)/.installed
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
-$(STAMP): pyproject.toml
-	$(PYTHON) -m venv $(VENV)
+SOURCES := $(shell find cli common services emulator -name '*.py' -o -name '*.sql' 2>/dev/null)
+
+# A strict editable install (a link tree under build/) shows the package-dir mapping to
+# every tool, import-linter included; it is refreshed whenever a source file changes.
+$(STAMP): pyproject.toml $(SOURCES)
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	rm -rf build/__editable__*
+	$(BIN)/pip install --quiet -e '.[dev]' --config-settings editable_mode=strict
 	touch $(STAMP)
 
 install: $(STAMP) ## create .venv and install ChargePlane with its development tools
@@ -24,12 +29,13 @@ up: $(STAMP) ## run the whole platform on this machine (embedded PostgreSQL and 
 	$(BIN)/chargeplane up
 
 test: $(STAMP) ## run every test (unit, integration against embedded PostgreSQL/Redis, end-to-end)
-	$(BIN)/python -m pytest
+	$(BIN)/pytest
 
-lint: $(STAMP) ## ruff
+lint: $(STAMP) ## ruff, and the import contracts that keep the services apart
 	$(BIN)/ruff check .
+	cd /tmp && $(CURDIR)/$(BIN)/lint-imports --config $(CURDIR)/pyproject.toml
 
 clean: ## remove the virtualenv and local data
-	rm -rf $(VENV) .data
+	rm -rf $(VENV) .data build
 
 .PHONY: help install demo up test lint clean
