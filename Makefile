@@ -33,7 +33,7 @@ test: $(STAMP) ## run every test (unit, integration against embedded PostgreSQL/
 
 lint: $(STAMP) ## ruff, and the import contracts that keep the services apart
 	$(BIN)/ruff check .
-	cd /tmp && $(CURDIR)/$(BIN)/lint-imports --config $(CURDIR)/pyproject.toml
+	cd /tmp && $(CURDIR)/$(BIN)/lint-imports $(CURDIR)/pyproject.toml
 
 clean: ## remove the virtualenv and local data
 	rm -rf $(VENV) .data build

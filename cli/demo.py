@@ -79,7 +79,7 @@ def run_demo(args: argparse.Namespace) -> int:
         fleet = subprocess.run(
             [sys.executable, "-m", "chargeplane.emulator", "--url", env["OCPP_URL"], "--stations",
              str(args.stations), "--prefix", "DEMO-", "--sessions", str(args.sessions), "--session-seconds",
-             str(session_seconds), "--meter-interval", "5", "--power-kw", "11", "--seed", "7"],
+             str(session_seconds), "--meter-interval", "5", "--power-kw", "50", "--seed", "7"],
             env=child_env,
         )
         summary = asyncio.run(_wait_billed(env["DATABASE_URL"], 60))

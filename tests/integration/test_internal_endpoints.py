@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import aiohttp
+
 from support.station import energy_sample
 
 BATCH = {"station_id": "S1", "connector_id": 1, "transaction_id": 7, "meter_value": [energy_sample(1500)]}

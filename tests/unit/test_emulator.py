@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import dataclasses
 import functools
 import importlib.resources
 import itertools
@@ -26,7 +27,7 @@ import pytest
 from aiohttp import WSMsgType, web
 
 from chargeplane.emulator.__main__ import main
-from chargeplane.emulator.errors import CallTimeout
+from chargeplane.emulator.errors import CallTimeout, StationOffline
 from chargeplane.emulator.events import ConnectionState, EventKind, StationEvent
 from chargeplane.emulator.fleet import Fleet, FleetConfig
 from chargeplane.emulator.protocol import (
@@ -464,6 +465,30 @@ async def test_station_reconnects_and_boots_again_after_a_drop(csms: FakeCsms) -
     assert station.stats.boots_accepted == 2
 
 
+async def test_a_stop_that_could_not_be_sent_is_resent_unchanged_after_reconnect(csms: FakeCsms) -> None:
+    config = StationConfig("CP-RETRY", csms.url, meter_interval=FAST_INTERVAL, power_kw=FAST_POWER_KW)
+    station = Station(config)
+    keeper = asyncio.create_task(station.maintain_connection(initial_backoff=0.3))
+    try:
+        await asyncio.wait_for(station.wait_online(), 2)
+        await station.start_session(1, "TAG-RETRY")
+        await csms.drop("CP-RETRY")
+        await eventually(lambda: not station.is_online)
+        with pytest.raises(StationOffline):
+            await station.stop_session(1)
+        frozen = station.connectors[1].pending_stop
+        assert frozen is not None
+        await asyncio.wait_for(station.wait_online(), 2)
+        record = await station.stop_session(1, reason="Other")  # the first reason stands
+    finally:
+        await station.close()
+        await asyncio.wait_for(keeper, 2)
+    (stop,) = csms.calls("CP-RETRY", "StopTransaction")
+    assert stop == frozen
+    assert (record.meter_stop_wh, record.reason) == (stop["meterStop"], "Local")
+    assert csms.statuses("CP-RETRY", 1)[-2:] == ["Finishing", "Available"]
+
+
 # ----- fleet and CLI -------------------------------------------------------------------------
 
 
@@ -494,6 +519,14 @@ async def test_fleet_runs_every_session_to_completion(csms: FakeCsms) -> None:
     assert summary.energy_wh == sum(s["meterStop"] for s in stops) - sum(s["meterStart"] for s in starts) > 0
     assert summary.messages_sent == sum(len(frames) for frames in csms.frames.values())
     assert json.loads(json.dumps(summary.to_dict()))["sessions_completed"] == 3
+
+
+async def test_fleet_charges_on_every_connector(csms: FakeCsms) -> None:
+    config = dataclasses.replace(fast_fleet(csms.url, stations=1), connectors=2, sessions=3, max_pause_seconds=0.01)
+    summary = await Fleet(config).run()
+    assert summary.sessions_completed == 3
+    starts = csms.calls("EMU-0001", "StartTransaction")
+    assert sorted(start["connectorId"] for start in starts) == [1, 1, 2]
 
 
 async def test_cli_runs_a_fleet_and_writes_the_summary(
