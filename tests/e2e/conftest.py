@@ -92,7 +92,7 @@ class RunningPlatform:
 @pytest.fixture
 def running_platform(tmp_path: Path, otlp: OtlpReceiver) -> Iterator[RunningPlatform]:
     while True:
-        offset = random.randrange(20000, 40000, 10)
+        offset = random.randrange(5000, 22000, 10)  # below the ephemeral port range
         if _ports_free([8081 + offset + i for i in range(4)]):
             break
     data_dir = Path(tempfile.mkdtemp(prefix="chargeplane-e2e-"))  # see tests/conftest.py: not basetemp

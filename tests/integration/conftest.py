@@ -92,12 +92,14 @@ async def platform(db: asyncpg.Pool, redis: object, database_url: str, redis_url
     settings = {name: {**common, "port": port} for name, port in ports.items()}
     settings["ocpp"]["frame_log_flush_interval"] = 0.05
     platform = Platform(ports, settings, db)
-    for name in APP_FACTORIES:
-        await platform.start(name)
-    spans.clear()
-    yield platform
-    for name in reversed(list(platform.runners)):
-        await platform.stop(name)
+    try:
+        for name in APP_FACTORIES:
+            await platform.start(name)
+        spans.clear()
+        yield platform
+    finally:
+        for name in reversed(list(platform.runners)):
+            await platform.stop(name)
 
 
 @pytest.fixture
