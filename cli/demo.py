@@ -72,8 +72,8 @@ def run_demo(args: argparse.Namespace) -> int:
         child_env = {**os.environ, **env}
         subprocess.run([sys.executable, "-m", "chargeplane", "station", "add", "--count", str(args.stations),
                         "--prefix", "DEMO-", "--heartbeat-interval", "30"], env=child_env, check=True)
-        # sessions of session_seconds each, with pauses, fill about `duration` seconds
-        session_seconds = max(5, args.duration // (2 * args.sessions))
+        # back-to-back sessions (with short random pauses) fill about `duration` seconds
+        session_seconds = max(5, (args.duration - 10) // args.sessions)
         print(f"Running {args.stations} emulated stations x {args.sessions} sessions of {session_seconds} s ...",
               flush=True)
         fleet = subprocess.run(
