@@ -30,5 +30,9 @@ def create_app(settings: BillingSettings) -> web.Application:
     app.router.add_post("/internal/ocpp/session-stopped", views.session_stopped)
     app.router.add_get("/internal/billing/transactions", views.list_bills)
     app.router.add_get("/internal/tariffs", views.list_tariffs)
+    app.router.add_get("/internal/tariffs/{tariff_id}", views.get_tariff)
     app.router.add_put("/internal/tariffs/{tariff_id}", views.put_tariff)
+    app.router.add_delete("/internal/tariffs/{tariff_id}", views.delete_tariff)
+    app.router.add_put("/internal/stations/{station_id}/tariff", views.put_station_tariff)
+    app.router.add_delete("/internal/stations/{station_id}/tariff", views.delete_station_tariff)
     return app

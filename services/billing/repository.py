@@ -75,6 +75,29 @@ class BillingRepository:
     async def save_tariff(self, tariff: Tariff) -> None:
         await upsert_tariff(self._pool, tariff)
 
+    async def tariff(self, tariff_id: str) -> dict[str, Any] | None:
+        row = await self._pool.fetchrow(
+            "SELECT id, name, is_default, definition FROM tariffs WHERE id = $1", tariff_id
+        )
+        return dict(row) if row else None
+
+    async def delete_tariff(self, tariff_id: str) -> list[str]:
+        """Delete a tariff no station bills with; else return the stations that still do."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            users = await conn.fetch(
+                "SELECT station_id FROM station_tariffs WHERE tariff_id = $1 ORDER BY station_id FOR UPDATE",
+                tariff_id,
+            )
+            if not users:
+                await conn.execute("DELETE FROM tariffs WHERE id = $1 AND NOT is_default", tariff_id)
+        return [r["station_id"] for r in users]
+
+    async def assign(self, station_id: str, tariff_id: str | None) -> None:
+        if tariff_id is None:
+            await self._pool.execute("DELETE FROM station_tariffs WHERE station_id = $1", station_id)
+        else:
+            await assign_tariff(self._pool, station_id, tariff_id)
+
     async def tariffs(self) -> list[dict[str, Any]]:
         rows = await self._pool.fetch("SELECT id, name, is_default, definition FROM tariffs ORDER BY id")
         return [dict(r) for r in rows]

@@ -70,3 +70,37 @@ async def put_tariff(request: web.Request) -> web.Response:
     tariff = Tariff.model_validate({**body, "id": request.match_info["tariff_id"]})
     await request.app[REPOSITORY].save_tariff(tariff)
     return json_response(tariff.model_dump(mode="json"))
+
+
+async def get_tariff(request: web.Request) -> web.Response:
+    tariff = await request.app[REPOSITORY].tariff(request.match_info["tariff_id"])
+    if tariff is None:
+        raise ApiError(404, "tariff_not_found", f"no tariff {request.match_info['tariff_id']!r}")
+    return json_response(tariff)
+
+
+async def delete_tariff(request: web.Request) -> web.Response:
+    tariff_id = request.match_info["tariff_id"]
+    if tariff_id == "default":
+        raise ApiError(409, "tariff_is_default", "the default tariff cannot be deleted")
+    users = await request.app[REPOSITORY].delete_tariff(tariff_id)
+    if users:
+        raise ApiError(409, "tariff_in_use", f"{len(users)} station(s) still bill with tariff {tariff_id!r}",
+                       {"stations": users})
+    return web.Response(status=204)
+
+
+async def put_station_tariff(request: web.Request) -> web.Response:
+    body = await read_json(request)
+    tariff_id = body.get("tariff_id") if isinstance(body, dict) else None
+    if not isinstance(tariff_id, str):
+        raise ApiError(422, "invalid_request", "body must be {\"tariff_id\": \"...\"}")
+    if await request.app[REPOSITORY].tariff(tariff_id) is None:
+        raise ApiError(404, "tariff_not_found", f"no tariff {tariff_id!r}")
+    await request.app[REPOSITORY].assign(request.match_info["station_id"], tariff_id)
+    return json_response({"station_id": request.match_info["station_id"], "tariff_id": tariff_id})
+
+
+async def delete_station_tariff(request: web.Request) -> web.Response:
+    await request.app[REPOSITORY].assign(request.match_info["station_id"], None)
+    return web.Response(status=204)

@@ -11,6 +11,7 @@ from chargeplane.common.keys import DB_POOL, OUTBOX, SETTINGS
 from chargeplane.common.outbox import outbox_context
 from chargeplane.common.web import base_app
 
+from . import stations_api
 from .committer import GroupCommitter
 from .connection import ocpp_websocket
 from .framelog import FrameLog
@@ -54,6 +55,7 @@ def create_app(settings: OcppSettings) -> web.Application:
         {"sessions": settings.sessions_url, "telemetry": settings.telemetry_url}, FAILURE_EVENTS))
     app.cleanup_ctx.append(_gateway_context)
     app.on_shutdown.append(_close_sockets)
+    stations_api.add_routes(app)
     app.router.add_get("/ocpp/ws", ocpp_websocket)
     app.router.add_get("/ocpp/{station_id}", ocpp_websocket)
     return app

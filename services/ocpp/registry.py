@@ -15,6 +15,9 @@ class ConnectionRegistry:
     def __contains__(self, station_id: str) -> bool:
         return station_id in self._sockets
 
+    def get(self, station_id: str) -> web.WebSocketResponse | None:
+        return self._sockets.get(station_id)
+
     def register(self, station_id: str, ws: web.WebSocketResponse) -> web.WebSocketResponse | None:
         """Make `ws` the station's connection; return the one it replaces, to be closed."""
         previous = self._sockets.get(station_id)

@@ -1,0 +1,94 @@
+"""The gateway's internal station registry API, used by the operator and admin tools.
+
+Only stations registered here may connect. The view of a station (online, connectors,
+last heartbeat) is read from PostgreSQL, so every gateway replica answers the same.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from aiohttp import WSCloseCode, web
+from pydantic import BaseModel, ConfigDict, Field
+
+from chargeplane.common.keys import DB_POOL
+from chargeplane.common.web import ApiError, json_response, read_json
+
+from .keys import REGISTRY
+
+STATION_COLUMNS = (
+    "id, vendor, model, serial_number, firmware_version, registration_status, heartbeat_interval, connected,"
+    " last_boot_at, last_heartbeat_at, last_seen_at, created_at"
+)
+CONNECTOR_COLUMNS = "connector_id, status, error_code, info, status_at, transaction_id, meter_wh, meter_at"
+
+
+class StationRegistration(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    heartbeat_interval: int = Field(default=300, ge=10, le=86400)
+    registration_status: Literal["Accepted", "Pending", "Rejected"] = "Accepted"
+
+
+def _station_id(request: web.Request) -> str:
+    station_id = request.match_info["station_id"]
+    if not 0 < len(station_id) <= 48:
+        raise ApiError(400, "invalid_station_id", "a station id has 1 to 48 characters")
+    return station_id
+
+
+async def _station_view(request: web.Request, station_id: str) -> dict[str, Any] | None:
+    pool = request.app[DB_POOL]
+    station = await pool.fetchrow(f"SELECT {STATION_COLUMNS} FROM charging_stations WHERE id = $1", station_id)
+    if station is None:
+        return None
+    connectors = await pool.fetch(
+        f"SELECT {CONNECTOR_COLUMNS} FROM connectors WHERE station_id = $1 ORDER BY connector_id", station_id
+    )
+    return {**dict(station), "connectors": [dict(c) for c in connectors]}
+
+
+async def put_station(request: web.Request) -> web.Response:
+    station_id = _station_id(request)
+    body = StationRegistration.model_validate(await read_json(request) if request.can_read_body else {})
+    created = await request.app[DB_POOL].fetchval(
+        "INSERT INTO charging_stations (id, heartbeat_interval, registration_status) VALUES ($1, $2, $3)"
+        " ON CONFLICT (id) DO UPDATE SET heartbeat_interval = $2, registration_status = $3, updated_at = now()"
+        " RETURNING (xmax = 0)",
+        station_id, body.heartbeat_interval, body.registration_status,
+    )
+    return json_response(await _station_view(request, station_id), status=201 if created else 200)
+
+
+async def get_station(request: web.Request) -> web.Response:
+    station_id = _station_id(request)
+    view = await _station_view(request, station_id)
+    if view is None:
+        raise ApiError(404, "station_not_found", f"station {station_id!r} is not registered")
+    return json_response(view)
+
+
+async def list_stations(request: web.Request) -> web.Response:
+    limit = min(int(request.query.get("limit", "100")), 1000)
+    offset = int(request.query.get("offset", "0"))
+    rows = await request.app[DB_POOL].fetch(
+        f"SELECT {STATION_COLUMNS} FROM charging_stations ORDER BY id LIMIT $1 OFFSET $2", limit, offset
+    )
+    return json_response({"items": [dict(r) for r in rows], "limit": limit, "offset": offset})
+
+
+async def delete_station(request: web.Request) -> web.Response:
+    """Deregister a station; its socket on this replica, if any, is closed. Idempotent."""
+    station_id = _station_id(request)
+    await request.app[DB_POOL].execute("DELETE FROM charging_stations WHERE id = $1", station_id)
+    ws = request.app[REGISTRY].get(station_id)
+    if ws is not None:
+        await ws.close(code=WSCloseCode.POLICY_VIOLATION, message=b"station deregistered")
+    return web.Response(status=204)
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_get("/internal/stations", list_stations)
+    app.router.add_get("/internal/stations/{station_id}", get_station)
+    app.router.add_put("/internal/stations/{station_id}", put_station)
+    app.router.add_delete("/internal/stations/{station_id}", delete_station)
