@@ -1,0 +1,1 @@
+"""The ChargePlane Kubernetes operator (kopf): ChargingStation and Tariff resources."""

@@ -1,0 +1,26 @@
+"""Names and labels of everything the operator creates (one place, used by builders and tests)."""
+
+from __future__ import annotations
+
+GROUP = "chargeplane.io"
+VERSION = "v1alpha1"
+API_VERSION = f"{GROUP}/{VERSION}"
+STATIONS = "chargingstations"
+TARIFFS = "tariffs"
+FINALIZER = "chargeplane.io/finalizer"
+
+# service name -> port; a namespace's platform has a Deployment and Service of each,
+# named `chargeplane-<service>`
+PLATFORM_SERVICES = {"ocpp": 8081, "sessions": 8082, "billing": 8083, "telemetry": 8084}
+NAME_PREFIX = "chargeplane-"
+
+# Label keys. `chargeplane.io/service` selects a service's pods (the chart's NodePort
+# Service for the gateway selects `chargeplane.io/service: ocpp`).
+LABEL_SERVICE = "chargeplane.io/service"
+LABEL_STATION = "chargeplane.io/station"
+LABEL_PART_OF = "app.kubernetes.io/part-of"
+LABEL_MANAGED_BY = "app.kubernetes.io/managed-by"
+LABEL_NAME = "app.kubernetes.io/name"
+LABEL_COMPONENT = "app.kubernetes.io/component"
+PART_OF = "chargeplane"
+MANAGED_BY = "chargeplane-operator"
