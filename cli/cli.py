@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import secrets
 import signal
 import sys
 import time
@@ -47,7 +48,9 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _add_station(database_url: str, station_ids: list[str], interval: int, tariff: str | None) -> None:
+async def _add_station(database_url: str, station_ids: list[str], interval: int, tariff: str | None,
+                       password: str | None) -> None:
+    from chargeplane.services.auth.repository import set_station_password
     from chargeplane.services.billing.repository import assign_tariff
 
     conn = await asyncpg.connect(database_url)
@@ -58,9 +61,11 @@ async def _add_station(database_url: str, station_ids: list[str], interval: int,
                 " ON CONFLICT (id) DO UPDATE SET heartbeat_interval = $2, updated_at = now()",
                 [(station_id, interval) for station_id in station_ids],
             )
-            if tariff:
-                for station_id in station_ids:
+            for station_id in station_ids:
+                if tariff:
                     await assign_tariff(conn, station_id, tariff)
+                if password:
+                    await set_station_password(conn, station_id, password)
     finally:
         await conn.close()
 
@@ -71,7 +76,7 @@ def cmd_station_add(args: argparse.Namespace) -> int:
         ids += [f"{args.prefix}{i:04d}" for i in range(1, args.count + 1)]
     if not ids:
         sys.exit("name at least one station id, or --count N")
-    asyncio.run(_add_station(_database_url(args), ids, args.heartbeat_interval, args.tariff))
+    asyncio.run(_add_station(_database_url(args), ids, args.heartbeat_interval, args.tariff, args.password))
     print(f"registered {len(ids)} station(s): {', '.join(ids[:5])}{' ...' if len(ids) > 5 else ''}")
     return 0
 
@@ -92,6 +97,26 @@ def cmd_station_list(args: argparse.Namespace) -> int:
     for r in rows:
         print(f"{r['id']:<20} {r['vendor'] or '-':<16} {r['model'] or '-':<16} {'yes' if r['connected'] else 'no':<7}"
               f" {r['last_heartbeat_at'] or '-'}")
+    return 0
+
+
+async def _add_client(database_url: str, client_id: str, secret: str, scopes: list[str]) -> None:
+    from chargeplane.services.auth.repository import save_client
+
+    conn = await asyncpg.connect(database_url)
+    try:
+        await save_client(conn, client_id, secret, scopes)
+    finally:
+        await conn.close()
+
+
+def cmd_client_add(args: argparse.Namespace) -> int:
+    secret = args.secret or secrets.token_urlsafe(24)
+    scopes = [s for s in args.scopes.split(",") if s]
+    if not set(scopes) <= {"read", "operate"} or not scopes:
+        sys.exit("scopes are a comma-separated list of: read, operate")
+    asyncio.run(_add_client(_database_url(args), args.client_id, secret, scopes))
+    print(f"client_id={args.client_id}\nclient_secret={secret}\nscopes={' '.join(scopes)}")
     return 0
 
 
@@ -192,11 +217,21 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--prefix", default="EMU-")
     add.add_argument("--heartbeat-interval", type=int, default=300)
     add.add_argument("--tariff", help="the tariff id the station bills with (default: the default tariff)")
+    add.add_argument("--password", help="require this HTTP Basic password (OCPP security profile 1)")
     add.add_argument("--database-url")
     add.set_defaults(func=cmd_station_add)
     lst = station_sub.add_parser("list", help="list registered stations")
     lst.add_argument("--database-url")
     lst.set_defaults(func=cmd_station_list)
+
+    client = sub.add_parser("client", help="manage API clients (OAuth2 client credentials)")
+    client_sub = client.add_subparsers(dest="client_command", required=True)
+    cadd = client_sub.add_parser("add", help="create or reset an API client; prints its secret")
+    cadd.add_argument("client_id")
+    cadd.add_argument("--scopes", default="read,operate", help="comma-separated: read, operate")
+    cadd.add_argument("--secret", help="the secret to set (default: a random one)")
+    cadd.add_argument("--database-url")
+    cadd.set_defaults(func=cmd_client_add)
     return parser
 
 

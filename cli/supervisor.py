@@ -21,8 +21,17 @@ from chargeplane.common.logs import get_logger
 log = get_logger(__name__)
 
 # name -> default port; the order is the start order (downstream services first).
-SERVICES: dict[str, int] = {"telemetry": 8084, "billing": 8083, "sessions": 8082, "ocpp": 8081}
+SERVICES: dict[str, int] = {"auth": 8085, "telemetry": 8084, "billing": 8083, "sessions": 8082, "ocpp": 8081}
 RESTART_BACKOFF_MAX = 30.0
+
+
+def python_module(module: str, *args: str) -> list[str]:
+    """The command line that runs `python -m module` in this interpreter.
+
+    `-P` keeps the working directory off sys.path: run from the repository root, its
+    top-level folders (`operator/` above all) would otherwise shadow stdlib modules.
+    """
+    return [sys.executable, "-P", "-m", module, *args]
 
 
 def service_urls(ports: Mapping[str, int]) -> dict[str, str]:
@@ -36,7 +45,8 @@ def service_environment(name: str, port: int, ports: Mapping[str, int], database
     env.update({
         "SERVICE_NAME": name, "HOST": "127.0.0.1", "PORT": str(port),
         "DATABASE_URL": database_url, "REDIS_URL": redis_url,
-        "SESSIONS_URL": urls["sessions"], "BILLING_URL": urls["billing"], "TELEMETRY_URL": urls["telemetry"],
+        **{f"{service.upper()}_URL": url for service, url in urls.items() if service != "ocpp"},
+        "OCPP_HTTP_URL": urls["ocpp"],
         "OTEL_SERVICE_NAME": name,
     })
     return env
@@ -116,7 +126,7 @@ def start_services(ports: Mapping[str, int], database_url: str, redis_url: str, 
     processes = []
     for name, port in ports.items():
         process = SupervisedProcess(
-            name, [sys.executable, "-m", f"chargeplane.services.{name}"],
+            name, python_module(f"chargeplane.services.{name}"),
             service_environment(name, port, ports, database_url, redis_url, base), log_dir / f"{name}.log",
         )
         process.start()

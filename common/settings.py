@@ -39,3 +39,14 @@ class DownstreamUrls(BaseSettings):
     sessions_url: str = Field(default="http://127.0.0.1:8082")
     billing_url: str = Field(default="http://127.0.0.1:8083")
     telemetry_url: str = Field(default="http://127.0.0.1:8084")
+    auth_url: str = Field(default="http://127.0.0.1:8085")
+    ocpp_http_url: str = Field(default="http://127.0.0.1:8081")
+
+
+class TokenSettings(BaseSettings):
+    """The JWT signing key and issuer, shared by auth (issues) and api-gateway (verifies)."""
+
+    model_config = SettingsConfigDict(extra="ignore")
+
+    jwt_secret: str = "change-me-chargeplane-dev-secret-32b"
+    jwt_issuer: str = "chargeplane"

@@ -20,6 +20,7 @@ from chargeplane.embedded import EmbeddedPostgres, EmbeddedRedis, free_port
 TABLES = (
     "ocpp_message_log", "telemetry_data", "billing_transactions", "unmatched_stop_transactions",
     "charging_sessions", "connectors", "charging_stations", "station_tariffs", "outbox",
+    "id_tags", "api_clients", "station_credentials", "remote_start_requests",
 )
 
 

@@ -7,15 +7,16 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from chargeplane.common.httpclient import http_client_context
-from chargeplane.common.keys import DB_POOL, OUTBOX, SETTINGS
+from chargeplane.common.keys import DB_POOL, HTTP, OUTBOX, SETTINGS
 from chargeplane.common.outbox import outbox_context
 from chargeplane.common.web import base_app
 
 from . import stations_api
+from .auth_client import AuthClient
 from .committer import GroupCommitter
 from .connection import ocpp_websocket
 from .framelog import FrameLog
-from .keys import COMMITTER, FRAME_LOG, REGISTRY, STORE
+from .keys import AUTH, COMMITTER, FRAME_LOG, REGISTRY, STORE
 from .registry import ConnectionRegistry
 from .settings import OcppSettings
 from .store import METER_VALUES, SESSION_START, SESSION_STOP, STATION_BOOTED, StationStore
@@ -36,6 +37,7 @@ async def _gateway_context(app: web.Application) -> AsyncIterator[None]:
     frame_log = FrameLog(pool, settings.frame_log_flush_interval)
     app[COMMITTER], app[FRAME_LOG] = committer, frame_log
     app[STORE] = StationStore(pool, committer)
+    app[AUTH] = AuthClient(app[HTTP], settings.auth_url)
     committer.start()
     frame_log.start()
     yield

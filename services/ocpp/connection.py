@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 
 import structlog
-from aiohttp import WSCloseCode, WSMsgType, web
+from aiohttp import WSCloseCode, WSMsgType, hdrs, web
 from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
@@ -13,9 +15,10 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 from chargeplane.common.timeutil import utcnow
 
 from . import protocol, schemas
+from .auth_client import AuthUnavailable
 from .context import StationContext
 from .framelog import FrameLog
-from .keys import FRAME_LOG, REGISTRY, STORE
+from .keys import AUTH, FRAME_LOG, REGISTRY, STORE
 from .protocol import Call, CallErrorFrame, CallResult, ErrorCode, FrameError, OcppError
 from .router import KNOWN_STATION_ACTIONS, ROUTES
 
@@ -104,6 +107,42 @@ def _station_id(request: web.Request) -> str:
     return station_id
 
 
+def _basic_auth_password(request: web.Request, station_id: str) -> str | None:
+    header = request.headers.get(hdrs.AUTHORIZATION)
+    if header is None:
+        return None
+    scheme, _, encoded = header.partition(" ")
+    try:
+        if scheme.lower() != "basic":
+            raise ValueError(f"scheme {scheme!r} is not Basic")
+        login, separator, password = base64.b64decode(encoded, validate=True).decode().partition(":")
+        if not separator:
+            raise ValueError("no ':' between username and password")
+    except (ValueError, binascii.Error) as exc:
+        raise web.HTTPBadRequest(text=f"malformed Authorization header: {exc}") from exc
+    if login != station_id:
+        raise _unauthorized("the Basic auth username must be the station id")
+    return password
+
+
+def _unauthorized(reason: str) -> web.HTTPUnauthorized:
+    return web.HTTPUnauthorized(headers={hdrs.WWW_AUTHENTICATE: 'Basic realm="ChargePlane OCPP"'}, text=reason)
+
+
+async def _authenticate(request: web.Request, station_id: str) -> None:
+    """OCPP security profile 1: HTTP Basic on the upgrade, for stations with credentials."""
+    password = _basic_auth_password(request, station_id)
+    try:
+        allowed = await request.app[AUTH].station_may_connect(station_id, password)
+    except AuthUnavailable as exc:
+        log.warning("station authentication unavailable", station_id=station_id, error=str(exc))
+        raise web.HTTPServiceUnavailable(text="station authentication is unavailable; retry later") from exc
+    if not allowed:
+        log.warning("station authentication failed", station_id=station_id, peer=request.remote,
+                    password_given=password is not None)
+        raise _unauthorized("wrong or missing password for this station")
+
+
 async def ocpp_websocket(request: web.Request) -> web.StreamResponse:
     """`/ocpp/{station_id}` (OCPP-J) and `/ocpp/ws?station_id=ID` (legacy)."""
     station_id = _station_id(request)
@@ -116,9 +155,10 @@ async def ocpp_websocket(request: web.Request) -> web.StreamResponse:
         log.warning("unknown station refused", station_id=station_id, peer=request.remote)
         raise web.HTTPNotFound(text=f"unknown station {station_id!r}: register it with "
                                     f"`chargeplane station add {station_id}`")
+    await _authenticate(request, station_id)
     # Everything that needs the database happens before the upgrade: if PostgreSQL is
     # away the station gets a 503 and retries, instead of a socket we cannot serve.
-    ctx = StationContext(station, app[STORE])
+    ctx = StationContext(station, app[STORE], app[AUTH])
     ctx.open_transactions = {t.connector_id: t for t in await app[STORE].open_transactions(station_id)}
     await app[STORE].set_connected(station_id, True, utcnow())
     ws = web.WebSocketResponse(protocols=(SUBPROTOCOL,), autoping=True, heartbeat=None, max_msg_size=1 << 20)

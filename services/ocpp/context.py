@@ -7,6 +7,7 @@ from datetime import datetime
 
 from chargeplane.common.timeutil import parse_ocpp
 
+from .auth_client import AuthClient
 from .protocol import ErrorCode, OcppError
 from .store import OpenTransaction, Station, StationStore
 
@@ -15,6 +16,7 @@ from .store import OpenTransaction, Station, StationStore
 class StationContext:
     station: Station
     store: StationStore
+    auth: AuthClient
     # connector id -> its open transaction; loaded at connect, kept by the handlers
     open_transactions: dict[int, OpenTransaction] = field(default_factory=dict)
 

@@ -9,7 +9,6 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -22,6 +21,7 @@ from aiohttp import web
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from chargeplane.embedded import free_port
+from chargeplane.supervisor import python_module
 
 
 @dataclass
@@ -83,7 +83,7 @@ class RunningPlatform:
     data_dir: Path
 
     def cli(self, *args: str) -> str:
-        done = subprocess.run([sys.executable, "-m", "chargeplane", *args], env={**os.environ, **self.env},
+        done = subprocess.run(python_module("chargeplane", *args), env={**os.environ, **self.env},
                               capture_output=True, text=True, timeout=60)
         assert done.returncode == 0, done.stderr
         return done.stdout
@@ -103,8 +103,8 @@ def running_platform(tmp_path: Path, otlp: OtlpReceiver) -> Iterator[RunningPlat
     env.pop("REDIS_URL", None)
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "chargeplane", "up", "--data-dir", str(data_dir), "--port-offset", str(offset),
-             "--postgres-port", str(free_port()), "--redis-port", str(free_port())],
+            python_module("chargeplane", "up", "--data-dir", str(data_dir), "--port-offset", str(offset),
+                          "--postgres-port", str(free_port()), "--redis-port", str(free_port())),
             env=env, stdout=log, stderr=subprocess.STDOUT,
         )
     platform_env = data_dir / "platform.env"

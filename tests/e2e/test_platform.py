@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 import subprocess
-import sys
 from datetime import UTC, datetime
 
 import asyncpg
@@ -14,6 +13,8 @@ import pytest
 import websockets
 from ocpp.v16 import ChargePoint, call
 from ocpp.v16.enums import AuthorizationStatus, RegistrationStatus
+
+from chargeplane.supervisor import python_module
 
 from .conftest import OtlpReceiver, RunningPlatform, wait_for
 
@@ -83,9 +84,9 @@ async def test_emulated_fleet_charges_and_every_table_has_its_rows(running_platf
     summary_path = tmp_path / "summary.json"
     done = await asyncio.to_thread(
         subprocess.run,
-        [sys.executable, "-m", "chargeplane.emulator", "--url", running_platform.env["OCPP_URL"], "--stations", "3",
-         "--sessions", "1", "--session-seconds", "2", "--meter-interval", "0.5", "--summary-json",
-         str(summary_path), "--quiet"],
+        python_module("chargeplane.emulator", "--url", running_platform.env["OCPP_URL"], "--stations", "3",
+                      "--sessions", "1", "--session-seconds", "2", "--meter-interval", "0.5", "--summary-json",
+                      str(summary_path), "--quiet"),
         capture_output=True, text=True, timeout=120,
     )
     assert done.returncode == 0, done.stdout + done.stderr

@@ -17,6 +17,8 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from chargeplane.common.settings import ServiceSettings
 from chargeplane.common.tracing import setup_tracing
 from chargeplane.embedded import free_port
+from chargeplane.services.auth.app import create_app as auth_app
+from chargeplane.services.auth.settings import AuthSettings
 from chargeplane.services.billing.app import create_app as billing_app
 from chargeplane.services.billing.settings import BillingSettings
 from chargeplane.services.ocpp.app import create_app as ocpp_app
@@ -36,6 +38,7 @@ def spans() -> InMemorySpanExporter:
 
 
 APP_FACTORIES = {
+    "auth": (auth_app, AuthSettings),
     "telemetry": (telemetry_app, TelemetrySettings),
     "billing": (billing_app, BillingSettings),
     "sessions": (sessions_app, SessionsSettings),
@@ -88,6 +91,7 @@ async def platform(db: asyncpg.Pool, redis: object, database_url: str, redis_url
         "outbox_retry_max": 0.5, "sessions_url": f"http://127.0.0.1:{ports['sessions']}",
         "billing_url": f"http://127.0.0.1:{ports['billing']}",
         "telemetry_url": f"http://127.0.0.1:{ports['telemetry']}",
+        "auth_url": f"http://127.0.0.1:{ports['auth']}", "ocpp_http_url": f"http://127.0.0.1:{ports['ocpp']}",
     }
     settings = {name: {**common, "port": port} for name, port in ports.items()}
     settings["ocpp"]["frame_log_flush_interval"] = 0.05

@@ -6,7 +6,6 @@ from chargeplane.common.tracing import current_traceparent
 
 from ..context import StationContext, timestamp
 from ..store import OpenTransaction
-from .authorize import DEFAULT_ID_TAG_INFO
 
 
 async def handle(ctx: StationContext, payload: dict[str, Any]) -> dict[str, Any]:
@@ -19,4 +18,6 @@ async def handle(ctx: StationContext, payload: dict[str, Any]) -> dict[str, Any]
         payload.get("reservationId"), traceparent,
     )
     ctx.open_transactions[connector_id] = OpenTransaction(connector_id, transaction_id, traceparent)
-    return {"transactionId": transaction_id, "idTagInfo": DEFAULT_ID_TAG_INFO}
+    # OCPP 1.6: the transaction exists whatever the tag's status; a station told
+    # Blocked/Invalid stops it itself.
+    return {"transactionId": transaction_id, "idTagInfo": await ctx.auth.id_tag_info(payload["idTag"])}

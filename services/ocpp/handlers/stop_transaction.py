@@ -5,7 +5,6 @@ from typing import Any
 from chargeplane.common.tracing import current_traceparent
 
 from ..context import StationContext, timestamp
-from .authorize import DEFAULT_ID_TAG_INFO
 
 
 async def handle(ctx: StationContext, payload: dict[str, Any]) -> dict[str, Any]:
@@ -20,4 +19,4 @@ async def handle(ctx: StationContext, payload: dict[str, Any]) -> dict[str, Any]
     finished = ctx.transaction(transaction_id)
     if finished is not None:
         ctx.open_transactions.pop(finished.connector_id, None)
-    return {"idTagInfo": DEFAULT_ID_TAG_INFO} if "idTag" in payload else {}
+    return {"idTagInfo": await ctx.auth.id_tag_info(payload["idTag"])} if "idTag" in payload else {}

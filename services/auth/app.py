@@ -1,0 +1,36 @@
+"""The auth service: API tokens, station credentials (OCPP security profile 1), id tags."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from chargeplane.common.keys import DB_POOL
+from chargeplane.common.web import base_app
+
+from . import views
+from .keys import REPOSITORY
+from .repository import AuthRepository
+from .settings import AuthSettings
+
+
+async def _repository_context(app: web.Application) -> AsyncIterator[None]:
+    app[REPOSITORY] = AuthRepository(app[DB_POOL])
+    yield
+
+
+def create_app(settings: AuthSettings) -> web.Application:
+    app = base_app(settings)
+    app.cleanup_ctx.append(_repository_context)
+    app.router.add_post("/internal/auth/token", views.token)
+    app.router.add_put("/internal/auth/clients/{client_id}", views.put_client)
+    app.router.add_put("/internal/auth/stations/{station_id}/password", views.put_station_password)
+    app.router.add_delete("/internal/auth/stations/{station_id}/password", views.delete_station_password)
+    app.router.add_post("/internal/auth/stations/{station_id}/check", views.check_station)
+    app.router.add_post("/internal/auth/authorize", views.authorize)
+    app.router.add_get("/internal/auth/id-tags", views.list_id_tags)
+    app.router.add_get("/internal/auth/id-tags/{id_tag}", views.get_id_tag)
+    app.router.add_put("/internal/auth/id-tags/{id_tag}", views.put_id_tag)
+    app.router.add_delete("/internal/auth/id-tags/{id_tag}", views.delete_id_tag)
+    return app

@@ -1,0 +1,153 @@
+"""The auth service's HTTP views: tokens, station credentials, id tags."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from aiohttp import web
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from chargeplane.common.keys import SETTINGS
+from chargeplane.common.tokens import issue_token
+from chargeplane.common.web import ApiError, json_response, read_json
+
+from .keys import REPOSITORY
+from .settings import AuthSettings
+
+
+class TokenRequest(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    grant_type: Literal["client_credentials"] = "client_credentials"
+    client_id: str = Field(min_length=1, max_length=100)
+    client_secret: str = Field(min_length=1, max_length=200)
+    scope: str | None = None
+
+
+class ClientRegistration(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    secret: str = Field(min_length=16, max_length=200)
+    scopes: list[Literal["read", "operate"]] = Field(default=["read"], min_length=1)
+
+
+class StationPassword(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    password: str = Field(min_length=8, max_length=40)  # OCPP 1.6 security: 16-40 recommended
+
+
+class StationCheck(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    password: str | None = None
+
+
+class IdTag(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    status: Literal["Accepted", "Blocked", "Expired", "Invalid"] = "Accepted"
+    expires_at: AwareDatetime | None = None
+    parent_id_tag: str | None = Field(default=None, max_length=20)
+
+
+class AuthorizeRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id_tag: str = Field(min_length=1, max_length=20)
+
+
+def _settings(request: web.Request) -> AuthSettings:
+    settings = request.app[SETTINGS]
+    assert isinstance(settings, AuthSettings)
+    return settings
+
+
+async def token(request: web.Request) -> web.Response:
+    """OAuth2 client-credentials grant, JSON or form-encoded."""
+    if request.content_type == "application/x-www-form-urlencoded":
+        body = TokenRequest.model_validate(dict(await request.post()))
+    else:
+        body = TokenRequest.model_validate(await read_json(request))
+    scopes = await request.app[REPOSITORY].client_scopes(body.client_id, body.client_secret)
+    if scopes is None:
+        raise ApiError(401, "invalid_client", "unknown client or wrong secret")
+    if body.scope:
+        wanted = body.scope.split()
+        if not set(wanted) <= set(scopes):
+            raise ApiError(403, "invalid_scope", f"client may use only: {' '.join(scopes)}")
+        scopes = wanted
+    settings = _settings(request)
+    access_token = issue_token(body.client_id, scopes, settings.jwt_secret, settings.jwt_issuer,
+                               settings.token_ttl_seconds)
+    return json_response({"access_token": access_token, "token_type": "Bearer",
+                          "expires_in": settings.token_ttl_seconds, "scope": " ".join(scopes)})
+
+
+async def put_client(request: web.Request) -> web.Response:
+    body = ClientRegistration.model_validate(await read_json(request))
+    await request.app[REPOSITORY].save_client(request.match_info["client_id"], body.secret, list(body.scopes))
+    return json_response({"client_id": request.match_info["client_id"], "scopes": body.scopes})
+
+
+async def put_station_password(request: web.Request) -> web.Response:
+    body = StationPassword.model_validate(await read_json(request))
+    await request.app[REPOSITORY].set_station_password(request.match_info["station_id"], body.password)
+    return web.Response(status=204)
+
+
+async def delete_station_password(request: web.Request) -> web.Response:
+    await request.app[REPOSITORY].set_station_password(request.match_info["station_id"], None)
+    return web.Response(status=204)
+
+
+async def check_station(request: web.Request) -> web.Response:
+    body = StationCheck.model_validate(await read_json(request))
+    required, valid = await request.app[REPOSITORY].check_station(request.match_info["station_id"], body.password)
+    return json_response({"required": required, "valid": valid})
+
+
+async def authorize(request: web.Request) -> web.Response:
+    body = AuthorizeRequest.model_validate(await read_json(request))
+    info = await request.app[REPOSITORY].authorize(body.id_tag, _settings(request).unknown_id_tag_status)
+    return json_response({"idTagInfo": info})
+
+
+def _page(request: web.Request) -> tuple[int, int]:
+    try:
+        limit, offset = int(request.query.get("limit", "100")), int(request.query.get("offset", "0"))
+    except ValueError as exc:
+        raise ApiError(400, "invalid_pagination", "limit and offset are integers") from exc
+    if not (1 <= limit <= 1000 and offset >= 0):
+        raise ApiError(400, "invalid_pagination", "1 <= limit <= 1000 and offset >= 0")
+    return limit, offset
+
+
+async def list_id_tags(request: web.Request) -> web.Response:
+    limit, offset = _page(request)
+    items = await request.app[REPOSITORY].id_tags(limit, offset)
+    return json_response({"items": items, "limit": limit, "offset": offset})
+
+
+async def get_id_tag(request: web.Request) -> web.Response:
+    tag = await request.app[REPOSITORY].id_tag(request.match_info["id_tag"])
+    if tag is None:
+        raise ApiError(404, "id_tag_not_found", f"no id tag {request.match_info['id_tag']!r}")
+    return json_response(tag)
+
+
+async def put_id_tag(request: web.Request) -> web.Response:
+    id_tag = request.match_info["id_tag"]
+    if not 1 <= len(id_tag) <= 20:
+        raise ApiError(422, "invalid_id_tag", "an OCPP 1.6 id tag has 1 to 20 characters")
+    body = IdTag.model_validate(await read_json(request))
+    saved = await request.app[REPOSITORY].save_id_tag(id_tag, body.status, body.expires_at, body.parent_id_tag)
+    return json_response(saved)
+
+
+async def delete_id_tag(request: web.Request) -> web.Response:
+    if not await request.app[REPOSITORY].delete_id_tag(request.match_info["id_tag"]):
+        raise ApiError(404, "id_tag_not_found", f"no id tag {request.match_info['id_tag']!r}")
+    return web.Response(status=204)
+
+
