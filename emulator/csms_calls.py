@@ -94,6 +94,17 @@ def on_remote_stop_transaction(station: Station, payload: Payload) -> Reply:
     return Reply({"status": "Accepted"}, lambda: station.stop_session(connector.connector_id, reason="Remote"))
 
 
+def on_unlock_connector(station: Station, payload: Payload) -> Reply:
+    connector = station.connectors.get(int(payload["connectorId"]))
+    if connector is None:
+        return Reply({"status": "NotSupported"})
+    if connector.transaction_id is None:
+        return Reply({"status": "Unlocked"})
+    # OCPP 1.6: unlocking a connector in a transaction ends the transaction first.
+    return Reply({"status": "Unlocked"},
+                 lambda: station.stop_session(connector.connector_id, reason="UnlockCommand"))
+
+
 def on_trigger_message(station: Station, payload: Payload) -> Reply:
     requested = payload["requestedMessage"]
     connector_id = payload.get("connectorId")
@@ -153,6 +164,7 @@ HANDLERS: Final[dict[str, Handler]] = {
     "RemoteStartTransaction": on_remote_start_transaction,
     "RemoteStopTransaction": on_remote_stop_transaction,
     "TriggerMessage": on_trigger_message,
+    "UnlockConnector": on_unlock_connector,
     "GetConfiguration": on_get_configuration,
     "ChangeConfiguration": on_change_configuration,
 }

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
+import structlog
 from aiohttp import web
 
 from chargeplane.common.httpclient import http_client_context
@@ -11,8 +13,9 @@ from chargeplane.common.keys import DB_POOL, HTTP, OUTBOX, SETTINGS
 from chargeplane.common.outbox import outbox_context
 from chargeplane.common.web import base_app
 
-from . import stations_api
+from . import commands_api, stations_api
 from .auth_client import AuthClient
+from .commands import commands_context
 from .committer import GroupCommitter
 from .connection import ocpp_websocket
 from .framelog import FrameLog
@@ -20,6 +23,9 @@ from .keys import AUTH, COMMITTER, FRAME_LOG, REGISTRY, STORE
 from .registry import ConnectionRegistry
 from .settings import OcppSettings
 from .store import METER_VALUES, SESSION_START, SESSION_STOP, STATION_BOOTED, StationStore
+
+log = structlog.get_logger(__name__)
+REMOTE_START_SWEEP_S = 5.0
 
 FAILURE_EVENTS = {
     SESSION_START: "start session failed",
@@ -40,9 +46,22 @@ async def _gateway_context(app: web.Application) -> AsyncIterator[None]:
     app[AUTH] = AuthClient(app[HTTP], settings.auth_url)
     committer.start()
     frame_log.start()
+    sweeper = asyncio.create_task(_expire_remote_starts_forever(app[STORE]))
     yield
+    sweeper.cancel()
+    await asyncio.gather(sweeper, return_exceptions=True)
     await committer.stop()
     await frame_log.stop()
+
+
+async def _expire_remote_starts_forever(store: StationStore) -> None:
+    while True:
+        await asyncio.sleep(REMOTE_START_SWEEP_S)
+        try:
+            for expired in await store.expire_remote_starts():
+                log.info("remote start expired", station_id=expired["station_id"], id_tag=expired["id_tag"])
+        except Exception as exc:
+            log.warning("remote start sweep failed", error=repr(exc))
 
 
 async def _close_sockets(app: web.Application) -> None:
@@ -56,8 +75,10 @@ def create_app(settings: OcppSettings) -> web.Application:
     app.cleanup_ctx.append(outbox_context(
         {"sessions": settings.sessions_url, "telemetry": settings.telemetry_url}, FAILURE_EVENTS))
     app.cleanup_ctx.append(_gateway_context)
+    app.cleanup_ctx.append(commands_context)
     app.on_shutdown.append(_close_sockets)
     stations_api.add_routes(app)
+    commands_api.add_routes(app)
     app.router.add_get("/ocpp/ws", ocpp_websocket)
     app.router.add_get("/ocpp/{station_id}", ocpp_websocket)
     return app

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import uuid
+from typing import Any
 
 import structlog
 from aiohttp import WSCloseCode, WSMsgType, hdrs, web
@@ -18,7 +20,7 @@ from . import protocol, schemas
 from .auth_client import AuthUnavailable
 from .context import StationContext
 from .framelog import FrameLog
-from .keys import AUTH, FRAME_LOG, REGISTRY, STORE
+from .keys import AUTH, COMMANDS, FRAME_LOG, REGISTRY, STORE
 from .protocol import Call, CallErrorFrame, CallResult, ErrorCode, FrameError, OcppError
 from .router import KNOWN_STATION_ACTIONS, ROUTES
 
@@ -48,6 +50,8 @@ class StationConnection:
         self.ctx = ctx
         self.ws = ws
         self.frame_log = frame_log
+        self._call_lock = asyncio.Lock()
+        self._pending_calls: dict[str, asyncio.Future[CallResult | CallErrorFrame]] = {}
 
     async def send(self, text: str, message_type: int, unique_id: str, action: str | None = None) -> None:
         self.frame_log.record(self.ctx.station_id, "out", text, message_type, unique_id, action)
@@ -69,8 +73,33 @@ class StationConnection:
         else:
             kind = 3 if isinstance(frame, CallResult) else 4
             self.frame_log.record(self.ctx.station_id, "in", text, kind, frame.unique_id)
-            if isinstance(frame, CallErrorFrame):
-                log.info("station answered with callerror", station_id=self.ctx.station_id, code=frame.code)
+            waiting = self._pending_calls.get(frame.unique_id)
+            if waiting is not None and not waiting.done():
+                waiting.set_result(frame)
+            else:
+                log.info("reply to no pending call", station_id=self.ctx.station_id, unique_id=frame.unique_id)
+
+    async def call(self, action: str, payload: dict[str, Any], within_s: float) -> CallResult | CallErrorFrame:
+        """Send a CSMS-initiated CALL and wait for the station's reply.
+
+        OCPP allows one outstanding CALL per direction: later commands queue on the lock.
+        The lock belongs to this connection, so a command a dead connection never answered
+        cannot hold up the station's next connection.
+        """
+        async with asyncio.timeout(within_s), self._call_lock:
+            unique_id = uuid.uuid4().hex
+            reply: asyncio.Future[CallResult | CallErrorFrame] = asyncio.get_running_loop().create_future()
+            self._pending_calls[unique_id] = reply
+            try:
+                await self.send(protocol.call(unique_id, action, payload), 2, unique_id, action)
+                return await reply
+            finally:
+                self._pending_calls.pop(unique_id, None)
+
+    def abandon_calls(self) -> None:
+        for reply in self._pending_calls.values():
+            if not reply.done():
+                reply.set_exception(ConnectionError("the station disconnected"))
 
     async def on_call(self, call: Call) -> str:
         route = ROUTES.get(call.action)
@@ -163,13 +192,14 @@ async def ocpp_websocket(request: web.Request) -> web.StreamResponse:
     await app[STORE].set_connected(station_id, True, utcnow())
     ws = web.WebSocketResponse(protocols=(SUBPROTOCOL,), autoping=True, heartbeat=None, max_msg_size=1 << 20)
     await ws.prepare(request)
+    connection = StationConnection(ctx, ws, app[FRAME_LOG])
     registry = app[REGISTRY]
-    replaced = registry.register(station_id, ws)
+    replaced = registry.register(station_id, connection)
     if replaced is not None:
         log.info("station reconnected, closing its previous connection", station_id=station_id)
-        await replaced.close(code=WSCloseCode.POLICY_VIOLATION, message=b"replaced by a newer connection")
+        await replaced.ws.close(code=WSCloseCode.POLICY_VIOLATION, message=b"replaced by a newer connection")
+    await app[COMMANDS].claim(station_id)
     log.info("station connected", station_id=station_id, peer=request.remote, subprotocol=ws.ws_protocol)
-    connection = StationConnection(ctx, ws, app[FRAME_LOG])
     try:
         async for message in ws:
             if message.type == WSMsgType.TEXT:
@@ -180,8 +210,10 @@ async def ocpp_websocket(request: web.Request) -> web.StreamResponse:
     except (asyncio.CancelledError, ConnectionResetError):
         pass
     finally:
-        if registry.unregister(station_id, ws):
+        connection.abandon_calls()
+        if registry.unregister(station_id, connection):
             try:
+                await app[COMMANDS].release(station_id)
                 await app[STORE].set_connected(station_id, False, utcnow())
             except Exception as exc:  # the database may be the reason the socket died
                 log.warning("could not mark station disconnected", station_id=station_id, error=repr(exc))

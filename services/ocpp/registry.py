@@ -1,37 +1,45 @@
-"""Live station sockets, keyed by station id: the newest connection of a station wins."""
+"""Live station connections, keyed by station id: the newest connection of a station wins."""
 
 from __future__ import annotations
 
-from aiohttp import WSCloseCode, web
+from typing import TYPE_CHECKING
+
+from aiohttp import WSCloseCode
+
+if TYPE_CHECKING:
+    from .connection import StationConnection
 
 
 class ConnectionRegistry:
     def __init__(self) -> None:
-        self._sockets: dict[str, web.WebSocketResponse] = {}
+        self._connections: dict[str, StationConnection] = {}
 
     def __len__(self) -> int:
-        return len(self._sockets)
+        return len(self._connections)
 
     def __contains__(self, station_id: str) -> bool:
-        return station_id in self._sockets
+        return station_id in self._connections
 
-    def get(self, station_id: str) -> web.WebSocketResponse | None:
-        return self._sockets.get(station_id)
+    def station_ids(self) -> list[str]:
+        return list(self._connections)
 
-    def register(self, station_id: str, ws: web.WebSocketResponse) -> web.WebSocketResponse | None:
-        """Make `ws` the station's connection; return the one it replaces, to be closed."""
-        previous = self._sockets.get(station_id)
-        self._sockets[station_id] = ws
-        return previous if previous is not ws else None
+    def get(self, station_id: str) -> StationConnection | None:
+        return self._connections.get(station_id)
 
-    def unregister(self, station_id: str, ws: web.WebSocketResponse) -> bool:
-        """Forget `ws` unless a newer connection of the station has replaced it."""
-        if self._sockets.get(station_id) is ws:
-            del self._sockets[station_id]
+    def register(self, station_id: str, connection: StationConnection) -> StationConnection | None:
+        """Make `connection` the station's; return the one it replaces, to be closed."""
+        previous = self._connections.get(station_id)
+        self._connections[station_id] = connection
+        return previous if previous is not connection else None
+
+    def unregister(self, station_id: str, connection: StationConnection) -> bool:
+        """Forget `connection` unless a newer connection of the station has replaced it."""
+        if self._connections.get(station_id) is connection:
+            del self._connections[station_id]
             return True
         return False
 
     async def close_all(self) -> None:
-        for ws in list(self._sockets.values()):
-            await ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutdown")
-        self._sockets.clear()
+        for connection in list(self._connections.values()):
+            await connection.ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutdown")
+        self._connections.clear()

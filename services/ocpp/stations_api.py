@@ -81,9 +81,9 @@ async def delete_station(request: web.Request) -> web.Response:
     """Deregister a station; its socket on this replica, if any, is closed. Idempotent."""
     station_id = _station_id(request)
     await request.app[DB_POOL].execute("DELETE FROM charging_stations WHERE id = $1", station_id)
-    ws = request.app[REGISTRY].get(station_id)
-    if ws is not None:
-        await ws.close(code=WSCloseCode.POLICY_VIOLATION, message=b"station deregistered")
+    connection = request.app[REGISTRY].get(station_id)
+    if connection is not None:
+        await connection.ws.close(code=WSCloseCode.POLICY_VIOLATION, message=b"station deregistered")
     return web.Response(status=204)
 
 

@@ -160,6 +160,12 @@ class StationStore:
                 "reservation_id": reservation_id, "traceparent": traceparent, "superseded": superseded,
             })
             await enqueue(conn, SOURCE, [event], traceparent)
+            await conn.execute(
+                "UPDATE remote_start_requests SET status = 'started', transaction_id = $3, settled_at = now()"
+                " WHERE id = (SELECT id FROM remote_start_requests WHERE station_id = $1 AND status = 'pending'"
+                " AND id_tag = $2 AND (connector_id IS NULL OR connector_id = $4) ORDER BY id LIMIT 1)",
+                station_id, id_tag, transaction_id, connector_id,
+            )
             return transaction_id
 
         return await self._committer.run(work)
@@ -209,3 +215,18 @@ class StationStore:
             await enqueue(conn, SOURCE, [event], traceparent)
 
         await self._committer.run(work)
+
+    async def record_remote_start(self, station_id: str, connector_id: int | None, id_tag: str,
+                                  expires_in_s: int) -> None:
+        await self._pool.execute(
+            "INSERT INTO remote_start_requests (station_id, connector_id, id_tag, expires_at)"
+            " VALUES ($1, $2, $3, now() + make_interval(secs => $4))",
+            station_id, connector_id, id_tag, expires_in_s,
+        )
+
+    async def expire_remote_starts(self) -> list[asyncpg.Record]:
+        """Remote starts no StartTransaction followed: expired, so no phantom session waits."""
+        return await self._pool.fetch(
+            "UPDATE remote_start_requests SET status = 'expired', settled_at = now()"
+            " WHERE status = 'pending' AND expires_at < now() RETURNING id, station_id, id_tag"
+        )

@@ -1,0 +1,161 @@
+"""CSMS-initiated OCPP commands, routed to the gateway replica that holds the station.
+
+The station's WebSocket lives on one replica; a command may arrive at any. Each replica
+claims its stations in Redis (`ocpp:owner:{station}` = replica id, with a TTL the holder
+refreshes) and reads commands for itself from its own stream `ocpp:commands:{replica}`;
+the reply goes back on a per-request list the caller waits on (BLPOP), so every wait is
+bounded. A station that reconnects elsewhere claims its key there, and is found there.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+import structlog
+from aiohttp import web
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from chargeplane.common.keys import SETTINGS
+
+from .keys import COMMANDS, REGISTRY
+from .protocol import CallResult
+from .registry import ConnectionRegistry
+
+log = structlog.get_logger(__name__)
+
+OWNER_TTL_S = 30
+OWNER_REFRESH_S = 10
+REPLY_TTL_S = 120
+# Delete the owner key only if this replica still holds it (a newer connection elsewhere wins).
+_RELEASE_SCRIPT = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0"
+
+
+def owner_key(station_id: str) -> str:
+    return f"ocpp:owner:{station_id}"
+
+
+def stream_key(replica_id: str) -> str:
+    return f"ocpp:commands:{replica_id}"
+
+
+def reply_key(request_id: str) -> str:
+    return f"ocpp:replies:{request_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class CommandOutcome:
+    """What became of a command: `result` (the CALLRESULT payload), `error`, `timeout`, `offline`."""
+
+    status: str
+    payload: dict[str, Any]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"status": self.status, "payload": self.payload}
+
+
+class CommandRouter:
+    def __init__(self, redis: Redis, registry: ConnectionRegistry, replica_id: str) -> None:
+        self.redis = redis
+        self.registry = registry
+        self.replica_id = replica_id
+        self._serving: set[asyncio.Task[None]] = set()
+
+    async def claim(self, station_id: str) -> None:
+        try:
+            await self.redis.set(owner_key(station_id), self.replica_id, ex=OWNER_TTL_S)
+        except RedisError as exc:  # commands cannot reach it until the next refresh; charging goes on
+            log.warning("station owner not recorded", station_id=station_id, error=repr(exc))
+
+    async def release(self, station_id: str) -> None:
+        with contextlib.suppress(RedisError):
+            await self.redis.eval(_RELEASE_SCRIPT, 1, owner_key(station_id), self.replica_id)
+
+    async def send(self, station_id: str, action: str, payload: dict[str, Any], within_s: float) -> CommandOutcome:
+        if station_id in self.registry:
+            return await self._send_local(station_id, action, payload, within_s)
+        owner = await self.redis.get(owner_key(station_id))
+        if owner is None or owner.decode() == self.replica_id:
+            return CommandOutcome("offline", {})
+        request_id = uuid.uuid4().hex
+        await self.redis.xadd(stream_key(owner.decode()), {
+            "request_id": request_id, "station_id": station_id, "action": action,
+            "payload": orjson.dumps(payload), "within_s": str(within_s),
+        }, maxlen=10_000, approximate=True)
+        reply = await self.redis.blpop([reply_key(request_id)], timeout=within_s + 1)
+        if reply is None:
+            return CommandOutcome("timeout", {})
+        outcome = orjson.loads(reply[1])
+        return CommandOutcome(outcome["status"], outcome["payload"])
+
+    async def _send_local(self, station_id: str, action: str, payload: dict[str, Any],
+                          within_s: float) -> CommandOutcome:
+        connection = self.registry.get(station_id)
+        if connection is None:
+            return CommandOutcome("offline", {})
+        try:
+            reply = await connection.call(action, payload, within_s)
+        except TimeoutError:
+            return CommandOutcome("timeout", {})
+        except ConnectionError:
+            return CommandOutcome("offline", {})
+        if isinstance(reply, CallResult):
+            return CommandOutcome("result", reply.payload)
+        return CommandOutcome("error", {"errorCode": reply.code, "errorDescription": reply.description,
+                                        "errorDetails": reply.details})
+
+    async def serve_forever(self) -> None:
+        """Carry out the commands other replicas route to this one."""
+        last_id = "$"
+        while True:
+            try:
+                batches = await self.redis.xread({stream_key(self.replica_id): last_id}, block=2000, count=100)
+            except RedisError as exc:
+                log.warning("command stream unavailable", error=repr(exc))
+                await asyncio.sleep(1)
+                continue
+            for _, messages in batches:
+                for message_id, fields in messages:
+                    last_id = message_id
+                    task = asyncio.create_task(self._serve(fields))
+                    self._serving.add(task)
+                    task.add_done_callback(self._serving.discard)
+
+    async def _serve(self, fields: dict[bytes, bytes]) -> None:
+        outcome = await self._send_local(
+            fields[b"station_id"].decode(), fields[b"action"].decode(), orjson.loads(fields[b"payload"]),
+            float(fields[b"within_s"]),
+        )
+        key = reply_key(fields[b"request_id"].decode())
+        async with self.redis.pipeline(transaction=True) as pipe:
+            await pipe.rpush(key, orjson.dumps(outcome.to_json())).expire(key, REPLY_TTL_S).execute()
+
+    async def refresh_forever(self) -> None:
+        while True:
+            await asyncio.sleep(OWNER_REFRESH_S)
+            try:
+                async with self.redis.pipeline(transaction=False) as pipe:
+                    for station_id in self.registry.station_ids():
+                        pipe.set(owner_key(station_id), self.replica_id, ex=OWNER_TTL_S)
+                    await pipe.execute()
+            except RedisError as exc:
+                log.warning("station owners not refreshed", error=repr(exc))
+
+
+async def commands_context(app: web.Application) -> AsyncIterator[None]:
+    # Blocking reads (XREAD, BLPOP) need a client without a socket timeout.
+    redis = Redis.from_url(app[SETTINGS].redis_url, socket_connect_timeout=2)
+    router = CommandRouter(redis, app[REGISTRY], uuid.uuid4().hex[:12])
+    app[COMMANDS] = router
+    tasks = [asyncio.create_task(router.serve_forever()), asyncio.create_task(router.refresh_forever())]
+    yield
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    await redis.aclose()

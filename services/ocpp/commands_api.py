@@ -1,0 +1,79 @@
+"""`POST /internal/stations/{id}/commands/{action}`: a command to a station, its reply back.
+
+The payload is checked against the action's official OCPP 1.6 schema before anything is
+sent, so a bad payload is a 422 naming the field, never a frame the station must reject.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from chargeplane.common.keys import DB_POOL
+from chargeplane.common.web import ApiError, json_response, read_json
+
+from . import schemas
+from .keys import COMMANDS, STORE
+from .protocol import OcppError
+
+# Every action OCPP 1.6 (with the Security Whitepaper edition 3) lets a CSMS send.
+CSMS_ACTIONS = frozenset({
+    "CancelReservation", "ChangeAvailability", "ChangeConfiguration", "ClearCache", "ClearChargingProfile",
+    "DataTransfer", "GetCompositeSchedule", "GetConfiguration", "GetDiagnostics", "GetLocalListVersion",
+    "RemoteStartTransaction", "RemoteStopTransaction", "ReserveNow", "Reset", "SendLocalList",
+    "SetChargingProfile", "TriggerMessage", "UnlockConnector", "UpdateFirmware",
+    "CertificateSigned", "DeleteCertificate", "ExtendedTriggerMessage", "GetInstalledCertificateIds", "GetLog",
+    "InstallCertificate", "SignedUpdateFirmware",
+})
+DEFAULT_WAIT_S = 30.0
+MAX_WAIT_S = 120.0
+# A remote start the station accepted but never followed with StartTransaction expires.
+REMOTE_START_EXPIRY_S = 120
+
+
+async def post_command(request: web.Request) -> web.Response:
+    station_id, action = request.match_info["station_id"], request.match_info["action"]
+    if action not in CSMS_ACTIONS:
+        raise ApiError(404, "unknown_command", f"{action!r} is not an OCPP 1.6 command a CSMS can send",
+                       {"commands": sorted(CSMS_ACTIONS)})
+    payload: Any = await read_json(request) if request.can_read_body else {}
+    if not isinstance(payload, dict):
+        raise ApiError(422, "invalid_payload", "the command payload must be a JSON object")
+    try:
+        schemas.validate(action, payload)
+    except OcppError as exc:
+        raise ApiError(422, "invalid_payload", exc.description, exc.details) from exc
+    try:
+        within_s = min(max(float(request.query.get("timeout", DEFAULT_WAIT_S)), 1.0), MAX_WAIT_S)
+    except ValueError as exc:
+        raise ApiError(400, "invalid_timeout", "timeout is a number of seconds") from exc
+    if await request.app[STORE].find_station(station_id) is None:
+        raise ApiError(404, "station_not_found", f"station {station_id!r} is not registered")
+    outcome = await request.app[COMMANDS].send(station_id, action, payload, within_s)
+    if outcome.status == "offline":
+        raise ApiError(409, "station_offline", f"station {station_id!r} is not connected")
+    if outcome.status == "timeout":
+        raise ApiError(504, "station_timeout", f"station {station_id!r} did not answer within {within_s:g} s")
+    if outcome.status == "error":
+        raise ApiError(502, "station_call_error", f"station answered CALLERROR {outcome.payload['errorCode']}",
+                       outcome.payload)
+    if action == "RemoteStartTransaction" and outcome.payload.get("status") == "Accepted":
+        await request.app[STORE].record_remote_start(
+            station_id, payload.get("connectorId"), payload["idTag"], REMOTE_START_EXPIRY_S
+        )
+    return json_response({"station_id": station_id, "action": action, "result": outcome.payload})
+
+
+async def list_remote_starts(request: web.Request) -> web.Response:
+    rows = await request.app[DB_POOL].fetch(
+        "SELECT id, connector_id, id_tag, status, transaction_id, requested_at, expires_at, settled_at"
+        " FROM remote_start_requests WHERE station_id = $1 ORDER BY id DESC LIMIT 100",
+        request.match_info["station_id"],
+    )
+    return json_response({"items": [dict(r) for r in rows]})
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_post("/internal/stations/{station_id}/commands/{action}", post_command)
+    app.router.add_get("/internal/stations/{station_id}/remote-starts", list_remote_starts)

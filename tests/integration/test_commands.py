@@ -1,0 +1,161 @@
+"""Commands to stations, across two gateway processes that share Redis and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+
+import aiohttp
+import pytest
+
+from chargeplane.embedded import free_port
+from chargeplane.emulator.station import Station, StationConfig
+from chargeplane.supervisor import python_module, wait_ready
+from support.station import RawStation
+
+STATION = "CMD-1"
+
+
+@pytest.fixture
+def second_gateway(platform, tmp_path) -> Iterator[str]:
+    """Another gateway replica, as its own process, on the same PostgreSQL and Redis."""
+    from chargeplane.supervisor import SupervisedProcess
+
+    port = free_port()
+    settings = platform.settings["ocpp"]
+    env = {**os.environ, "SERVICE_NAME": "ocpp", "PORT": str(port), "DATABASE_URL": str(settings["database_url"]),
+           "REDIS_URL": str(settings["redis_url"]), "SESSIONS_URL": str(settings["sessions_url"]),
+           "TELEMETRY_URL": str(settings["telemetry_url"]), "AUTH_URL": str(settings["auth_url"])}
+    process = SupervisedProcess("ocpp-b", python_module("chargeplane.services.ocpp"), env, tmp_path / "ocpp-b.log")
+    process.start()
+    try:
+        wait_ready(f"http://127.0.0.1:{port}", 30, process)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.stop()
+
+
+@asynccontextmanager
+async def emulated_station(gateway_http_url: str) -> AsyncIterator[Station]:
+    ws_url = gateway_http_url.replace("http://", "ws://") + "/ocpp"
+    station = Station(StationConfig(STATION, csms_url=ws_url, meter_interval=0.2))
+    await station.connect()
+    try:
+        yield station
+    finally:
+        await station.close()
+
+
+async def command(http: aiohttp.ClientSession, gateway: str, action: str, payload: dict,
+                  timeout: float = 10) -> tuple[int, dict]:
+    url = f"{gateway}/internal/stations/{STATION}/commands/{action}?timeout={timeout}"
+    async with http.post(url, json=payload) as response:
+        return response.status, await response.json()
+
+
+@pytest.fixture
+async def registered(platform) -> None:
+    await platform.db.execute("INSERT INTO charging_stations (id) VALUES ($1)", STATION)
+
+
+async def wait_until(predicate, within_s: float = 10.0) -> None:  # type: ignore[no-untyped-def]
+    for _ in range(int(within_s / 0.05)):
+        if await predicate():
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"{predicate.__name__} never became true")
+
+
+async def test_a_command_reaches_the_station_through_the_replica_that_holds_it(
+    platform, registered, second_gateway: str, http: aiohttp.ClientSession
+) -> None:
+    gateway_a = platform.url("ocpp")
+    async with emulated_station(second_gateway) as station:  # the station lives on replica B
+        status, body = await command(http, gateway_a, "GetConfiguration", {"key": ["HeartbeatInterval"]})
+        assert status == 200, body
+        assert body["result"]["configurationKey"][0]["key"] == "HeartbeatInterval"
+        status, body = await command(http, gateway_a, "RemoteStartTransaction", {"connectorId": 1, "idTag": "R1"})
+        assert (status, body["result"]) == (200, {"status": "Accepted"})
+
+        async def session_started() -> bool:
+            return await platform.db.fetchval("SELECT status FROM remote_start_requests") == "started"
+
+        await wait_until(session_started)
+        transaction_id = await platform.db.fetchval("SELECT transaction_id FROM remote_start_requests")
+        status, body = await command(http, gateway_a, "RemoteStopTransaction", {"transactionId": transaction_id})
+        assert (status, body["result"]) == (200, {"status": "Accepted"})
+
+        async def session_stopped() -> bool:
+            return await platform.db.fetchval("SELECT status FROM charging_sessions WHERE id = $1",
+                                              transaction_id) == "completed"
+
+        await wait_until(session_stopped)
+    # it reconnects to replica A: a command sent to B now finds it there
+    async with emulated_station(gateway_a):
+        status, body = await command(http, second_gateway, "Reset", {"type": "Soft"})
+        assert (status, body["result"]) == (200, {"status": "Accepted"})
+
+
+@pytest.mark.parametrize("action", ["RemoteStartTransaction", "ChangeAvailability", "UnlockConnector",
+                                    "TriggerMessage", "ChangeConfiguration"])
+async def test_every_command_answers_from_the_station(platform, registered, http, action: str) -> None:
+    payloads = {
+        "RemoteStartTransaction": {"idTag": "T1", "connectorId": 1},
+        "ChangeAvailability": {"connectorId": 1, "type": "Inoperative"},
+        "UnlockConnector": {"connectorId": 1},
+        "TriggerMessage": {"requestedMessage": "Heartbeat"},
+        "ChangeConfiguration": {"key": "HeartbeatInterval", "value": "120"},
+    }
+    async with emulated_station(platform.url("ocpp")):
+        status, body = await command(http, platform.url("ocpp"), action, payloads[action])
+    assert status == 200, body
+    assert "status" in body["result"]
+
+
+async def test_an_invalid_payload_is_a_422_naming_the_field(platform, registered, http) -> None:
+    status, body = await command(http, platform.url("ocpp"), "Reset", {"type": "Sideways"})
+    assert status == 422
+    assert body["error"]["details"]["path"] == "type"
+    status, body = await command(http, platform.url("ocpp"), "FlyToTheMoon", {})
+    assert status == 404
+
+
+async def test_an_offline_station_and_a_silent_one(platform, registered, http) -> None:
+    status, body = await command(http, platform.url("ocpp"), "Reset", {"type": "Soft"})
+    assert (status, body["error"]["code"]) == (409, "station_offline")
+    async with http.ws_connect(f"{platform.ocpp_url}/{STATION}", protocols=["ocpp1.6"]) as ws:
+        await RawStation(ws).call("Heartbeat", {})  # connected, but never answers our CALL
+        status, body = await command(http, platform.url("ocpp"), "Reset", {"type": "Soft"}, timeout=1)
+        assert (status, body["error"]["code"]) == (504, "station_timeout")
+    # a new connection of the same station is not blocked by the unanswered command
+    async with emulated_station(platform.url("ocpp")):
+        status, body = await command(http, platform.url("ocpp"), "Reset", {"type": "Soft"})
+        assert status == 200, body
+
+
+async def test_an_accepted_remote_start_without_a_session_expires(platform, registered, http) -> None:
+    async with http.ws_connect(f"{platform.ocpp_url}/{STATION}", protocols=["ocpp1.6"]) as ws:
+        await RawStation(ws).call("Heartbeat", {})
+        request = asyncio.create_task(command(http, platform.url("ocpp"), "RemoteStartTransaction",
+                                              {"idTag": "GHOST", "connectorId": 1}))
+        call = (await ws.receive_json(timeout=5))
+        assert call[2] == "RemoteStartTransaction"
+        await ws.send_json([3, call[1], {"status": "Accepted"}])
+        assert (await request)[0] == 200
+    await platform.db.execute("UPDATE remote_start_requests SET expires_at = now() - interval '1 second'")
+    from chargeplane.services.ocpp.keys import STORE
+
+    expired = await platform.runners["ocpp"].app[STORE].expire_remote_starts()
+    assert [r["id_tag"] for r in expired] == ["GHOST"]
+    assert await platform.db.fetchval("SELECT count(*) FROM charging_sessions") == 0
+    async with http.get(f"{platform.url('ocpp')}/internal/stations/{STATION}/remote-starts") as response:
+        assert [(r["id_tag"], r["status"]) for r in (await response.json())["items"]] == [("GHOST", "expired")]
+
+
+def test_the_emulator_process_is_not_needed_for_these_tests() -> None:
+    # the second gateway is a real process: make sure the interpreter flag keeps cwd off sys.path
+    assert python_module("x")[1] == "-P"
+    assert subprocess.run(python_module("chargeplane", "--help"), capture_output=True).returncode == 0
