@@ -154,11 +154,12 @@ def cmd_up(args: argparse.Namespace) -> int:
         ocpp_url = f"ws://127.0.0.1:{ports['ocpp']}/ocpp"
         env = {"DATABASE_URL": database_url, "REDIS_URL": redis_url, "OCPP_URL": ocpp_url,
                **{f"{name.upper()}_URL": url for name, url in urls.items() if name != "ocpp"},
-               "OCPP_HTTP_URL": urls["ocpp"]}
+               "OCPP_HTTP_URL": urls["ocpp"], "API_URL": f"{urls['api_gateway']}/api/v1"}
         (data_dir / "platform.env").write_text("".join(f"{k}={v}\n" for k, v in env.items()))
         print("\nChargePlane is up.\n")
         print(f"  OCPP 1.6J gateway   {ocpp_url}/{{station_id}}")
-        for name in ("sessions", "billing", "telemetry"):
+        print(f"  public API          {urls['api_gateway']}/api/v1 (OpenAPI: /api/v1/openapi.json)")
+        for name in ("sessions", "billing", "telemetry", "auth"):
             print(f"  {name:<19} {urls[name]}")
         print(f"  PostgreSQL          {database_url}")
         print(f"  Redis               {redis_url}")

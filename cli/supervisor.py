@@ -21,7 +21,9 @@ from chargeplane.common.logs import get_logger
 log = get_logger(__name__)
 
 # name -> default port; the order is the start order (downstream services first).
-SERVICES: dict[str, int] = {"auth": 8085, "telemetry": 8084, "billing": 8083, "sessions": 8082, "ocpp": 8081}
+SERVICES: dict[str, int] = {
+    "auth": 8085, "telemetry": 8084, "billing": 8083, "sessions": 8082, "ocpp": 8081, "api_gateway": 8080,
+}
 RESTART_BACKOFF_MAX = 30.0
 
 
@@ -43,11 +45,11 @@ def service_environment(name: str, port: int, ports: Mapping[str, int], database
     urls = service_urls(ports)
     env = dict(base)
     env.update({
-        "SERVICE_NAME": name, "HOST": "127.0.0.1", "PORT": str(port),
+        "SERVICE_NAME": name.replace("_", "-"), "HOST": "127.0.0.1", "PORT": str(port),
         "DATABASE_URL": database_url, "REDIS_URL": redis_url,
-        **{f"{service.upper()}_URL": url for service, url in urls.items() if service != "ocpp"},
+        **{f"{service.upper()}_URL": url for service, url in urls.items() if service not in ("ocpp", "api_gateway")},
         "OCPP_HTTP_URL": urls["ocpp"],
-        "OTEL_SERVICE_NAME": name,
+        "OTEL_SERVICE_NAME": name.replace("_", "-"),
     })
     return env
 

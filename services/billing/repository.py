@@ -64,11 +64,12 @@ class BillingRepository:
         result.pop("inserted")
         return result, bool(row["inserted"])
 
-    async def bills(self, session_id: int | None, limit: int = 100) -> list[dict[str, Any]]:
+    async def bills(self, session_id: int | None, station_id: str | None, limit: int,
+                    offset: int) -> list[dict[str, Any]]:
         rows = await self._pool.fetch(
-            f"SELECT {BILL_COLUMNS} FROM billing_transactions WHERE $1::bigint IS NULL OR session_id = $1"
-            " ORDER BY id DESC LIMIT $2",
-            session_id, limit,
+            f"SELECT {BILL_COLUMNS} FROM billing_transactions WHERE ($1::bigint IS NULL OR session_id = $1)"
+            " AND ($2::text IS NULL OR station_id = $2) ORDER BY id DESC LIMIT $3 OFFSET $4",
+            session_id, station_id, limit, offset,
         )
         return [_jsonable(r) for r in rows]
 

@@ -8,6 +8,7 @@ from decimal import Decimal
 import aiohttp
 import structlog
 from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field
 
 from chargeplane.common.keys import HTTP, SETTINGS
 from chargeplane.common.web import ApiError, json_response, read_json
@@ -56,9 +57,19 @@ async def session_stopped(request: web.Request) -> web.Response:
     return json_response(saved, status=201 if created else 200)
 
 
+class BillQuery(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    session_id: int | None = Field(default=None, ge=1, le=2**63 - 1)
+    station_id: str | None = None
+    limit: int = Field(default=100, ge=1, le=1000)
+    offset: int = Field(default=0, ge=0)
+
+
 async def list_bills(request: web.Request) -> web.Response:
-    session_id = request.query.get("session_id")
-    return json_response({"items": await request.app[REPOSITORY].bills(int(session_id) if session_id else None)})
+    query = BillQuery.model_validate(dict(request.query))
+    items = await request.app[REPOSITORY].bills(query.session_id, query.station_id, query.limit, query.offset)
+    return json_response({"items": items, "limit": query.limit, "offset": query.offset})
 
 
 async def list_tariffs(request: web.Request) -> web.Response:

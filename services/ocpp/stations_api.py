@@ -68,13 +68,19 @@ async def get_station(request: web.Request) -> web.Response:
     return json_response(view)
 
 
+class Page(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    limit: int = Field(default=100, ge=1, le=1000)
+    offset: int = Field(default=0, ge=0, le=2**31)
+
+
 async def list_stations(request: web.Request) -> web.Response:
-    limit = min(int(request.query.get("limit", "100")), 1000)
-    offset = int(request.query.get("offset", "0"))
+    page = Page.model_validate(dict(request.query))
     rows = await request.app[DB_POOL].fetch(
-        f"SELECT {STATION_COLUMNS} FROM charging_stations ORDER BY id LIMIT $1 OFFSET $2", limit, offset
+        f"SELECT {STATION_COLUMNS} FROM charging_stations ORDER BY id LIMIT $1 OFFSET $2", page.limit, page.offset
     )
-    return json_response({"items": [dict(r) for r in rows], "limit": limit, "offset": offset})
+    return json_response({"items": [dict(r) for r in rows], "limit": page.limit, "offset": page.offset})
 
 
 async def delete_station(request: web.Request) -> web.Response:

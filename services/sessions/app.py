@@ -39,6 +39,7 @@ def create_app(settings: SessionsSettings) -> web.Application:
     app.router.add_post("/internal/ocpp/session-start", views.session_start)
     app.router.add_post("/internal/ocpp/session-stop", views.session_stop)
     app.router.add_post("/internal/ocpp/station-booted", views.station_booted)
+    app.router.add_get("/internal/sessions", views.search_sessions)
     app.router.add_get("/internal/sessions/active", views.active_sessions)
     app.router.add_get("/internal/sessions/{session_id}", views.get_session)
     return app

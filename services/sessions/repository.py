@@ -146,6 +146,16 @@ class SessionRepository:
             await self._uncache(c)
         return len(closed)
 
+    async def search(self, station_id: str | None, status: str | None, started_from: datetime | None,
+                     started_to: datetime | None, limit: int, offset: int) -> list[dict[str, Any]]:
+        rows = await self._pool.fetch(
+            f"SELECT {SESSION_COLUMNS} FROM charging_sessions WHERE ($1::text IS NULL OR station_id = $1)"
+            " AND ($2::text IS NULL OR status = $2) AND ($3::timestamptz IS NULL OR started_at >= $3)"
+            " AND ($4::timestamptz IS NULL OR started_at < $4) ORDER BY id DESC LIMIT $5 OFFSET $6",
+            station_id, status, started_from, started_to, limit, offset,
+        )
+        return [_jsonable(r) for r in rows]
+
     async def get(self, session_id: int) -> dict[str, Any] | None:
         row = await self._pool.fetchrow(f"SELECT {SESSION_COLUMNS} FROM charging_sessions WHERE id = $1", session_id)
         return _jsonable(row) if row else None

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 import structlog
 from aiohttp import web
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from chargeplane.common.keys import OUTBOX
 from chargeplane.common.tracing import current_traceparent
@@ -62,3 +65,21 @@ async def active_sessions(request: web.Request) -> web.Response:
     if not station_id:
         raise ApiError(400, "station_id_required", "query parameter station_id is required")
     return json_response({"items": await request.app[REPOSITORY].active(station_id)})
+
+
+class SessionQuery(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    station_id: str | None = None
+    status: Literal["active", "completed"] | None = None
+    started_from: AwareDatetime | None = Field(default=None, alias="from")
+    started_to: AwareDatetime | None = Field(default=None, alias="to")
+    limit: int = Field(default=100, ge=1, le=1000)
+    offset: int = Field(default=0, ge=0)
+
+
+async def search_sessions(request: web.Request) -> web.Response:
+    query = SessionQuery.model_validate(dict(request.query))
+    items = await request.app[REPOSITORY].search(query.station_id, query.status, query.started_from,
+                                                 query.started_to, query.limit, query.offset)
+    return json_response({"items": items, "limit": query.limit, "offset": query.offset})

@@ -17,6 +17,8 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from chargeplane.common.settings import ServiceSettings
 from chargeplane.common.tracing import setup_tracing
 from chargeplane.embedded import free_port
+from chargeplane.services.api_gateway.app import create_app as api_gateway_app
+from chargeplane.services.api_gateway.settings import ApiGatewaySettings
 from chargeplane.services.auth.app import create_app as auth_app
 from chargeplane.services.auth.settings import AuthSettings
 from chargeplane.services.billing.app import create_app as billing_app
@@ -43,6 +45,7 @@ APP_FACTORIES = {
     "billing": (billing_app, BillingSettings),
     "sessions": (sessions_app, SessionsSettings),
     "ocpp": (ocpp_app, OcppSettings),
+    "api_gateway": (api_gateway_app, ApiGatewaySettings),
 }
 
 

@@ -1,0 +1,33 @@
+"""The api-gateway: the public REST API `/api/v1`, JWT-protected, proxied to the services."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from chargeplane.common.httpclient import http_client_context
+from chargeplane.common.keys import SETTINGS
+from chargeplane.common.web import error_middleware
+
+from . import views
+from .auth import bearer_middleware
+from .keys import API_SETTINGS
+from .routes import ROUTES
+from .settings import ApiGatewaySettings
+
+
+async def _healthz(_: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+def create_app(settings: ApiGatewaySettings) -> web.Application:
+    # No database: the api-gateway only forwards, so it has no pool (unlike base_app).
+    app = web.Application(middlewares=[error_middleware, bearer_middleware])
+    app[SETTINGS] = settings
+    app[API_SETTINGS] = settings
+    app.cleanup_ctx.append(http_client_context)
+    app.router.add_get("/healthz", _healthz)
+    app.router.add_get("/readyz", _healthz)
+    app.router.add_get("/api/v1/openapi.json", views.openapi)
+    for route in ROUTES:
+        app.router.add_route(route.method, route.path, getattr(views, route.handler))
+    return app

@@ -1,0 +1,111 @@
+"""The public API, `/api/v1`: one table of routes, from which both the router and the
+OpenAPI document are built, so the document cannot drift from what is served."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+Scope = Literal["public", "read", "operate"]
+Param = tuple[str, dict[str, Any]]  # (name, JSON schema)
+
+STATION_ID: Param = ("station_id", {"type": "string", "minLength": 1, "maxLength": 48})
+SESSION_ID: Param = ("session_id", {"type": "integer", "minimum": 1, "maximum": 2**63 - 1})
+TARIFF_ID: Param = ("tariff_id", {"type": "string", "minLength": 1, "maxLength": 100})
+ID_TAG: Param = ("id_tag", {"type": "string", "minLength": 1, "maxLength": 20})
+ACTION: Param = ("action", {"type": "string", "minLength": 1, "maxLength": 40})
+PAGE: list[Param] = [("limit", {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100}),
+                     ("offset", {"type": "integer", "minimum": 0, "maximum": 2**31, "default": 0})]
+OBJECT = {"type": "object"}
+
+
+@dataclass(frozen=True)
+class ApiRoute:
+    method: str
+    path: str  # aiohttp and OpenAPI share the {name} syntax
+    handler: str  # name of the function in views.py
+    scope: Scope
+    summary: str
+    path_params: list[Param] = field(default_factory=list)
+    query: list[Param] = field(default_factory=list)
+    body: dict[str, Any] | None = None
+    ok_status: int = 200
+
+
+ROUTES = [
+    ApiRoute("POST", "/api/v1/auth/token", "token", "public",
+             "Get an access token (OAuth2 client credentials)",
+             body={"type": "object", "required": ["client_id", "client_secret"], "properties": {
+                 "grant_type": {"type": "string", "enum": ["client_credentials"]},
+                 "client_id": {"type": "string"}, "client_secret": {"type": "string"},
+                 "scope": {"type": "string"}}}),
+    ApiRoute("GET", "/api/v1/stations", "list_stations", "read", "List stations with their live status",
+             query=PAGE),
+    ApiRoute("GET", "/api/v1/stations/{station_id}", "get_station", "read", "A station with its connectors",
+             path_params=[STATION_ID]),
+    ApiRoute("POST", "/api/v1/stations/{station_id}/commands/{action}", "post_command", "operate",
+             "Send an OCPP command to a station; its reply, a timeout or offline comes back",
+             path_params=[STATION_ID, ACTION],
+             query=[("timeout", {"type": "number", "minimum": 1, "maximum": 120, "default": 30})], body=OBJECT),
+    ApiRoute("GET", "/api/v1/stations/{station_id}/remote-starts", "list_remote_starts", "read",
+             "Remote starts sent to a station and what became of them", path_params=[STATION_ID]),
+    ApiRoute("GET", "/api/v1/sessions", "list_sessions", "read", "Charging sessions, newest first",
+             query=[("station_id", STATION_ID[1]), ("status", {"type": "string", "enum": ["active", "completed"]}),
+                    ("from", {"type": "string", "format": "date-time"}),
+                    ("to", {"type": "string", "format": "date-time"}), *PAGE]),
+    ApiRoute("GET", "/api/v1/sessions/{session_id}", "get_session", "read",
+             "A charging session with its energy meter series", path_params=[SESSION_ID]),
+    ApiRoute("GET", "/api/v1/billing-transactions", "list_bills", "read", "Bills, newest first",
+             query=[SESSION_ID, STATION_ID, *PAGE]),
+    ApiRoute("GET", "/api/v1/tariffs", "list_tariffs", "read", "Tariffs"),
+    ApiRoute("GET", "/api/v1/tariffs/{tariff_id}", "get_tariff", "read", "A tariff", path_params=[TARIFF_ID]),
+    ApiRoute("GET", "/api/v1/id-tags", "list_id_tags", "read", "Id tags (RFID cards, apps)", query=PAGE),
+    ApiRoute("GET", "/api/v1/id-tags/{id_tag}", "get_id_tag", "read", "An id tag", path_params=[ID_TAG]),
+    ApiRoute("PUT", "/api/v1/id-tags/{id_tag}", "put_id_tag", "operate", "Create or change an id tag",
+             path_params=[ID_TAG], body={"type": "object", "additionalProperties": False, "properties": {
+                 "status": {"type": "string", "enum": ["Accepted", "Blocked", "Expired", "Invalid"]},
+                 "expires_at": {"type": "string", "format": "date-time", "nullable": True},
+                 "parent_id_tag": {"type": "string", "maxLength": 20, "nullable": True}}}),
+    ApiRoute("DELETE", "/api/v1/id-tags/{id_tag}", "delete_id_tag", "operate", "Delete an id tag",
+             path_params=[ID_TAG], ok_status=204),
+]
+
+
+def _parameter(name: str, schema: dict[str, Any], where: str) -> dict[str, Any]:
+    return {"name": name, "in": where, "required": where == "path", "schema": schema}
+
+
+ERROR_SCHEMA = {"type": "object", "required": ["error"], "properties": {"error": {
+    "type": "object", "required": ["code", "message"],
+    "properties": {"code": {"type": "string"}, "message": {"type": "string"}, "details": {}}}}}
+
+
+def openapi_document() -> dict[str, Any]:
+    paths: dict[str, dict[str, Any]] = {}
+    for route in ROUTES:
+        operation: dict[str, Any] = {
+            "operationId": route.handler, "summary": route.summary,
+            "parameters": [_parameter(n, s, "path") for n, s in route.path_params]
+            + [_parameter(n, s, "query") for n, s in route.query],
+            "responses": {
+                str(route.ok_status): {"description": "success"} if route.ok_status == 204 else
+                {"description": "success", "content": {"application/json": {"schema": OBJECT}}},
+                "default": {"description": "error",
+                            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
+            },
+        }
+        if route.body is not None:
+            operation["requestBody"] = {"required": True, "content": {"application/json": {"schema": route.body}}}
+        if route.scope != "public":
+            operation["security"] = [{"bearer": [route.scope]}]
+        paths.setdefault(route.path, {})[route.method.lower()] = operation
+    return {
+        "openapi": "3.0.3",
+        "info": {"title": "ChargePlane API", "version": "v1",
+                 "description": "Stations, sessions, bills, tariffs, id tags and commands to stations."},
+        "paths": paths,
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}},
+            "schemas": {"Error": ERROR_SCHEMA},
+        },
+    }
