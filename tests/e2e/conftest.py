@@ -3,15 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import random
-import shutil
-import signal
-import socket
-import subprocess
-import tempfile
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +13,8 @@ from aiohttp import web
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from chargeplane.embedded import free_port
-from chargeplane.supervisor import python_module
+from support.platform import RunningPlatform
+from support.platform import running_platform as running_platform_process
 
 
 @dataclass
@@ -66,67 +59,11 @@ def otlp() -> Iterator[OtlpReceiver]:
     loop.close()
 
 
-def _ports_free(ports: list[int]) -> bool:
-    for port in ports:
-        with socket.socket() as sock:
-            try:
-                sock.bind(("127.0.0.1", port))
-            except OSError:
-                return False
-    return True
-
-
-@dataclass
-class RunningPlatform:
-    process: subprocess.Popen[bytes]
-    env: dict[str, str]
-    data_dir: Path
-
-    def cli(self, *args: str) -> str:
-        done = subprocess.run(python_module("chargeplane", *args), env={**os.environ, **self.env},
-                              capture_output=True, text=True, timeout=60)
-        assert done.returncode == 0, done.stderr
-        return done.stdout
-
-
 @pytest.fixture
 def running_platform(tmp_path: Path, otlp: OtlpReceiver) -> Iterator[RunningPlatform]:
-    while True:
-        offset = random.randrange(5000, 22000, 10)  # below the ephemeral port range
-        if _ports_free([8081 + offset + i for i in range(4)]):
-            break
-    data_dir = Path(tempfile.mkdtemp(prefix="chargeplane-e2e-"))  # see tests/conftest.py: not basetemp
-    log_path = tmp_path / "up.log"
-    env = {**os.environ, "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{otlp.port}",
-           "OTEL_BSP_SCHEDULE_DELAY": "200"}
-    env.pop("DATABASE_URL", None)
-    env.pop("REDIS_URL", None)
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(
-            python_module("chargeplane", "up", "--data-dir", str(data_dir), "--port-offset", str(offset),
-                          "--postgres-port", str(free_port()), "--redis-port", str(free_port())),
-            env=env, stdout=log, stderr=subprocess.STDOUT,
-        )
-    platform_env = data_dir / "platform.env"
-    deadline = time.monotonic() + 120
-    while not platform_env.exists():
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            pytest.fail(f"chargeplane up did not come up:\n{log_path.read_text()}")
-        time.sleep(0.1)
-    values = dict(line.split("=", 1) for line in platform_env.read_text().splitlines())
-    try:
-        yield RunningPlatform(process, values, data_dir)
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGINT)
-            try:
-                process.wait(60)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                raise
-        assert not platform_env.exists(), "platform.env must be removed on a clean stop"
-        shutil.rmtree(data_dir, ignore_errors=True)
+    env = {"OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{otlp.port}", "OTEL_BSP_SCHEDULE_DELAY": "200"}
+    with running_platform_process(tmp_path / "up.log", env) as platform:
+        yield platform
 
 
 async def wait_for(predicate, within_s: float = 30.0, interval: float = 0.1):  # type: ignore[no-untyped-def]

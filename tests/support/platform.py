@@ -1,0 +1,81 @@
+"""`chargeplane up` as a user runs it: its own process tree on free ports, its env file."""
+
+from __future__ import annotations
+
+import os
+import random
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from chargeplane.embedded import free_port
+from chargeplane.supervisor import SERVICES, python_module
+
+
+@dataclass
+class RunningPlatform:
+    process: subprocess.Popen[bytes]
+    env: dict[str, str]
+    data_dir: Path
+
+    def cli(self, *args: str) -> str:
+        done = subprocess.run(python_module("chargeplane", *args), env={**os.environ, **self.env},
+                              capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+
+def _ports_free(ports: list[int]) -> bool:
+    for port in ports:
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                return False
+    return True
+
+
+@contextmanager
+def running_platform(log_path: Path, extra_env: dict[str, str] | None = None) -> Iterator[RunningPlatform]:
+    while True:
+        offset = random.randrange(5000, 22000, 10)  # below the ephemeral port range
+        if _ports_free([port + offset for port in SERVICES.values()]):
+            break
+    # not under pytest's basetemp (see tests/conftest.py)
+    data_dir = Path(tempfile.mkdtemp(prefix="chargeplane-platform-"))
+    env = {**os.environ, **(extra_env or {})}
+    env.pop("DATABASE_URL", None)
+    env.pop("REDIS_URL", None)
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(
+            python_module("chargeplane", "up", "--data-dir", str(data_dir), "--port-offset", str(offset),
+                          "--postgres-port", str(free_port()), "--redis-port", str(free_port())),
+            env=env, stdout=log, stderr=subprocess.STDOUT,
+        )
+    platform_env = data_dir / "platform.env"
+    deadline = time.monotonic() + 120
+    while not platform_env.exists():
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            raise RuntimeError(f"chargeplane up did not come up:\n{log_path.read_text()}")
+        time.sleep(0.1)
+    values = dict(line.split("=", 1) for line in platform_env.read_text().splitlines())
+    try:
+        yield RunningPlatform(process, values, data_dir)
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGINT)
+            try:
+                process.wait(60)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                raise
+        assert not platform_env.exists(), "platform.env must be removed on a clean stop"
+        shutil.rmtree(data_dir, ignore_errors=True)
