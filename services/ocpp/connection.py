@@ -36,9 +36,11 @@ def _parent_context(ctx: StationContext, call: Call) -> otel_context.Context:
     """StartTransaction opens a session's trace; its later messages join it."""
     if call.action in SESSION_ACTIONS:
         transaction_id = call.payload.get("transactionId")
+        connector_id = call.payload.get("connectorId")
+        # the payload is not validated yet: only well-typed ids may pick the parent
         open_transaction = (
             ctx.transaction(transaction_id) if isinstance(transaction_id, int)
-            else ctx.open_transactions.get(call.payload.get("connectorId", -1))
+            else ctx.open_transactions.get(connector_id) if isinstance(connector_id, int) else None
         )
         if open_transaction is not None and open_transaction.traceparent:
             return propagate.extract({"traceparent": open_transaction.traceparent})
@@ -63,6 +65,8 @@ class StationConnection:
         except FrameError as exc:
             self.frame_log.record(self.ctx.station_id, "in", text)
             log.warning("malformed ocpp frame", station_id=self.ctx.station_id, error=exc.description)
+            if not exc.answerable:
+                return
             await self.send(protocol.call_error(exc.unique_id, exc.code, exc.description),
                             protocol.MessageType.CALLERROR, exc.unique_id)
             return
@@ -203,7 +207,12 @@ async def ocpp_websocket(request: web.Request) -> web.StreamResponse:
     try:
         async for message in ws:
             if message.type == WSMsgType.TEXT:
-                await connection.on_text(message.data)
+                try:
+                    await connection.on_text(message.data)
+                except (ConnectionResetError, asyncio.CancelledError):
+                    raise
+                except Exception:  # a bug must cost one message, never the station's connection
+                    log.exception("ocpp frame handling failed", station_id=station_id)
             elif message.type == WSMsgType.BINARY:
                 await connection.send(protocol.call_error(protocol.UNKNOWN_UNIQUE_ID, ErrorCode.FORMATION_VIOLATION,
                                                           "OCPP-J frames are text"), 4, protocol.UNKNOWN_UNIQUE_ID)

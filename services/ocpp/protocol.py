@@ -72,11 +72,16 @@ Frame = Call | CallResult | CallErrorFrame
 
 
 class FrameError(OcppError):
-    """A frame that is not OCPP-J; carries the unique id when it could be read."""
+    """A frame that is not OCPP-J; carries the unique id when it could be read.
 
-    def __init__(self, unique_id: str, code: ErrorCode, description: str) -> None:
+    `answerable` is False for a broken CALLRESULT or CALLERROR: OCPP-J answers CALLs only,
+    and a reply to a reply could loop between two peers.
+    """
+
+    def __init__(self, unique_id: str, code: ErrorCode, description: str, answerable: bool = True) -> None:
         super().__init__(code, description)
         self.unique_id = unique_id
+        self.answerable = answerable
 
 
 def parse_frame(text: str | bytes) -> Frame:
@@ -84,13 +89,16 @@ def parse_frame(text: str | bytes) -> Frame:
         frame = orjson.loads(text)
     except orjson.JSONDecodeError as exc:
         raise FrameError(UNKNOWN_UNIQUE_ID, ErrorCode.FORMATION_VIOLATION, f"frame is not JSON: {exc}") from exc
+    is_reply = (isinstance(frame, list) and bool(frame) and not isinstance(frame[0], bool)
+                and frame[0] in (MessageType.CALLRESULT, MessageType.CALLERROR))
     if not isinstance(frame, list) or len(frame) < 3:
         raise FrameError(UNKNOWN_UNIQUE_ID, ErrorCode.FORMATION_VIOLATION,
-                         "frame must be a JSON array [MessageTypeId, UniqueId, ...]")
+                         "frame must be a JSON array [MessageTypeId, UniqueId, ...]", answerable=not is_reply)
     message_type, unique_id = frame[0], frame[1]
     if not isinstance(unique_id, str) or not unique_id or len(unique_id) > MAX_UNIQUE_ID_LENGTH:
         raise FrameError(UNKNOWN_UNIQUE_ID, ErrorCode.FORMATION_VIOLATION,
-                         f"UniqueId must be a non-empty string of at most {MAX_UNIQUE_ID_LENGTH} characters")
+                         f"UniqueId must be a non-empty string of at most {MAX_UNIQUE_ID_LENGTH} characters",
+                         answerable=not is_reply)
     if message_type == MessageType.CALL and not isinstance(message_type, bool):
         if len(frame) != 4 or not isinstance(frame[2], str):
             raise FrameError(unique_id, ErrorCode.FORMATION_VIOLATION, "CALL must be [2, UniqueId, Action, {payload}]")
@@ -99,12 +107,13 @@ def parse_frame(text: str | bytes) -> Frame:
         return Call(unique_id, frame[2], frame[3])
     if message_type == MessageType.CALLRESULT and not isinstance(message_type, bool):
         if len(frame) != 3 or not isinstance(frame[2], dict):
-            raise FrameError(unique_id, ErrorCode.FORMATION_VIOLATION, "CALLRESULT must be [3, UniqueId, {payload}]")
+            raise FrameError(unique_id, ErrorCode.FORMATION_VIOLATION, "CALLRESULT must be [3, UniqueId, {payload}]",
+                             answerable=False)
         return CallResult(unique_id, frame[2])
     if message_type == MessageType.CALLERROR and not isinstance(message_type, bool):
         if len(frame) != 5 or not isinstance(frame[2], str) or not isinstance(frame[4], dict):
             raise FrameError(unique_id, ErrorCode.FORMATION_VIOLATION,
-                             "CALLERROR must be [4, UniqueId, ErrorCode, ErrorDescription, {details}]")
+                             "CALLERROR must be [4, UniqueId, ErrorCode, ErrorDescription, {details}]", answerable=False)
         return CallErrorFrame(unique_id, frame[2], str(frame[3]), frame[4])
     raise FrameError(unique_id, ErrorCode.PROTOCOL_ERROR, f"unknown MessageTypeId {message_type!r}")
 

@@ -77,5 +77,7 @@ def running_platform(log_path: Path, extra_env: dict[str, str] | None = None) ->
             except subprocess.TimeoutExpired:
                 process.kill()
                 raise
-        assert not platform_env.exists(), "platform.env must be removed on a clean stop"
+        # the service logs stay beside the test's log, for whoever reads a failure
+        shutil.copytree(data_dir / "logs", log_path.parent / "logs", dirs_exist_ok=True)
         shutil.rmtree(data_dir, ignore_errors=True)
+        assert not platform_env.exists(), "platform.env must be removed on a clean stop"
