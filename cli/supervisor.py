@@ -115,8 +115,9 @@ def start_services(ports: Mapping[str, int], database_url: str, redis_url: str, 
     base = {**os.environ, **(extra_env or {})}
     processes = []
     for name, port in ports.items():
+        # -P: started from the repo root, `-m` would put ./operator ahead of the stdlib's operator
         process = SupervisedProcess(
-            name, [sys.executable, "-m", f"chargeplane.services.{name}"],
+            name, [sys.executable, "-P", "-m", f"chargeplane.services.{name}"],
             service_environment(name, port, ports, database_url, redis_url, base), log_dir / f"{name}.log",
         )
         process.start()
