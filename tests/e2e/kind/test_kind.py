@@ -14,6 +14,7 @@ from typing import Any
 import aiohttp
 import pytest
 
+from chargeplane.operator.constants import NAME_PREFIX, PLATFORM_SERVICES
 from support.resources import FLAT_FEE, FLAT_FEE_CURRENCY, flat_fee_tariff, simulated_station
 
 from ..conftest import wait_for
@@ -34,6 +35,11 @@ async def http() -> AsyncIterator[aiohttp.ClientSession]:
         yield session
 
 
+def platform_service(name: str) -> tuple[str, int]:
+    """The operator's Service of a platform service in the namespace, and its port."""
+    return f"svc/{NAME_PREFIX}{name}", PLATFORM_SERVICES[name]
+
+
 async def get_json(http: aiohttp.ClientSession, url: str) -> Any:
     async with http.get(url) as response:
         response.raise_for_status()
@@ -52,7 +58,7 @@ async def test_a_simulated_station_charges_is_billed_by_its_tariff_and_traced(
 
         await wait_for(station_shows_online, within_s=ONLINE_WITHIN_S, interval=2)
 
-        async with cluster.port_forward("svc/chargeplane-billing", 8083) as billing:
+        async with cluster.port_forward(*platform_service("billing")) as billing:
             async def bill_priced_by_the_tariff() -> dict[str, Any] | None:
                 bills = (await get_json(http, f"{billing}/internal/billing/transactions"))["items"]
                 # the operator may qualify tariff ids by namespace: the database is shared
@@ -61,7 +67,7 @@ async def test_a_simulated_station_charges_is_billed_by_its_tariff_and_traced(
             bill = await wait_for(bill_priced_by_the_tariff, within_s=BILLED_WITHIN_S, interval=2)
         assert (bill["currency"], Decimal(str(bill["amount_incl_tax"]))) == (FLAT_FEE_CURRENCY, FLAT_FEE)
 
-        async with cluster.port_forward("svc/chargeplane-sessions", 8082) as sessions:
+        async with cluster.port_forward(*platform_service("sessions")) as sessions:
             session = await get_json(http, f"{sessions}/internal/sessions/{bill['session_id']}")
         assert session["status"] == "completed"
         assert session["station_id"] == bill["station_id"]
