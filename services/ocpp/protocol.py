@@ -113,7 +113,8 @@ def parse_frame(text: str | bytes) -> Frame:
     if message_type == MessageType.CALLERROR and not isinstance(message_type, bool):
         if len(frame) != 5 or not isinstance(frame[2], str) or not isinstance(frame[4], dict):
             raise FrameError(unique_id, ErrorCode.FORMATION_VIOLATION,
-                             "CALLERROR must be [4, UniqueId, ErrorCode, ErrorDescription, {details}]", answerable=False)
+                             "CALLERROR must be [4, UniqueId, ErrorCode, ErrorDescription, {details}]",
+                             answerable=False)
         return CallErrorFrame(unique_id, frame[2], str(frame[3]), frame[4])
     raise FrameError(unique_id, ErrorCode.PROTOCOL_ERROR, f"unknown MessageTypeId {message_type!r}")
 

@@ -21,8 +21,8 @@ ACTIONS = ["BootNotification", "Heartbeat", "StatusNotification", "Authorize", "
            "StopTransaction", "MeterValues", "DataTransfer", "Reset", "NoSuchAction", ""]
 
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers(min_value=-(2**70), max_value=2**70) | st.floats(allow_nan=False, allow_infinity=False)
-    | st.text(max_size=30),
+    st.none() | st.booleans() | st.integers(min_value=-(2**70), max_value=2**70)
+    | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=30),
     lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=4),
     max_leaves=20,
 )
