@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
-from .configuration import AUTHORIZE_REMOTE_TX_REQUESTS, HEARTBEAT_INTERVAL, ChangeResult
+from .configuration import AUTHORIZE_REMOTE_TX_REQUESTS
 from .protocol import CallError, Payload
 
 if TYPE_CHECKING:
@@ -140,11 +140,7 @@ def on_change_configuration(station: Station, payload: Payload) -> Reply:
     key, value = payload["key"], payload["value"]
     if not isinstance(key, str) or not isinstance(value, str):
         raise TypeError("key and value must be strings")
-    result = station.configuration.change(key, value)
-    if result is ChangeResult.ACCEPTED and key == HEARTBEAT_INTERVAL:
-        station.restart_heartbeat()
-    # MeterValueSampleInterval and MeterValuesSampledData are read at every sample.
-    return Reply({"status": str(result)})
+    return Reply({"status": str(station.change_configuration(key, value))})
 
 
 HANDLERS: Final[dict[str, Handler]] = {
