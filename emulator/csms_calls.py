@@ -94,6 +94,13 @@ def on_remote_stop_transaction(station: Station, payload: Payload) -> Reply:
     return Reply({"status": "Accepted"}, lambda: station.stop_session(connector.connector_id, reason="Remote"))
 
 
+def on_unlock_connector(station: Station, payload: Payload) -> Reply:
+    connector_id = payload["connectorId"]
+    if connector_id not in station.connectors:
+        return Reply({"status": "NotSupported"})
+    return Reply({"status": "Unlocked"}, lambda: station.unlock(connector_id))
+
+
 def on_trigger_message(station: Station, payload: Payload) -> Reply:
     requested = payload["requestedMessage"]
     connector_id = payload.get("connectorId")
@@ -148,6 +155,7 @@ HANDLERS: Final[dict[str, Handler]] = {
     "ChangeAvailability": on_change_availability,
     "RemoteStartTransaction": on_remote_start_transaction,
     "RemoteStopTransaction": on_remote_stop_transaction,
+    "UnlockConnector": on_unlock_connector,
     "TriggerMessage": on_trigger_message,
     "GetConfiguration": on_get_configuration,
     "ChangeConfiguration": on_change_configuration,

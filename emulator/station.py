@@ -714,13 +714,21 @@ class Station:
     async def unplug(self, connector_id: int) -> None:
         """The cable is pulled: a transaction on the connector ends (reason EVDisconnected) and
         the connector is Available again."""
-        connector = self._connector(connector_id)
-        if not connector.cable_connected:
+        if not self._connector(connector_id).cable_connected:
             raise ConnectorStateError(f"connector {connector_id} is not plugged in")
+        await self._release_cable(connector_id, reason="EVDisconnected")
+
+    async def unlock(self, connector_id: int) -> None:
+        """UnlockConnector: a transaction on the connector ends (reason UnlockCommand) and the
+        cable is released."""
+        await self._release_cable(connector_id, reason="UnlockCommand")
+
+    async def _release_cable(self, connector_id: int, reason: str) -> None:
+        connector = self._connector(connector_id)
         connector.cable_connected = False
         if connector.transaction_id is not None:
             # The stop ends in the idle status, now that the cable is out.
-            await self.stop_session(connector_id, reason="EVDisconnected")
+            await self.stop_session(connector_id, reason=reason)
         elif not connector.in_session:
             await self.set_status(connector_id, connector.idle_status)
 

@@ -114,6 +114,9 @@ class FakeCsms:
         await self._sockets[station_id].send_str(json.dumps([2, unique_id, action, payload]))
         return await asyncio.wait_for(reply, 2)
 
+    def is_connected(self, station_id: str) -> bool:
+        return station_id in self._sockets
+
     async def drop(self, station_id: str) -> None:
         await self._sockets[station_id].close()
 
