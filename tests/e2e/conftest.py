@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import random
 import shutil
@@ -21,7 +22,9 @@ import pytest
 from aiohttp import web
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
+from chargeplane.common.platformenv import PLATFORM_ENV_NAME, read_platform_env
 from chargeplane.embedded import free_port
+from support.display import DisplayUnavailable, virtual_display
 
 
 @dataclass
@@ -107,14 +110,14 @@ def running_platform(tmp_path: Path, otlp: OtlpReceiver) -> Iterator[RunningPlat
              "--postgres-port", str(free_port()), "--redis-port", str(free_port())],
             env=env, stdout=log, stderr=subprocess.STDOUT,
         )
-    platform_env = data_dir / "platform.env"
+    platform_env = data_dir / PLATFORM_ENV_NAME
     deadline = time.monotonic() + 120
     while not platform_env.exists():
         if process.poll() is not None or time.monotonic() > deadline:
             process.kill()
             pytest.fail(f"chargeplane up did not come up:\n{log_path.read_text()}")
         time.sleep(0.1)
-    values = dict(line.split("=", 1) for line in platform_env.read_text().splitlines())
+    values = read_platform_env(platform_env)
     try:
         yield RunningPlatform(process, values, data_dir)
     finally:
@@ -127,6 +130,17 @@ def running_platform(tmp_path: Path, otlp: OtlpReceiver) -> Iterator[RunningPlat
                 raise
         assert not platform_env.exists(), "platform.env must be removed on a clean stop"
         shutil.rmtree(data_dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def display() -> Iterator[str]:
+    """An X display for the desktop emulator's window (Xvfb, installed when missing)."""
+    with contextlib.ExitStack() as stack:
+        try:
+            name = stack.enter_context(virtual_display())
+        except DisplayUnavailable as exc:
+            pytest.skip(f"no virtual display for the window test: {exc}")
+        yield name
 
 
 async def wait_for(predicate, within_s: float = 30.0, interval: float = 0.1):  # type: ignore[no-untyped-def]
