@@ -44,6 +44,9 @@ up: $(STAMP) ## run the whole platform on this machine (embedded PostgreSQL and 
 test: $(STAMP) ## run every test (unit, integration against embedded PostgreSQL/Redis, end-to-end)
 	$(BIN)/pytest
 
+screenshot: $(STAMP) ## docs/emulator-gui.png: the desktop emulator mid-session, under Xvfb against the platform
+	$(BIN)/pytest tests/e2e/test_emulator_gui.py --gui-screenshot docs/emulator-gui.png
+
 lint: $(STAMP) ## ruff, and the import contracts that keep the services apart
 	$(BIN)/ruff check .
 	cd /tmp && $(CURDIR)/$(BIN)/lint-imports $(CURDIR)/pyproject.toml
@@ -76,4 +79,4 @@ kind-down: ## delete the kind cluster
 clean: ## remove the virtualenv and local data
 	rm -rf $(VENV) .data build
 
-.PHONY: help install demo up test lint clean images sync-crds chart-check kind-up e2e kind-down
+.PHONY: help install demo up test screenshot lint clean images sync-crds chart-check kind-up e2e kind-down

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import asyncpg
 
+from chargeplane.common.platformenv import PLATFORM_ENV_NAME, read_platform_env
+
 from .embedded import free_port
 from .supervisor import python_module
 
@@ -31,7 +33,7 @@ SELECT (SELECT count(*) FROM charging_stations WHERE last_boot_at IS NOT NULL) A
 
 
 def _start_platform(data_dir: Path, log_path: Path) -> tuple[subprocess.Popen[bytes], dict[str, str]]:
-    env_file = data_dir / "platform.env"
+    env_file = data_dir / PLATFORM_ENV_NAME
     env_file.unlink(missing_ok=True)
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
@@ -45,7 +47,7 @@ def _start_platform(data_dir: Path, log_path: Path) -> tuple[subprocess.Popen[by
             process.kill()
             sys.exit(f"the platform did not start; see {log_path}:\n{log_path.read_text()[-3000:]}")
         time.sleep(0.2)
-    return process, dict(line.split("=", 1) for line in env_file.read_text().splitlines())
+    return process, read_platform_env(env_file)
 
 
 async def _wait_billed(database_url: str, within_s: float) -> asyncpg.Record:

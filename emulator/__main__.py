@@ -14,8 +14,7 @@ import orjson
 
 from .console import format_summary, report_progress
 from .fleet import Fleet, FleetConfig, FleetSummary
-
-DEFAULT_URL = "ws://127.0.0.1:8081/ocpp"
+from .station import DEFAULT_CSMS_URL
 
 
 def _positive_float(text: str) -> float:
@@ -54,7 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     add = parser.add_argument
     add(
         "--url",
-        default=os.environ.get("OCPP_URL", DEFAULT_URL),
+        default=os.environ.get("OCPP_URL", DEFAULT_CSMS_URL),
         help="CSMS base URL; stations connect to URL/<station id> (default: %(default)s; $OCPP_URL sets it)",
     )
     add("--stations", type=_non_negative_int, default=1, help="number of stations (default: %(default)s)")

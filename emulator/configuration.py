@@ -19,6 +19,8 @@ NUMBER_OF_CONNECTORS: Final = "NumberOfConnectors"
 AUTHORIZE_REMOTE_TX_REQUESTS: Final = "AuthorizeRemoteTxRequests"
 STOP_TRANSACTION_ON_INVALID_ID: Final = "StopTransactionOnInvalidId"
 SUPPORTED_FEATURE_PROFILES: Final = "SupportedFeatureProfiles"
+TRANSACTION_MESSAGE_ATTEMPTS: Final = "TransactionMessageAttempts"
+TRANSACTION_MESSAGE_RETRY_INTERVAL: Final = "TransactionMessageRetryInterval"
 
 
 class ChangeResult(StrEnum):
@@ -39,6 +41,10 @@ def _is_seconds(value: str) -> bool:
 
 def _is_positive_seconds(value: str) -> bool:
     return _is_seconds(value) and float(value) > 0
+
+
+def _is_positive_integer(value: str) -> bool:
+    return value.isdigit() and int(value) > 0
 
 
 def _is_boolean(value: str) -> bool:
@@ -64,6 +70,8 @@ KEY_RULES: Final[dict[str, KeyRule]] = {
     METER_VALUES_SAMPLED_DATA: KeyRule(readonly=False, is_valid=_is_measurand_list),
     AUTHORIZE_REMOTE_TX_REQUESTS: KeyRule(readonly=False, is_valid=_is_boolean),
     STOP_TRANSACTION_ON_INVALID_ID: KeyRule(readonly=False, is_valid=_is_boolean),
+    TRANSACTION_MESSAGE_ATTEMPTS: KeyRule(readonly=False, is_valid=_is_positive_integer),
+    TRANSACTION_MESSAGE_RETRY_INTERVAL: KeyRule(readonly=False, is_valid=_is_seconds),
     NUMBER_OF_CONNECTORS: KeyRule(readonly=True),
     SUPPORTED_FEATURE_PROFILES: KeyRule(readonly=True),
 }
@@ -77,13 +85,23 @@ def format_seconds(seconds: float) -> str:
 class Configuration:
     __slots__ = ("_values",)
 
-    def __init__(self, *, heartbeat_interval: float, meter_interval: float, connectors: int) -> None:
+    def __init__(
+        self,
+        *,
+        heartbeat_interval: float,
+        meter_interval: float,
+        connectors: int,
+        transaction_attempts: int,
+        transaction_retry_interval: float,
+    ) -> None:
         self._values: dict[str, str] = {
             HEARTBEAT_INTERVAL: format_seconds(heartbeat_interval),
             METER_VALUE_SAMPLE_INTERVAL: format_seconds(meter_interval),
             METER_VALUES_SAMPLED_DATA: ",".join(SUPPORTED_MEASURANDS),
             AUTHORIZE_REMOTE_TX_REQUESTS: "false",
             STOP_TRANSACTION_ON_INVALID_ID: "true",
+            TRANSACTION_MESSAGE_ATTEMPTS: str(transaction_attempts),
+            TRANSACTION_MESSAGE_RETRY_INTERVAL: format_seconds(transaction_retry_interval),
             NUMBER_OF_CONNECTORS: str(connectors),
             SUPPORTED_FEATURE_PROFILES: "Core,RemoteTrigger",
         }

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
-from .configuration import AUTHORIZE_REMOTE_TX_REQUESTS, HEARTBEAT_INTERVAL, ChangeResult
+from .configuration import AUTHORIZE_REMOTE_TX_REQUESTS
 from .protocol import CallError, Payload
 
 if TYPE_CHECKING:
@@ -95,14 +95,10 @@ def on_remote_stop_transaction(station: Station, payload: Payload) -> Reply:
 
 
 def on_unlock_connector(station: Station, payload: Payload) -> Reply:
-    connector = station.connectors.get(int(payload["connectorId"]))
-    if connector is None:
+    connector_id = payload["connectorId"]
+    if connector_id not in station.connectors:
         return Reply({"status": "NotSupported"})
-    if connector.transaction_id is None:
-        return Reply({"status": "Unlocked"})
-    # OCPP 1.6: unlocking a connector in a transaction ends the transaction first.
-    return Reply({"status": "Unlocked"},
-                 lambda: station.stop_session(connector.connector_id, reason="UnlockCommand"))
+    return Reply({"status": "Unlocked"}, lambda: station.unlock(connector_id))
 
 
 def on_trigger_message(station: Station, payload: Payload) -> Reply:
@@ -151,11 +147,7 @@ def on_change_configuration(station: Station, payload: Payload) -> Reply:
     key, value = payload["key"], payload["value"]
     if not isinstance(key, str) or not isinstance(value, str):
         raise TypeError("key and value must be strings")
-    result = station.configuration.change(key, value)
-    if result is ChangeResult.ACCEPTED and key == HEARTBEAT_INTERVAL:
-        station.restart_heartbeat()
-    # MeterValueSampleInterval and MeterValuesSampledData are read at every sample.
-    return Reply({"status": str(result)})
+    return Reply({"status": str(station.change_configuration(key, value))})
 
 
 HANDLERS: Final[dict[str, Handler]] = {
@@ -163,8 +155,8 @@ HANDLERS: Final[dict[str, Handler]] = {
     "ChangeAvailability": on_change_availability,
     "RemoteStartTransaction": on_remote_start_transaction,
     "RemoteStopTransaction": on_remote_stop_transaction,
-    "TriggerMessage": on_trigger_message,
     "UnlockConnector": on_unlock_connector,
+    "TriggerMessage": on_trigger_message,
     "GetConfiguration": on_get_configuration,
     "ChangeConfiguration": on_change_configuration,
 }

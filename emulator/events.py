@@ -19,6 +19,8 @@ class EventKind(StrEnum):
     FRAME_RECEIVED = "received"
     CONNECTION = "connection"
     CONNECTOR = "connector"
+    # A CALL from the CSMS (RemoteStartTransaction, Reset, ...) and how the station answered it.
+    CSMS_CALL = "csms call"
     ERROR = "error"
 
 
@@ -36,7 +38,7 @@ class StationEvent:
     kind: EventKind
     station_id: str
     # One human-readable line: `SEND: [2,"..","Heartbeat",{}]`, `RECV: [...]`,
-    # `connection: Online`, `connector 1: Charging`, or an error description.
+    # `connection: Online`, `connector 1: Charging`, `Reset: Accepted`, or an error description.
     text: str
     connector_id: int | None = None
     # The new connection state or connector status, for CONNECTION and CONNECTOR events.

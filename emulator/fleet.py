@@ -14,19 +14,19 @@ from typing import Any, Final
 
 import aiohttp
 
-from .errors import CallTimeout, ConnectorStateError, NoActiveTransaction, SessionRejected, StationOffline
+from .errors import ConnectorStateError, NoActiveTransaction, SessionRejected, StationOffline
 from .events import EventListener
 from .protocol import CallError
-from .station import Station, StationConfig, TransactionRecord
+from .station import DEFAULT_CSMS_URL, Station, StationConfig, TransactionRecord
 
-# While a stop is requested, a station gets this long to come back online so its open
-# session can still be stopped properly.
-ONLINE_GRACE_WHEN_STOPPING: Final = 5.0
+# While a stop is requested, an open session's StopTransaction gets this long to reach the
+# CSMS (the station may first have to come back online).
+STOP_GRACE_WHEN_STOPPING: Final = 5.0
 
 
 @dataclass(frozen=True, slots=True)
 class FleetConfig:
-    csms_url: str = "ws://127.0.0.1:8081/ocpp"
+    csms_url: str = DEFAULT_CSMS_URL
     stations: int = 1
     prefix: str = "EMU-"
     sessions: int = 1  # per station, spread over its connectors
@@ -44,9 +44,9 @@ class FleetConfig:
     max_pause_seconds: float = 5.0
     call_timeout: float = 30.0
     connect_timeout: float = 10.0
-    # A station that cannot get online for this long gives up its remaining sessions.
+    # A station that cannot get online for this long gives up its remaining sessions, and a
+    # session start or stop the CSMS has not confirmed by then counts as failed.
     online_timeout: float = 60.0
-    stop_attempts: int = 5
 
     def __post_init__(self) -> None:
         if self.stations < 0 or self.sessions < 0:
@@ -55,8 +55,6 @@ class FleetConfig:
             raise ValueError("ramp must be positive")
         if self.session_seconds < 0 or self.max_pause_seconds < 0:
             raise ValueError("session_seconds and max_pause_seconds cannot be negative")
-        if self.stop_attempts < 1:
-            raise ValueError("stop_attempts must be at least 1")
 
     @property
     def sessions_requested(self) -> int:
@@ -263,13 +261,16 @@ class Fleet:
                     self._failures["sessions_abandoned_offline"] += count - number
                 return
             try:
-                transaction_id = await station.start_session(connector_id, id_tag)
+                # The station resends the start through reconnects; a CSMS gone for good must
+                # not hold up the run.
+                async with asyncio.timeout(self.config.online_timeout):
+                    transaction_id = await station.start_session(connector_id, id_tag)
             except SessionRejected:
                 self._failures["session_rejected"] += 1
                 continue
             except CallError:
                 continue  # counted by code in the station's call errors
-            except (StationOffline, CallTimeout):
+            except (StationOffline, TimeoutError):  # TimeoutError covers CallTimeout
                 self._failures["session_start_failed"] += 1
                 continue
             except ConnectorStateError:
@@ -289,23 +290,20 @@ class Fleet:
 
     async def _stop_session(self, station: Station, connector_id: int, transaction_id: int) -> TransactionRecord | None:
         connector = station.connectors[connector_id]
-        for _ in range(self.config.stop_attempts):
-            if not await self._wait_online(station, while_stopping=True):
-                break
-            try:
+        try:
+            # Charging ends at once; the stop is resent through reconnects until the CSMS has it.
+            async with asyncio.timeout(STOP_GRACE_WHEN_STOPPING if self.stopping else self.config.online_timeout):
                 return await station.stop_session(connector_id)
-            except NoActiveTransaction:
-                # Already stopped by someone else (RemoteStopTransaction, Reset); the session
-                # still counts if that stop reached the CSMS.
-                last = connector.last_transaction
-                return last if last is not None and last.transaction_id == transaction_id else None
-            except CallError:
-                return None  # counted by code in the station's call errors
-            except (StationOffline, CallTimeout):
-                # The stop is kept by the station; try again once it is back online.
-                self._failures["session_stop_retried"] += 1
-        self._failures["session_stop_failed"] += 1
-        return None
+        except NoActiveTransaction:
+            # Already stopped by someone else (RemoteStopTransaction, Reset); the session
+            # still counts if that stop reached the CSMS.
+            last = connector.last_transaction
+            return last if last is not None and last.transaction_id == transaction_id else None
+        except CallError:
+            return None  # counted by code in the station's call errors
+        except (StationOffline, TimeoutError):  # TimeoutError covers CallTimeout
+            self._failures["session_stop_failed"] += 1
+            return None
 
     # ----- waiting -------------------------------------------------------------------------
 
@@ -327,22 +325,15 @@ class Fleet:
             return True
         return False
 
-    async def _wait_online(self, station: Station, *, while_stopping: bool = False) -> bool:
-        """Wait until the station is online; False on timeout, or when a stop is requested
-        (unless `while_stopping`, used to still end open sessions properly)."""
+    async def _wait_online(self, station: Station) -> bool:
+        """Wait until the station is online; False on timeout, or when a stop is requested."""
         if station.is_online:
             return True
-        if self.stopping and not while_stopping:
+        if self.stopping:
             return False
-        timeout = self.config.online_timeout
-        waiters = {asyncio.ensure_future(station.wait_online())}
-        if while_stopping:
-            if self.stopping:
-                timeout = min(timeout, ONLINE_GRACE_WHEN_STOPPING)
-        else:
-            waiters.add(asyncio.ensure_future(self._stop_requested.wait()))
+        waiters = {asyncio.ensure_future(station.wait_online()), asyncio.ensure_future(self._stop_requested.wait())}
         try:
-            await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait(waiters, timeout=self.config.online_timeout, return_when=asyncio.FIRST_COMPLETED)
         finally:
             for waiter in waiters:
                 waiter.cancel()

@@ -51,6 +51,11 @@ class EnergyMeter:
         self.power_w = power_w
         self.soc_percent = soc_percent
 
+    def set_power(self, power_w: float, now: float) -> None:
+        """Change the draw mid-session; a full battery draws nothing whatever is asked."""
+        self.advance(now)
+        self.power_w = power_w if self.soc_percent < 100.0 else 0.0
+
     def stop_flow(self, now: float) -> None:
         self.advance(now)
         self.power_w = 0.0

@@ -1,5 +1,7 @@
-"""One emulated OCPP 1.6J charging station: connection, boot, heartbeats, charging sessions with
-meter values, and the dispatch of CSMS-initiated calls (answered in `csms_calls`).
+"""One emulated OCPP 1.6J charging station: connection, boot, heartbeats, a cable that can be
+plugged in, charging sessions with meter values at a chosen power, transaction messages that
+survive the connection (`transaction_queue`), and the dispatch of CSMS-initiated calls
+(answered in `csms_calls`).
 
 The model has no CLI and prints nothing; it reports through `Station.events` (frames sent and
 received, connection state, connector status, errors) and counts in `Station.stats`, so the
@@ -24,6 +26,9 @@ from .configuration import (
     METER_VALUE_SAMPLE_INTERVAL,
     METER_VALUES_SAMPLED_DATA,
     STOP_TRANSACTION_ON_INVALID_ID,
+    TRANSACTION_MESSAGE_ATTEMPTS,
+    TRANSACTION_MESSAGE_RETRY_INTERVAL,
+    ChangeResult,
     Configuration,
     format_seconds,
 )
@@ -53,6 +58,7 @@ from .protocol import (
     unique_id_factory,
     utc_timestamp,
 )
+from .transaction_queue import QueuedMessage, RetryPolicy, TransactionQueue
 
 __all__ = [
     "CallTimeout",
@@ -70,6 +76,8 @@ __all__ = [
 ]
 
 SUBPROTOCOL: Final = "ocpp1.6"
+# Where `chargeplane up` serves OCPP on one machine.
+DEFAULT_CSMS_URL: Final = "ws://127.0.0.1:8081/ocpp"
 # Heartbeats use this until the CSMS names an interval in its BootNotification reply.
 DEFAULT_HEARTBEAT_INTERVAL: Final = 300.0
 # With MeterValueSampleInterval = 0 (periodic samples off) a charging connector still
@@ -82,7 +90,7 @@ MAX_ID_TAG_LENGTH: Final = 20
 class StationConfig:
     station_id: str
     # Base URL; the station connects to `{csms_url}/{station_id}`.
-    csms_url: str = "ws://127.0.0.1:8081/ocpp"
+    csms_url: str = DEFAULT_CSMS_URL
     # HTTP Basic auth (OCPP security profile 1) with the station id as user name.
     password: str | None = None
     vendor: str = "ChargePlane"
@@ -97,6 +105,9 @@ class StationConfig:
     connect_timeout: float = 10.0
     # Wait before re-sending BootNotification after Pending/Rejected with interval 0.
     boot_retry_interval: float = 30.0
+    # TransactionMessageAttempts and TransactionMessageRetryInterval (see transaction_queue).
+    transaction_attempts: int = 5
+    transaction_retry_interval: float = 5.0
     initial_energy_wh: float = 0.0
     # Seeds meter noise and EV state of charge, for reproducible runs.
     seed: int | str | None = None
@@ -115,6 +126,8 @@ class StationConfig:
                 raise ValueError(f"{name} must be positive")
         if self.heartbeat_interval is not None and self.heartbeat_interval <= 0:
             raise ValueError("heartbeat_interval must be positive")
+        if self.transaction_attempts < 1 or self.transaction_retry_interval < 0:
+            raise ValueError("transaction messages need at least one attempt and a retry interval >= 0")
 
     @property
     def url(self) -> str:
@@ -161,7 +174,12 @@ class TransactionRecord:
 class Connector:
     connector_id: int
     meter: EnergyMeter
+    # What the EV draws while charging; 0 suspends charging (SuspendedEV).
+    power_kw: float
     status: str = "Available"
+    # Plugged in by hand (plug_in). A session started without it plugs and unplugs implicitly,
+    # as a headless station does: Available again straight after the stop.
+    cable_connected: bool = False
     # False after ChangeAvailability Inoperative; the connector then idles as Unavailable.
     operative: bool = True
     # Set from the moment a session is requested until it has fully ended, so two sessions
@@ -171,20 +189,17 @@ class Connector:
     transaction_id: int | None = None
     id_tag: str | None = None
     meter_start_wh: int = 0
-    # The StopTransaction payload, built once when charging ends and kept until the CSMS has
-    # it, so a retry after a dropped connection reports the same meterStop and timestamp.
-    pending_stop: Payload | None = None
-    # The stop being sent; concurrent stop requests (local, remote, reset) join it.
+    # The stop under way, from the moment charging ends until the CSMS has the StopTransaction;
+    # concurrent stop requests (local, remote, reset, unplug) join it.
     stopping: asyncio.Task[TransactionRecord] | None = None
-    # True while the meter task waits for a MeterValues reply: cancelling it then would leave
-    # a CALL unanswered while the next one goes out, which OCPP forbids.
-    sending_sample: bool = False
     meter_task: asyncio.Task[None] | None = None
     last_transaction: TransactionRecord | None = None
 
     @property
     def idle_status(self) -> str:
-        return "Available" if self.operative else "Unavailable"
+        if not self.operative:
+            return "Unavailable"
+        return "Preparing" if self.cable_connected else "Available"
 
 
 def _basic_auth_header(user: str, password: str) -> str:
@@ -227,12 +242,17 @@ class Station:
             heartbeat_interval=config.heartbeat_interval or DEFAULT_HEARTBEAT_INTERVAL,
             meter_interval=config.meter_interval,
             connectors=config.connectors,
+            transaction_attempts=config.transaction_attempts,
+            transaction_retry_interval=config.transaction_retry_interval,
         )
         now = time.monotonic()
         self.connectors: dict[int, Connector] = {
-            number: Connector(number, EnergyMeter(energy_wh=config.initial_energy_wh, updated_at=now))
+            number: Connector(
+                number, EnergyMeter(energy_wh=config.initial_energy_wh, updated_at=now), power_kw=config.power_kw
+            )
             for number in range(1, config.connectors + 1)
         }
+        self.transaction_queue = TransactionQueue()
         # The status of connector 0, i.e. of the station as a whole.
         self.station_status = "Available"
         self.connection_state = ConnectionState.DISCONNECTED
@@ -243,6 +263,7 @@ class Station:
         self._ws: aiohttp.ClientWebSocketResponse | None = None
         self._reader: asyncio.Task[None] | None = None
         self._heartbeat: asyncio.Task[None] | None = None
+        self._delivery: asyncio.Task[None] | None = None
         self._background: set[asyncio.Task[Any]] = set()
         self._call_lock = asyncio.Lock()
         self._awaiting: tuple[str, asyncio.Future[Payload]] | None = None
@@ -328,6 +349,12 @@ class Station:
             raise
         self._set_connection_state(ConnectionState.ONLINE)
         self.restart_heartbeat()
+        if self._delivery is None:
+            # One delivery task for the station's life: it waits out offline periods itself.
+            self._delivery = asyncio.create_task(
+                self.transaction_queue.deliver(self.call, self.wait_online, self._retry_policy),
+                name=f"{self.station_id} transaction messages",
+            )
 
     async def maintain_connection(
         self, *, initial_backoff: float = 1.0, max_backoff: float = 60.0, rng: Random | None = None
@@ -377,7 +404,8 @@ class Station:
             return
         self._closing.set()
         current = asyncio.current_task()
-        tasks = [task for task in self._background if task is not current]
+        tasks = [task for task in (*self._background, self._delivery) if task is not None and task is not current]
+        self.transaction_queue.fail_all(StationOffline(f"station {self.station_id} closed"))
         for connector in self.connectors.values():
             connector.charging = False
             tasks += [task for task in (connector.meter_task, connector.stopping) if task is not None]
@@ -508,19 +536,28 @@ class Station:
     async def _answer(self, call: Call) -> None:
         handler = HANDLERS.get(call.action)
         follow_up: Callable[[], Awaitable[Any]] | None = None
+        # The status or CALLERROR code the station answers with, for whoever watches it.
+        answer = "NotImplemented"
         if handler is None:
-            frame = build_call_error(call.unique_id, "NotImplemented", f"{call.action} is not implemented")
+            frame = build_call_error(call.unique_id, answer, f"{call.action} is not implemented")
         else:
             try:
                 payload, follow_up = handler(self, call.payload)
                 frame = build_call_result(call.unique_id, payload)
+                answer = str(payload.get("status", "answered"))
             except CallError as exc:
                 frame = build_call_error(call.unique_id, exc.code, exc.description, exc.details)
+                answer = exc.code
             except (KeyError, TypeError, ValueError) as exc:
                 # A missing or mistyped field in the CSMS's request.
-                frame = build_call_error(call.unique_id, "FormationViolation", f"bad {call.action}: {exc!r}")
+                answer = "FormationViolation"
+                frame = build_call_error(call.unique_id, answer, f"bad {call.action}: {exc!r}")
             except Exception as exc:
-                frame = build_call_error(call.unique_id, "InternalError", repr(exc))
+                answer = "InternalError"
+                frame = build_call_error(call.unique_id, answer, repr(exc))
+        if self.events:
+            text = f"{call.action}: {answer}"
+            self.events.emit(StationEvent(EventKind.CSMS_CALL, self.station_id, text, state=call.action))
         if not await self._send_reply(frame):
             return
         if follow_up is not None:
@@ -615,9 +652,16 @@ class Station:
     # ----- connector status ----------------------------------------------------------------
 
     async def set_status(self, connector_id: int, status: str) -> None:
-        """Change a connector's status (0: the station) and report it if it changed."""
-        if self._record_status(connector_id, status):
+        """Change a connector's status (0: the station) and report it if it changed. A change
+        made offline is not queued: the boot after reconnecting announces every status."""
+        if self._record_status(connector_id, status) and self.is_online:
             await self.report_status(connector_id)
+
+    def _set_status_soon(self, connector_id: int, status: str) -> None:
+        """set_status() for tasks that may be cancelled: a cancelled caller would leave its
+        StatusNotification unanswered while the next CALL goes out, which OCPP forbids."""
+        if self._record_status(connector_id, status) and self.is_online:
+            self._spawn(self.report_status(connector_id))
 
     async def report_status(self, connector_id: int) -> None:
         """Send a StatusNotification with the current status. Best effort: the status is local
@@ -651,11 +695,67 @@ class Station:
             )
         return changed
 
+    @staticmethod
+    def _charging_status(connector: Connector) -> str:
+        # An EV that draws nothing (asked for 0 kW, or its battery is full) has suspended.
+        return "Charging" if connector.meter.power_w > 0 else "SuspendedEV"
+
+    # ----- cable and power -----------------------------------------------------------------
+
+    async def plug_in(self, connector_id: int) -> None:
+        """An EV's cable is connected: Preparing until a session starts."""
+        connector = self._connector(connector_id)
+        if connector.cable_connected:
+            raise ConnectorStateError(f"connector {connector_id} is already plugged in")
+        connector.cable_connected = True
+        if not connector.in_session:
+            await self.set_status(connector_id, connector.idle_status)
+
+    async def unplug(self, connector_id: int) -> None:
+        """The cable is pulled: a transaction on the connector ends (reason EVDisconnected) and
+        the connector is Available again."""
+        if not self._connector(connector_id).cable_connected:
+            raise ConnectorStateError(f"connector {connector_id} is not plugged in")
+        await self._release_cable(connector_id, reason="EVDisconnected")
+
+    async def unlock(self, connector_id: int) -> None:
+        """UnlockConnector: a transaction on the connector ends (reason UnlockCommand) and the
+        cable is released."""
+        await self._release_cable(connector_id, reason="UnlockCommand")
+
+    async def _release_cable(self, connector_id: int, reason: str) -> None:
+        connector = self._connector(connector_id)
+        connector.cable_connected = False
+        if connector.transaction_id is not None:
+            # The stop ends in the idle status, now that the cable is out.
+            await self.stop_session(connector_id, reason=reason)
+        elif not connector.in_session:
+            await self.set_status(connector_id, connector.idle_status)
+
+    async def set_power(self, connector_id: int, power_kw: float) -> None:
+        """Set what the EV draws, at once while it charges; 0 suspends charging."""
+        if power_kw < 0:
+            raise ValueError("power cannot be negative")
+        connector = self._connector(connector_id)
+        connector.power_kw = power_kw
+        if connector.charging:
+            connector.meter.set_power(power_kw * 1000.0, time.monotonic())
+            await self.set_status(connector_id, self._charging_status(connector))
+
+    def change_configuration(self, key: str, value: str) -> ChangeResult:
+        """Apply a configuration change, asked for by the CSMS or by whoever drives the station."""
+        result = self.configuration.change(key, value)
+        if result is ChangeResult.ACCEPTED and key == HEARTBEAT_INTERVAL:
+            self.restart_heartbeat()
+        # MeterValueSampleInterval and MeterValuesSampledData are read at every sample.
+        return result
+
     # ----- sessions ------------------------------------------------------------------------
 
     async def start_session(self, connector_id: int, id_tag: str, *, authorize: bool = True) -> int:
         """Authorize `id_tag` (skipped with `authorize=False`, as for remote starts by default),
-        report Preparing, StartTransaction with the connector's register as meterStart, then
+        report Preparing, queue StartTransaction with the connector's register as meterStart
+        and wait for the transactionId (through reconnects: the queue resends the start), then
         charge: Charging status and periodic MeterValues. Returns the transactionId."""
         connector = self._connector(connector_id)
         if not id_tag or len(id_tag) > MAX_ID_TAG_LENGTH:
@@ -665,6 +765,7 @@ class Station:
         if not connector.operative:
             raise ConnectorUnavailable(f"connector {connector_id} is inoperative")
         connector.in_session = True
+        start: QueuedMessage | None = None
         try:
             if authorize:
                 reply = await self.call("Authorize", {"idTag": id_tag})
@@ -672,23 +773,27 @@ class Station:
                     raise SessionRejected(id_tag, status)
             await self.set_status(connector_id, "Preparing")
             meter_start = connector.meter.register_wh
-            reply = await self.call(
+            start = self.transaction_queue.put(
                 "StartTransaction",
                 {"connectorId": connector_id, "idTag": id_tag, "meterStart": meter_start, "timestamp": utc_timestamp()},
             )
+            # Shielded: a caller that gives up must not cancel the reply the queue delivers.
+            reply = await asyncio.shield(start.reply)
             transaction_id = int(reply["transactionId"])
             tag_status = reply["idTagInfo"]["status"]
         except BaseException:
+            if start is not None:
+                # Not yet sent: the CSMS never hears of it. Sent: the CSMS closes the orphan
+                # when this connector starts its next transaction.
+                self.transaction_queue.withdraw(start)
             connector.in_session = False
             # Recorded at once and reported in the background: the caller may be cancelled.
-            if self._record_status(connector_id, connector.idle_status):
-                self._spawn(self.report_status(connector_id))
+            self._set_status_soon(connector_id, connector.idle_status)
             raise
 
         connector.transaction_id = transaction_id
         connector.id_tag = id_tag
         connector.meter_start_wh = meter_start
-        connector.pending_stop = None
         self.stats.transactions_started += 1
         if tag_status != "Accepted" and self.configuration.flag(STOP_TRANSACTION_ON_INVALID_ID):
             # The CSMS recorded the transaction but refuses the tag: end it straight away.
@@ -697,18 +802,19 @@ class Station:
 
         connector.charging = True
         soc_percent = self._rng.uniform(10.0, 60.0)  # each session brings a different EV
-        connector.meter.start_flow(self.config.power_kw * 1000.0, soc_percent, time.monotonic())
-        await self.set_status(connector_id, "Charging")
+        connector.meter.start_flow(connector.power_kw * 1000.0, soc_percent, time.monotonic())
+        await self.set_status(connector_id, self._charging_status(connector))
         connector.meter_task = asyncio.create_task(
             self._meter_loop(connector), name=f"{self.station_id}/{connector_id} meter"
         )
         return transaction_id
 
     async def stop_session(self, connector_id: int, reason: str = "Local") -> TransactionRecord:
-        """End charging and send StopTransaction (meterStop, timestamp, reason, idTag and a
-        Transaction.End energy sample), then report Finishing and Available. A stop already
-        under way is joined rather than sent twice. If the CSMS cannot be reached the
-        transaction stays open and calling again resends the very same stop."""
+        """End charging (Finishing) and queue StopTransaction (meterStop, timestamp, reason,
+        idTag and a Transaction.End energy sample); once the CSMS has it (resent through
+        reconnects, like every transaction message) the connector is Available again, or stays
+        Finishing while the cable is plugged in. A stop already under way is joined rather
+        than sent twice."""
         connector = self._connector(connector_id)
         if connector.stopping is None:
             if connector.transaction_id is None:
@@ -741,16 +847,15 @@ class Station:
             connector.stopping = None
 
     async def _send_stop(self, connector: Connector, reason: str) -> TransactionRecord:
-        if connector.pending_stop is None:
-            self._end_charging(connector)
-            connector.pending_stop = self._stop_payload(connector, reason)
-        stop = connector.pending_stop
-        refusal: CallError | None = None
+        self._end_charging(connector)
+        stop = self._stop_payload(connector, reason)
+        await self.set_status(connector.connector_id, "Finishing")
+        refusal: CallError | CallTimeout | None = None
         try:
-            await self.call("StopTransaction", stop)
-        except CallError as exc:
-            # The CSMS has seen the stop and refused it; resending would not help, so the
-            # transaction ends here all the same.
+            await self.transaction_queue.put("StopTransaction", stop).reply
+        except (CallError, CallTimeout) as exc:
+            # The CSMS refused the stop, or never answered however often it was sent:
+            # resending would not help, so the transaction ends here all the same.
             refusal = exc
 
         record = TransactionRecord(
@@ -764,14 +869,13 @@ class Station:
         )
         connector.transaction_id = None
         connector.id_tag = None
-        connector.pending_stop = None
         connector.last_transaction = record
         if refusal is None:
             self.stats.transactions_completed += 1
             self.stats.energy_delivered_wh += record.energy_wh
-        await self.set_status(connector.connector_id, "Finishing")
         connector.in_session = False
-        await self.set_status(connector.connector_id, connector.idle_status)
+        if not connector.cable_connected:
+            await self.set_status(connector.connector_id, connector.idle_status)
         if refusal is not None:
             raise refusal
         return record
@@ -785,7 +889,7 @@ class Station:
     def _end_charging(self, connector: Connector) -> None:
         connector.charging = False
         connector.meter.stop_flow(time.monotonic())
-        if connector.meter_task is not None and not connector.sending_sample:
+        if connector.meter_task is not None:
             connector.meter_task.cancel()
         connector.meter_task = None
 
@@ -802,33 +906,45 @@ class Station:
             ],
         }
 
+    def _retry_policy(self) -> RetryPolicy:
+        return RetryPolicy(
+            attempts=int(self.configuration.get(TRANSACTION_MESSAGE_ATTEMPTS)),
+            interval_seconds=self.configuration.seconds(TRANSACTION_MESSAGE_RETRY_INTERVAL),
+        )
+
     # ----- meter values --------------------------------------------------------------------
 
     async def send_meter_values(self, connector_id: int, context: str = "Trigger") -> None:
-        """Send one MeterValues for the connector (with its transactionId while in one)."""
-        connector = self._connector(connector_id)
+        """Send one MeterValues for the connector right now (with its transactionId while in
+        one), as a TriggerMessage asks; periodic samples go through the transaction queue."""
+        await self.call("MeterValues", self._meter_values(self._connector(connector_id), context))
+
+    def _meter_values(self, connector: Connector, context: str) -> Payload:
         connector.meter.advance(time.monotonic())
         measurands = self.configuration.items(METER_VALUES_SAMPLED_DATA)
         sample = {
             "timestamp": utc_timestamp(),
             "sampledValue": connector.meter.sampled_values(measurands, context, self._rng),
         }
-        payload: Payload = {"connectorId": connector_id, "meterValue": [sample]}
+        payload: Payload = {"connectorId": connector.connector_id, "meterValue": [sample]}
         if connector.transaction_id is not None:
             payload["transactionId"] = connector.transaction_id
-        await self.call("MeterValues", payload)
+        return payload
 
     async def _meter_loop(self, connector: Connector) -> None:
         while connector.charging:
             interval = self.configuration.seconds(METER_VALUE_SAMPLE_INTERVAL)
             await asyncio.sleep(interval if interval > 0 else METER_OFF_POLL_SECONDS)
-            if not connector.charging or interval <= 0 or not self.is_online:
-                # Offline samples are dropped rather than queued; the register keeps counting.
+            if not connector.charging:
                 continue
-            connector.sending_sample = True
-            try:
-                await self.send_meter_values(connector.connector_id, context="Sample.Periodic")
-            except (StationOffline, CallTimeout, CallError) as exc:
-                self._report_error("MeterValues failed", exc)
-            finally:
-                connector.sending_sample = False
+            connector.meter.advance(time.monotonic())
+            # A battery that filled up since the last sample suspends charging.
+            self._set_status_soon(connector.connector_id, self._charging_status(connector))
+            if interval > 0:
+                # Queued rather than sent: samples taken offline reach the CSMS on reconnect.
+                message = self.transaction_queue.put("MeterValues", self._meter_values(connector, "Sample.Periodic"))
+                message.reply.add_done_callback(self._report_refused_sample)
+
+    def _report_refused_sample(self, reply: asyncio.Future[Payload]) -> None:
+        if not reply.cancelled() and reply.exception() is not None:
+            self._report_error("MeterValues failed", reply.exception())

@@ -26,6 +26,13 @@ TABLES = (
 )
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--gui-screenshot", type=Path, default=None, metavar="PNG",
+        help="the desktop emulator's window test also saves a screenshot of a live session here",
+    )  # fmt: skip
+
+
 @pytest.fixture(scope="session")
 def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A real PostgreSQL: `TEST_DATABASE_URL` when given, else the embedded server, started once."""

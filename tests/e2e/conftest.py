@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -13,6 +14,7 @@ from aiohttp import web
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from chargeplane.embedded import free_port
+from support.display import DisplayUnavailable, virtual_display
 from support.platform import RunningPlatform
 from support.platform import running_platform as running_platform_process
 
@@ -64,6 +66,17 @@ def running_platform(tmp_path: Path, otlp: OtlpReceiver) -> Iterator[RunningPlat
     env = {"OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{otlp.port}", "OTEL_BSP_SCHEDULE_DELAY": "200"}
     with running_platform_process(tmp_path / "up.log", env) as platform:
         yield platform
+
+
+@pytest.fixture(scope="session")
+def display() -> Iterator[str]:
+    """An X display for the desktop emulator's window (Xvfb, installed when missing)."""
+    with contextlib.ExitStack() as stack:
+        try:
+            name = stack.enter_context(virtual_display())
+        except DisplayUnavailable as exc:
+            pytest.skip(f"no virtual display for the window test: {exc}")
+        yield name
 
 
 async def wait_for(predicate, within_s: float = 30.0, interval: float = 0.1):  # type: ignore[no-untyped-def]

@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from chargeplane.common.platformenv import PLATFORM_ENV_NAME, read_platform_env
 from chargeplane.embedded import free_port
 from chargeplane.supervisor import SERVICES, python_module
 
@@ -59,14 +60,14 @@ def running_platform(log_path: Path, extra_env: dict[str, str] | None = None) ->
                           "--postgres-port", str(free_port()), "--redis-port", str(free_port())),
             env=env, stdout=log, stderr=subprocess.STDOUT,
         )
-    platform_env = data_dir / "platform.env"
+    platform_env = data_dir / PLATFORM_ENV_NAME
     deadline = time.monotonic() + 120
     while not platform_env.exists():
         if process.poll() is not None or time.monotonic() > deadline:
             process.kill()
             raise RuntimeError(f"chargeplane up did not come up:\n{log_path.read_text()}")
         time.sleep(0.1)
-    values = dict(line.split("=", 1) for line in platform_env.read_text().splitlines())
+    values = read_platform_env(platform_env)
     try:
         yield RunningPlatform(process, values, data_dir)
     finally:

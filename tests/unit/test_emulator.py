@@ -1,33 +1,20 @@
-"""The station emulator against a tiny in-test CSMS (aiohttp.web on a loopback port).
-
-Nothing of the station is mocked: the fake CSMS speaks OCPP-J over a real WebSocket, records
-every frame the emulator sends, and at teardown checks each of them against the official
-OCPP 1.6 JSON schemas shipped with the `ocpp` package.
-"""
+"""The station emulator against the fake CSMS of `support.fake_csms`: real OCPP-J over a real
+WebSocket, every frame the emulator sends checked against the OCPP 1.6 schemas at teardown."""
 
 from __future__ import annotations
 
 import asyncio
 import base64
 import dataclasses
-import functools
-import importlib.resources
-import itertools
 import json
-import re
-import socket
-from collections import defaultdict
-from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import jsonschema_rs
 import pytest
-from aiohttp import WSMsgType, web
 
 from chargeplane.emulator.__main__ import main
-from chargeplane.emulator.errors import CallTimeout, StationOffline
+from chargeplane.emulator.errors import CallTimeout
 from chargeplane.emulator.events import ConnectionState, EventKind, StationEvent
 from chargeplane.emulator.fleet import Fleet, FleetConfig
 from chargeplane.emulator.protocol import (
@@ -41,189 +28,7 @@ from chargeplane.emulator.protocol import (
     utc_timestamp,
 )
 from chargeplane.emulator.station import Station, StationConfig
-
-OCPP_TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
-CALL_ERROR_CODES = {
-    "NotImplemented",
-    "NotSupported",
-    "InternalError",
-    "ProtocolError",
-    "SecurityError",
-    "FormationViolation",
-    "PropertyConstraintViolation",
-    "OccurenceConstraintViolation",
-    "TypeConstraintViolation",
-    "GenericError",
-}
-# Fast enough for unit tests: 360 kW adds 100 Wh per second, so a 0.05 s meter interval
-# still moves the whole-Wh register on every sample.
-FAST_POWER_KW = 360.0
-FAST_INTERVAL = 0.05
-
-
-@functools.cache
-def ocpp_schema(name: str) -> jsonschema_rs.Draft4Validator:
-    text = importlib.resources.files("ocpp.v16").joinpath("schemas", f"{name}.json").read_text()
-    return jsonschema_rs.Draft4Validator(json.loads(text), validate_formats=True)
-
-
-def timestamps_in(value: Any) -> list[str]:
-    if isinstance(value, dict):
-        found = [v for k, v in value.items() if k in ("timestamp", "currentTime") and isinstance(v, str)]
-        return found + [t for v in value.values() for t in timestamps_in(v)]
-    if isinstance(value, list):
-        return [t for v in value for t in timestamps_in(v)]
-    return []
-
-
-def now_z() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-class FakeCsms:
-    """Answers Boot/Heartbeat/Status/Authorize/Start/Stop/MeterValues with valid OCPP 1.6
-    replies, records every frame a station sends, and can send CALLs to a station."""
-
-    def __init__(self) -> None:
-        self.frames: dict[str, list[list[Any]]] = defaultdict(list)
-        self.handshakes: dict[str, dict[str, str | None]] = {}
-        # BootNotification statuses to answer with before Accepted.
-        self.boot_statuses: list[str] = []
-        # Actions answered with this CALLERROR code, and actions left unanswered.
-        self.errors_for: dict[str, str] = {}
-        self.silent_for: set[str] = set()
-        self.url = ""
-        self._transaction_ids = itertools.count(1)
-        self._unique_ids = itertools.count(1)
-        self._sockets: dict[str, web.WebSocketResponse] = {}
-        self._replies: dict[str, asyncio.Future[list[Any]]] = {}
-        # The action of every CSMS-initiated CALL, to validate the station's CALLRESULT.
-        self._our_actions: dict[str, str] = {}
-        self._runner: web.AppRunner | None = None
-
-    async def start(self) -> None:
-        app = web.Application()
-        app.router.add_get("/ocpp/{station_id}", self._serve)
-        self._runner = web.AppRunner(app)
-        await self._runner.setup()
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.bind(("127.0.0.1", 0))
-        await web.SockSite(self._runner, sock).start()
-        self.url = f"ws://127.0.0.1:{sock.getsockname()[1]}/ocpp"
-
-    async def stop(self) -> None:
-        for ws in list(self._sockets.values()):
-            await ws.close()
-        assert self._runner is not None
-        await self._runner.cleanup()
-
-    def calls(self, station_id: str, action: str) -> list[dict[str, Any]]:
-        return [f[3] for f in self.frames[station_id] if f[0] == 2 and f[2] == action]
-
-    def statuses(self, station_id: str, connector_id: int) -> list[str]:
-        return [p["status"] for p in self.calls(station_id, "StatusNotification") if p["connectorId"] == connector_id]
-
-    async def call(self, station_id: str, action: str, payload: dict[str, Any]) -> list[Any]:
-        unique_id = f"csms-{next(self._unique_ids)}"
-        self._our_actions[unique_id] = action
-        reply = self._replies[unique_id] = asyncio.get_running_loop().create_future()
-        await self._sockets[station_id].send_str(json.dumps([2, unique_id, action, payload]))
-        return await asyncio.wait_for(reply, 2)
-
-    async def drop(self, station_id: str) -> None:
-        await self._sockets[station_id].close()
-
-    def assert_frames_valid(self) -> None:
-        """Every frame any station sent is valid OCPP 1.6J, with Z timestamps."""
-        for frames in self.frames.values():
-            for frame in frames:
-                if frame[0] == 2:
-                    schema, payload = frame[2], frame[3]
-                elif frame[0] == 3:
-                    schema, payload = self._our_actions[frame[1]] + "Response", frame[2]
-                else:
-                    assert len(frame) == 5 and frame[2] in CALL_ERROR_CODES, frame
-                    continue
-                errors = [e.message for e in ocpp_schema(schema).iter_errors(payload)]
-                assert not errors, (schema, payload, errors)
-                for timestamp in timestamps_in(payload):
-                    assert OCPP_TIMESTAMP.match(timestamp), timestamp
-
-    async def _serve(self, request: web.Request) -> web.WebSocketResponse:
-        station_id = request.match_info["station_id"]
-        ws = web.WebSocketResponse(protocols=("ocpp1.6",))
-        await ws.prepare(request)
-        self.handshakes[station_id] = {
-            "protocol": ws.ws_protocol,
-            "authorization": request.headers.get("Authorization"),
-        }
-        self._sockets[station_id] = ws
-        try:
-            async for message in ws:
-                assert message.type is WSMsgType.TEXT, "OCPP-J uses text frames"
-                frame = json.loads(message.data)
-                self.frames[station_id].append(frame)
-                if frame[0] == 2:
-                    await self._answer(ws, frame)
-                elif (reply := self._replies.pop(frame[1], None)) is not None:
-                    reply.set_result(frame)
-        finally:
-            if self._sockets.get(station_id) is ws:
-                del self._sockets[station_id]
-        return ws
-
-    async def _answer(self, ws: web.WebSocketResponse, frame: list[Any]) -> None:
-        _, unique_id, action, _payload = frame
-        if action in self.silent_for:
-            return
-        if action in self.errors_for:
-            await ws.send_str(json.dumps([4, unique_id, self.errors_for[action], "refused by the test", {}]))
-            return
-        accepted = {"idTagInfo": {"status": "Accepted"}}
-        if action == "BootNotification":
-            status = self.boot_statuses.pop(0) if self.boot_statuses else "Accepted"
-            reply = {"status": status, "currentTime": now_z(), "interval": 300 if status == "Accepted" else 0}
-        elif action == "Heartbeat":
-            reply = {"currentTime": now_z()}
-        elif action == "StartTransaction":
-            reply = {"transactionId": next(self._transaction_ids), **accepted}
-        elif action in ("Authorize", "StopTransaction"):
-            reply = accepted
-        else:  # StatusNotification, MeterValues, Diagnostics/FirmwareStatusNotification
-            reply = {}
-        await ws.send_str(json.dumps([3, unique_id, reply]))
-
-
-async def eventually(condition: Callable[[], object], within: float = 3.0) -> None:
-    """Wait until `condition()` holds. Polling, because conditions mix station and CSMS state
-    that no single event covers."""
-    async with asyncio.timeout(within):
-        while not condition():  # noqa: ASYNC110
-            await asyncio.sleep(0.01)
-
-
-@pytest.fixture
-async def csms() -> AsyncIterator[FakeCsms]:
-    fake = FakeCsms()
-    await fake.start()
-    try:
-        yield fake
-        fake.assert_frames_valid()
-    finally:
-        await fake.stop()
-
-
-@pytest.fixture
-async def station(csms: FakeCsms) -> AsyncIterator[Station]:
-    """An online station with fast meter values, closed after the test."""
-    station = Station(
-        StationConfig("CP-REMOTE", csms.url, meter_interval=FAST_INTERVAL, power_kw=FAST_POWER_KW, call_timeout=2)
-    )
-    await station.connect()
-    try:
-        yield station
-    finally:
-        await station.close()
+from support.fake_csms import FAST_INTERVAL, FAST_POWER_KW, OCPP_TIMESTAMP, FakeCsms, eventually
 
 
 def energy_register(meter_values: dict[str, Any]) -> int:
@@ -465,28 +270,115 @@ async def test_station_reconnects_and_boots_again_after_a_drop(csms: FakeCsms) -
     assert station.stats.boots_accepted == 2
 
 
-async def test_a_stop_that_could_not_be_sent_is_resent_unchanged_after_reconnect(csms: FakeCsms) -> None:
+async def test_transaction_messages_made_offline_are_queued_and_sent_in_order_on_reconnect(
+    csms: FakeCsms,
+) -> None:
     config = StationConfig("CP-RETRY", csms.url, meter_interval=FAST_INTERVAL, power_kw=FAST_POWER_KW)
     station = Station(config)
-    keeper = asyncio.create_task(station.maintain_connection(initial_backoff=0.3))
+    keeper = asyncio.create_task(station.maintain_connection(initial_backoff=0.05, max_backoff=0.2))
     try:
         await asyncio.wait_for(station.wait_online(), 2)
-        await station.start_session(1, "TAG-RETRY")
+        transaction_id = await station.start_session(1, "TAG-RETRY")
+        csms.refuse_connections = True
         await csms.drop("CP-RETRY")
         await eventually(lambda: not station.is_online)
-        with pytest.raises(StationOffline):
-            await station.stop_session(1)
-        frozen = station.connectors[1].pending_stop
-        assert frozen is not None
-        await asyncio.wait_for(station.wait_online(), 2)
-        record = await station.stop_session(1, reason="Other")  # the first reason stands
+        sent_before_reconnect = len(csms.frames["CP-RETRY"])
+        await eventually(lambda: len(station.transaction_queue) >= 2)  # samples keep being taken
+        stopper = asyncio.create_task(station.stop_session(1))
+        await eventually(lambda: station.connectors[1].status == "Finishing")
+        joiner = asyncio.create_task(station.stop_session(1, reason="Other"))  # joins: the first reason stands
+        queued = [message.action for message in station.transaction_queue]
+        assert queued[-1] == "StopTransaction" and set(queued[:-1]) == {"MeterValues"}
+        await asyncio.sleep(0.2)
+        assert not stopper.done(), "the stop waits for the CSMS, however long the station is offline"
+
+        csms.refuse_connections = False
+        record = await asyncio.wait_for(stopper, 3)
+        assert await joiner == record
     finally:
         await station.close()
         await asyncio.wait_for(keeper, 2)
+
+    after = [frame for frame in csms.frames["CP-RETRY"][sent_before_reconnect:] if frame[0] == 2]
+    actions = [frame[2] for frame in after]
+    samples = len(queued) - 1
+    assert actions == [
+        "BootNotification",
+        "StatusNotification",
+        "StatusNotification",
+        *["MeterValues"] * samples,
+        "StopTransaction",
+        "StatusNotification",
+    ]
+    assert [frame[3]["status"] for frame in after if frame[2] == "StatusNotification"] == [
+        "Available",
+        "Finishing",
+        "Available",
+    ]
     (stop,) = csms.calls("CP-RETRY", "StopTransaction")
-    assert stop == frozen
-    assert (record.meter_stop_wh, record.reason) == (stop["meterStop"], "Local")
-    assert csms.statuses("CP-RETRY", 1)[-2:] == ["Finishing", "Available"]
+    offline_samples = [frame[3] for frame in after if frame[2] == "MeterValues"]
+    assert all(sample["transactionId"] == transaction_id for sample in offline_samples)
+    registers = [energy_register(sample) for sample in offline_samples]
+    assert registers == sorted(registers) and registers[-1] <= stop["meterStop"]
+    assert all(sample["meterValue"][0]["timestamp"] <= stop["timestamp"] for sample in offline_samples)
+    assert (record.meter_stop_wh, record.reason, record.acknowledged) == (stop["meterStop"], "Local", True)
+    assert len(station.transaction_queue) == 0
+
+
+async def test_internal_error_means_retry_later_until_the_attempts_run_out(csms: FakeCsms) -> None:
+    config = StationConfig(
+        "CP-BUSY", csms.url, power_kw=FAST_POWER_KW, transaction_attempts=3, transaction_retry_interval=0.02
+    )
+    station = Station(config)
+    try:
+        await station.connect()
+        csms.internal_errors["StartTransaction"] = 2
+        first = await station.start_session(1, "TAG-BUSY")
+        csms.internal_errors["StopTransaction"] = 1
+        record = await station.stop_session(1)
+        assert record.acknowledged
+
+        await station.start_session(1, "TAG-BUSY")
+        csms.internal_errors["StopTransaction"] = 3
+        with pytest.raises(CallError) as given_up:
+            await station.stop_session(1)
+        assert given_up.value.code == "InternalError"
+    finally:
+        await station.close()
+    starts = csms.calls("CP-BUSY", "StartTransaction")
+    assert len(starts) == 4 and starts[0] == starts[1] == starts[2], "resent unchanged"
+    stops = csms.calls("CP-BUSY", "StopTransaction")
+    assert [stop["transactionId"] for stop in stops] == [first, first, first + 1, first + 1, first + 1]
+    last = station.connectors[1].last_transaction
+    assert last is not None and not last.acknowledged
+    assert station.connectors[1].status == "Available"
+    assert station.stats.call_errors == {"InternalError": 6}
+
+
+async def test_cable_and_power_drive_the_connector_status(csms: FakeCsms, station: Station) -> None:
+    await station.plug_in(1)
+    await station.start_session(1, "TAG-CABLE")
+    await station.set_power(1, 0)
+    assert station.connectors[1].meter.power_w == 0
+    await station.set_power(1, 22)
+    await station.unplug(1)
+
+    assert csms.statuses("CP-REMOTE", 1) == [
+        "Available", "Preparing", "Charging", "SuspendedEV", "Charging", "Finishing", "Available",
+    ]  # fmt: skip
+    (stop,) = csms.calls("CP-REMOTE", "StopTransaction")
+    assert stop["reason"] == "EVDisconnected"
+
+
+async def test_a_stop_with_the_cable_plugged_in_stays_finishing_until_unplugged(
+    csms: FakeCsms, station: Station
+) -> None:
+    await station.plug_in(1)
+    await station.start_session(1, "TAG-CABLE")
+    await station.stop_session(1)
+    assert station.connectors[1].status == "Finishing"
+    await station.unplug(1)
+    assert csms.statuses("CP-REMOTE", 1)[-3:] == ["Charging", "Finishing", "Available"]
 
 
 # ----- fleet and CLI -------------------------------------------------------------------------
