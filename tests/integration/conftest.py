@@ -16,7 +16,6 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from chargeplane.common.settings import ServiceSettings
 from chargeplane.common.tracing import setup_tracing
-from chargeplane.embedded import free_port
 from chargeplane.services.api_gateway.app import create_app as api_gateway_app
 from chargeplane.services.api_gateway.settings import ApiGatewaySettings
 from chargeplane.services.auth.app import create_app as auth_app
@@ -51,11 +50,17 @@ APP_FACTORIES = {
 
 @dataclass
 class Platform:
-    """The running services; `stop`/`start` one to play a downstream outage."""
+    """The running services; `stop`/`start` one to play a downstream outage.
 
-    ports: dict[str, int]
-    settings: dict[str, dict[str, object]]
+    Services bind port 0 and keep the port the kernel gave them (a restart rebinds it), so
+    no other process on the machine can take a port between choosing and binding it.
+    Services start after the ones they call, whose URLs are known by then.
+    """
+
+    database_url: str
+    redis_url: str
     db: asyncpg.Pool
+    ports: dict[str, int] = field(default_factory=dict)
     runners: dict[str, web.AppRunner] = field(default_factory=dict)
 
     @property
@@ -65,11 +70,25 @@ class Platform:
     def url(self, service: str) -> str:
         return f"http://127.0.0.1:{self.ports[service]}"
 
+    def settings_for(self, name: str) -> dict[str, object]:
+        urls = {f"{service}_url": self.url(service) for service in self.ports if service not in ("ocpp", "api_gateway")}
+        if "ocpp" in self.ports:
+            urls["ocpp_http_url"] = self.url("ocpp")
+        settings: dict[str, object] = {
+            "database_url": self.database_url, "redis_url": self.redis_url, "outbox_retry_min": 0.05,
+            "outbox_retry_max": 0.5, "port": self.ports.get(name, 0), **urls,
+        }
+        if name == "ocpp":
+            settings["frame_log_flush_interval"] = 0.05
+        return settings
+
     async def start(self, name: str) -> None:
         factory, settings_class = APP_FACTORIES[name]
-        runner = web.AppRunner(factory(settings_class(**self.settings[name])), shutdown_timeout=1)
+        runner = web.AppRunner(factory(settings_class(**self.settings_for(name))), shutdown_timeout=1)
         await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", self.ports[name]).start()
+        site = web.TCPSite(runner, "127.0.0.1", self.ports.get(name, 0))
+        await site.start()
+        self.ports[name] = runner.addresses[0][1]
         self.runners[name] = runner
 
     async def stop(self, name: str) -> None:
@@ -88,19 +107,9 @@ class Platform:
 @pytest.fixture
 async def platform(db: asyncpg.Pool, redis: object, database_url: str, redis_url: str,
                    spans: InMemorySpanExporter) -> AsyncIterator[Platform]:
-    ports = {name: free_port() for name in APP_FACTORIES}
-    common = {
-        "database_url": database_url, "redis_url": redis_url, "outbox_retry_min": 0.05,
-        "outbox_retry_max": 0.5, "sessions_url": f"http://127.0.0.1:{ports['sessions']}",
-        "billing_url": f"http://127.0.0.1:{ports['billing']}",
-        "telemetry_url": f"http://127.0.0.1:{ports['telemetry']}",
-        "auth_url": f"http://127.0.0.1:{ports['auth']}", "ocpp_http_url": f"http://127.0.0.1:{ports['ocpp']}",
-    }
-    settings = {name: {**common, "port": port} for name, port in ports.items()}
-    settings["ocpp"]["frame_log_flush_interval"] = 0.05
-    platform = Platform(ports, settings, db)
+    platform = Platform(database_url, redis_url, db)
     try:
-        for name in APP_FACTORIES:
+        for name in APP_FACTORIES:  # in dependency order
             await platform.start(name)
         spans.clear()
         yield platform

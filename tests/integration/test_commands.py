@@ -24,7 +24,7 @@ def second_gateway(platform, tmp_path) -> Iterator[str]:
     from chargeplane.supervisor import SupervisedProcess
 
     port = free_port()
-    settings = platform.settings["ocpp"]
+    settings = platform.settings_for("ocpp")
     env = {**os.environ, "SERVICE_NAME": "ocpp", "PORT": str(port), "DATABASE_URL": str(settings["database_url"]),
            "REDIS_URL": str(settings["redis_url"]), "SESSIONS_URL": str(settings["sessions_url"]),
            "TELEMETRY_URL": str(settings["telemetry_url"]), "AUTH_URL": str(settings["auth_url"])}
