@@ -29,5 +29,6 @@ def create_app(settings: ApiGatewaySettings) -> web.Application:
     app.router.add_get("/readyz", _healthz)
     app.router.add_get("/api/v1/openapi.json", views.openapi)
     for route in ROUTES:
-        app.router.add_route(route.method, route.path, getattr(views, route.handler))
+        view = views.forwarder(route) if route.upstream else getattr(views, route.handler)
+        app.router.add_route(route.method, route.path, view)
     return app

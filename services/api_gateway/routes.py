@@ -23,9 +23,11 @@ OBJECT = {"type": "object"}
 class ApiRoute:
     method: str
     path: str  # aiohttp and OpenAPI share the {name} syntax
-    handler: str  # name of the function in views.py
+    handler: str  # operationId; also the views.py function for routes that are not plain forwards
     scope: Scope
     summary: str
+    # (service, internal path template): a plain forward of the same method, query and body
+    upstream: tuple[str, str] | None = None
     path_params: list[Param] = field(default_factory=list)
     query: list[Param] = field(default_factory=list)
     body: dict[str, Any] | None = None
@@ -35,38 +37,51 @@ class ApiRoute:
 ROUTES = [
     ApiRoute("POST", "/api/v1/auth/token", "token", "public",
              "Get an access token (OAuth2 client credentials)",
+             upstream=("auth", "/internal/auth/token"),
              body={"type": "object", "required": ["client_id", "client_secret"], "properties": {
                  "grant_type": {"type": "string", "enum": ["client_credentials"]},
                  "client_id": {"type": "string"}, "client_secret": {"type": "string"},
                  "scope": {"type": "string"}}}),
     ApiRoute("GET", "/api/v1/stations", "list_stations", "read", "List stations with their live status",
+             upstream=("ocpp", "/internal/stations"),
              query=PAGE),
     ApiRoute("GET", "/api/v1/stations/{station_id}", "get_station", "read", "A station with its connectors",
+             upstream=("ocpp", "/internal/stations/{station_id}"),
              path_params=[STATION_ID]),
     ApiRoute("POST", "/api/v1/stations/{station_id}/commands/{action}", "post_command", "operate",
              "Send an OCPP command to a station; its reply, a timeout or offline comes back",
+             upstream=("ocpp", "/internal/stations/{station_id}/commands/{action}"),
              path_params=[STATION_ID, ACTION],
              query=[("timeout", {"type": "number", "minimum": 1, "maximum": 120, "default": 30})], body=OBJECT),
     ApiRoute("GET", "/api/v1/stations/{station_id}/remote-starts", "list_remote_starts", "read",
-             "Remote starts sent to a station and what became of them", path_params=[STATION_ID]),
+             "Remote starts sent to a station and what became of them",
+             upstream=("ocpp", "/internal/stations/{station_id}/remote-starts"), path_params=[STATION_ID]),
     ApiRoute("GET", "/api/v1/sessions", "list_sessions", "read", "Charging sessions, newest first",
+             upstream=("sessions", "/internal/sessions"),
              query=[("station_id", STATION_ID[1]), ("status", {"type": "string", "enum": ["active", "completed"]}),
                     ("from", {"type": "string", "format": "date-time"}),
                     ("to", {"type": "string", "format": "date-time"}), *PAGE]),
     ApiRoute("GET", "/api/v1/sessions/{session_id}", "get_session", "read",
              "A charging session with its energy meter series", path_params=[SESSION_ID]),
     ApiRoute("GET", "/api/v1/billing-transactions", "list_bills", "read", "Bills, newest first",
+             upstream=("billing", "/internal/billing/transactions"),
              query=[SESSION_ID, STATION_ID, *PAGE]),
-    ApiRoute("GET", "/api/v1/tariffs", "list_tariffs", "read", "Tariffs"),
-    ApiRoute("GET", "/api/v1/tariffs/{tariff_id}", "get_tariff", "read", "A tariff", path_params=[TARIFF_ID]),
-    ApiRoute("GET", "/api/v1/id-tags", "list_id_tags", "read", "Id tags (RFID cards, apps)", query=PAGE),
-    ApiRoute("GET", "/api/v1/id-tags/{id_tag}", "get_id_tag", "read", "An id tag", path_params=[ID_TAG]),
+    ApiRoute("GET", "/api/v1/tariffs", "list_tariffs", "read", "Tariffs",
+             upstream=("billing", "/internal/tariffs")),
+    ApiRoute("GET", "/api/v1/tariffs/{tariff_id}", "get_tariff", "read", "A tariff",
+             upstream=("billing", "/internal/tariffs/{tariff_id}"), path_params=[TARIFF_ID]),
+    ApiRoute("GET", "/api/v1/id-tags", "list_id_tags", "read", "Id tags (RFID cards, apps)",
+             upstream=("auth", "/internal/auth/id-tags"), query=PAGE),
+    ApiRoute("GET", "/api/v1/id-tags/{id_tag}", "get_id_tag", "read", "An id tag",
+             upstream=("auth", "/internal/auth/id-tags/{id_tag}"), path_params=[ID_TAG]),
     ApiRoute("PUT", "/api/v1/id-tags/{id_tag}", "put_id_tag", "operate", "Create or change an id tag",
+             upstream=("auth", "/internal/auth/id-tags/{id_tag}"),
              path_params=[ID_TAG], body={"type": "object", "additionalProperties": False, "properties": {
                  "status": {"type": "string", "enum": ["Accepted", "Blocked", "Expired", "Invalid"]},
                  "expires_at": {"type": "string", "format": "date-time", "nullable": True},
                  "parent_id_tag": {"type": "string", "maxLength": 20, "nullable": True}}}),
     ApiRoute("DELETE", "/api/v1/id-tags/{id_tag}", "delete_id_tag", "operate", "Delete an id tag",
+             upstream=("auth", "/internal/auth/id-tags/{id_tag}"),
              path_params=[ID_TAG], ok_status=204),
 ]
 

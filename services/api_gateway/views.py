@@ -3,6 +3,7 @@ and answer with its JSON. The api-gateway has no database of its own."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiohttp
@@ -12,7 +13,7 @@ from chargeplane.common.keys import HTTP
 from chargeplane.common.web import ApiError, json_response, read_json
 
 from .keys import API_SETTINGS
-from .routes import openapi_document
+from .routes import ApiRoute, openapi_document
 
 MAX_ID = 2**63 - 1
 
@@ -48,95 +49,38 @@ def _int_param(request: web.Request, name: str) -> int:
     return value
 
 
+def _service_url(request: web.Request, service: str) -> str:
+    settings = request.app[API_SETTINGS]
+    return settings.ocpp_http_url if service == "ocpp" else str(getattr(settings, f"{service}_url"))
+
+
+def forwarder(route: ApiRoute) -> Callable[[web.Request], Awaitable[web.Response]]:
+    """The view of a route that is a plain forward: same method, its query names, its body."""
+    assert route.upstream is not None
+    service, template = route.upstream
+    query_names = [name for name, _ in route.query]
+
+    async def forward(request: web.Request) -> web.Response:
+        body = await read_json(request) if route.body is not None and request.can_read_body else None
+        if route.body is not None and body is None:
+            body = {}
+        path = template.format(**request.match_info)
+        return _reply(*await _forward(request, _service_url(request, service), path, method=route.method,
+                                      params=_query(request, *query_names), body=body))
+
+    return forward
+
+
 async def openapi(request: web.Request) -> web.Response:
     return json_response(openapi_document())
 
 
-async def token(request: web.Request) -> web.Response:
-    settings = request.app[API_SETTINGS]
-    return _reply(*await _forward(request, settings.auth_url, "/internal/auth/token", method="POST",
-                                  body=await read_json(request)))
-
-
-async def list_stations(request: web.Request) -> web.Response:
-    settings = request.app[API_SETTINGS]
-    return _reply(*await _forward(request, settings.ocpp_http_url, "/internal/stations",
-                                  params=_query(request, "limit", "offset")))
-
-
-async def get_station(request: web.Request) -> web.Response:
-    settings = request.app[API_SETTINGS]
-    return _reply(*await _forward(request, settings.ocpp_http_url,
-                                  f"/internal/stations/{request.match_info['station_id']}"))
-
-
-async def post_command(request: web.Request) -> web.Response:
-    settings = request.app[API_SETTINGS]
-    body = await read_json(request) if request.can_read_body else {}
-    path = f"/internal/stations/{request.match_info['station_id']}/commands/{request.match_info['action']}"
-    return _reply(*await _forward(request, settings.ocpp_http_url, path, method="POST",
-                                  params=_query(request, "timeout"), body=body))
-
-
-async def list_remote_starts(request: web.Request) -> web.Response:
-    settings = request.app[API_SETTINGS]
-    return _reply(*await _forward(request, settings.ocpp_http_url,
-                                  f"/internal/stations/{request.match_info['station_id']}/remote-starts"))
-
-
-async def list_sessions(request: web.Request) -> web.Response:
-    settings = request.app[API_SETTINGS]
-    return _reply(*await _forward(request, settings.sessions_url, "/internal/sessions",
-                                  params=_query(request, "station_id", "status", "from", "to", "limit", "offset")))
-
-
 async def get_session(request: web.Request) -> web.Response:
-    settings = request.app[API_SETTINGS]
+    """The session from sessions, with its energy meter series from telemetry."""
     session_id = _int_param(request, "session_id")
-    status, session = await _forward(request, settings.sessions_url, f"/internal/sessions/{session_id}")
+    status, session = await _forward(request, _service_url(request, "sessions"), f"/internal/sessions/{session_id}")
     if status != 200:
         return _reply(status, session)
-    _, series = await _forward(request, settings.telemetry_url, f"/internal/sessions/{session_id}/energy-samples")
+    _, series = await _forward(request, _service_url(request, "telemetry"),
+                               f"/internal/sessions/{session_id}/energy-samples")
     return json_response({**session, "meter_series": series.get("samples", []) if series else []})
-
-
-async def list_bills(request: web.Request) -> web.Response:
-    settings = request.app[API_SETTINGS]
-    return _reply(*await _forward(request, settings.billing_url, "/internal/billing/transactions",
-                                  params=_query(request, "session_id", "station_id", "limit", "offset")))
-
-
-async def list_tariffs(request: web.Request) -> web.Response:
-    settings = request.app[API_SETTINGS]
-    return _reply(*await _forward(request, settings.billing_url, "/internal/tariffs"))
-
-
-async def get_tariff(request: web.Request) -> web.Response:
-    settings = request.app[API_SETTINGS]
-    return _reply(*await _forward(request, settings.billing_url,
-                                  f"/internal/tariffs/{request.match_info['tariff_id']}"))
-
-
-async def list_id_tags(request: web.Request) -> web.Response:
-    settings = request.app[API_SETTINGS]
-    return _reply(*await _forward(request, settings.auth_url, "/internal/auth/id-tags",
-                                  params=_query(request, "limit", "offset")))
-
-
-async def get_id_tag(request: web.Request) -> web.Response:
-    settings = request.app[API_SETTINGS]
-    return _reply(*await _forward(request, settings.auth_url,
-                                  f"/internal/auth/id-tags/{request.match_info['id_tag']}"))
-
-
-async def put_id_tag(request: web.Request) -> web.Response:
-    settings = request.app[API_SETTINGS]
-    return _reply(*await _forward(request, settings.auth_url,
-                                  f"/internal/auth/id-tags/{request.match_info['id_tag']}", method="PUT",
-                                  body=await read_json(request)))
-
-
-async def delete_id_tag(request: web.Request) -> web.Response:
-    settings = request.app[API_SETTINGS]
-    return _reply(*await _forward(request, settings.auth_url,
-                                  f"/internal/auth/id-tags/{request.match_info['id_tag']}", method="DELETE"))
