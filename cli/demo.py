@@ -34,7 +34,7 @@ def _start_platform(data_dir: Path, log_path: Path) -> tuple[subprocess.Popen[by
     env_file.unlink(missing_ok=True)
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "chargeplane", "up", "--data-dir", str(data_dir),
+            [sys.executable, "-P", "-m", "chargeplane", "up", "--data-dir", str(data_dir),
              "--postgres-port", str(free_port()), "--redis-port", str(free_port())],
             stdout=log, stderr=subprocess.STDOUT,
         )
@@ -70,14 +70,14 @@ def run_demo(args: argparse.Namespace) -> int:
     process, env = _start_platform(data_dir, log_path)
     try:
         child_env = {**os.environ, **env}
-        subprocess.run([sys.executable, "-m", "chargeplane", "station", "add", "--count", str(args.stations),
+        subprocess.run([sys.executable, "-P", "-m", "chargeplane", "station", "add", "--count", str(args.stations),
                         "--prefix", "DEMO-", "--heartbeat-interval", "30"], env=child_env, check=True)
         # back-to-back sessions (with short random pauses) fill about `duration` seconds
         session_seconds = max(5, (args.duration - 10) // args.sessions)
         print(f"Running {args.stations} emulated stations x {args.sessions} sessions of {session_seconds} s ...",
               flush=True)
         fleet = subprocess.run(
-            [sys.executable, "-m", "chargeplane.emulator", "--url", env["OCPP_URL"], "--stations",
+            [sys.executable, "-P", "-m", "chargeplane.emulator", "--url", env["OCPP_URL"], "--stations",
              str(args.stations), "--prefix", "DEMO-", "--sessions", str(args.sessions), "--session-seconds",
              str(session_seconds), "--meter-interval", "5", "--power-kw", "50", "--seed", "7"],
             env=child_env,

@@ -1,7 +1,8 @@
 """`chargeplane up`: the whole platform on one machine, supervised like a kubelet would.
 
-Each service runs as its own process (`python -m chargeplane.services.<name>`); one
-that dies is restarted with exponential backoff, and the restart is logged.
+Each service runs as its own process (`python -P -m chargeplane.services.<name>`: -P keeps
+the working directory off sys.path, where the repo's `operator/` folder would shadow the
+standard library); one that dies is restarted with exponential backoff, and the restart is logged.
 """
 
 from __future__ import annotations
@@ -116,7 +117,7 @@ def start_services(ports: Mapping[str, int], database_url: str, redis_url: str, 
     processes = []
     for name, port in ports.items():
         process = SupervisedProcess(
-            name, [sys.executable, "-m", f"chargeplane.services.{name}"],
+            name, [sys.executable, "-P", "-m", f"chargeplane.services.{name}"],
             service_environment(name, port, ports, database_url, redis_url, base), log_dir / f"{name}.log",
         )
         process.start()

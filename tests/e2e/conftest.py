@@ -83,7 +83,7 @@ class RunningPlatform:
     data_dir: Path
 
     def cli(self, *args: str) -> str:
-        done = subprocess.run([sys.executable, "-m", "chargeplane", *args], env={**os.environ, **self.env},
+        done = subprocess.run([sys.executable, "-P", "-m", "chargeplane", *args], env={**os.environ, **self.env},
                               capture_output=True, text=True, timeout=60)
         assert done.returncode == 0, done.stderr
         return done.stdout
@@ -103,7 +103,7 @@ def running_platform(tmp_path: Path, otlp: OtlpReceiver) -> Iterator[RunningPlat
     env.pop("REDIS_URL", None)
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "chargeplane", "up", "--data-dir", str(data_dir), "--port-offset", str(offset),
+            [sys.executable, "-P", "-m", "chargeplane", "up", "--data-dir", str(data_dir), "--port-offset", str(offset),
              "--postgres-port", str(free_port()), "--redis-port", str(free_port())],
             env=env, stdout=log, stderr=subprocess.STDOUT,
         )
@@ -127,14 +127,3 @@ def running_platform(tmp_path: Path, otlp: OtlpReceiver) -> Iterator[RunningPlat
                 raise
         assert not platform_env.exists(), "platform.env must be removed on a clean stop"
         shutil.rmtree(data_dir, ignore_errors=True)
-
-
-async def wait_for(predicate, within_s: float = 30.0, interval: float = 0.1):  # type: ignore[no-untyped-def]
-    deadline = asyncio.get_running_loop().time() + within_s
-    while True:
-        value = await predicate()
-        if value:
-            return value
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"timed out waiting for {predicate.__name__}")
-        await asyncio.sleep(interval)

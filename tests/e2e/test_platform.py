@@ -15,7 +15,9 @@ import websockets
 from ocpp.v16 import ChargePoint, call
 from ocpp.v16.enums import AuthorizationStatus, RegistrationStatus
 
-from .conftest import OtlpReceiver, RunningPlatform, wait_for
+from support.waiting import wait_for
+
+from .conftest import OtlpReceiver, RunningPlatform
 
 pytestmark = pytest.mark.e2e
 
@@ -83,8 +85,8 @@ async def test_emulated_fleet_charges_and_every_table_has_its_rows(running_platf
     summary_path = tmp_path / "summary.json"
     done = await asyncio.to_thread(
         subprocess.run,
-        [sys.executable, "-m", "chargeplane.emulator", "--url", running_platform.env["OCPP_URL"], "--stations", "3",
-         "--sessions", "1", "--session-seconds", "2", "--meter-interval", "0.5", "--summary-json",
+        [sys.executable, "-P", "-m", "chargeplane.emulator", "--url", running_platform.env["OCPP_URL"],
+         "--stations", "3", "--sessions", "1", "--session-seconds", "2", "--meter-interval", "0.5", "--summary-json",
          str(summary_path), "--quiet"],
         capture_output=True, text=True, timeout=120,
     )
