@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
 import aiohttp
@@ -50,20 +51,21 @@ class Platform:
     ports: dict[str, int]
     settings: dict[str, dict[str, object]]
     db: asyncpg.Pool
+    host: str = "127.0.0.1"
     runners: dict[str, web.AppRunner] = field(default_factory=dict)
 
     @property
     def ocpp_url(self) -> str:
-        return f"ws://127.0.0.1:{self.ports['ocpp']}/ocpp"
+        return f"ws://{self.host}:{self.ports['ocpp']}/ocpp"
 
     def url(self, service: str) -> str:
-        return f"http://127.0.0.1:{self.ports[service]}"
+        return f"http://{self.host}:{self.ports[service]}"
 
     async def start(self, name: str) -> None:
         factory, settings_class = APP_FACTORIES[name]
         runner = web.AppRunner(factory(settings_class(**self.settings[name])), shutdown_timeout=1)
         await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", self.ports[name]).start()
+        await web.TCPSite(runner, self.host, self.ports[name]).start()
         self.runners[name] = runner
 
     async def stop(self, name: str) -> None:
@@ -79,27 +81,34 @@ class Platform:
             await asyncio.sleep(0.02)
 
 
-@pytest.fixture
-async def platform(db: asyncpg.Pool, redis: object, database_url: str, redis_url: str,
-                   spans: InMemorySpanExporter) -> AsyncIterator[Platform]:
-    ports = {name: free_port() for name in APP_FACTORIES}
+@asynccontextmanager
+async def running_platform(db: asyncpg.Pool, database_url: str, redis_url: str, ports: dict[str, int],
+                           host: str = "127.0.0.1") -> AsyncIterator[Platform]:
     common = {
         "database_url": database_url, "redis_url": redis_url, "outbox_retry_min": 0.05,
-        "outbox_retry_max": 0.5, "sessions_url": f"http://127.0.0.1:{ports['sessions']}",
-        "billing_url": f"http://127.0.0.1:{ports['billing']}",
-        "telemetry_url": f"http://127.0.0.1:{ports['telemetry']}",
+        "outbox_retry_max": 0.5, "sessions_url": f"http://{host}:{ports['sessions']}",
+        "billing_url": f"http://{host}:{ports['billing']}",
+        "telemetry_url": f"http://{host}:{ports['telemetry']}",
     }
     settings = {name: {**common, "port": port} for name, port in ports.items()}
     settings["ocpp"]["frame_log_flush_interval"] = 0.05
-    platform = Platform(ports, settings, db)
+    platform = Platform(ports, settings, db, host)
     try:
         for name in APP_FACTORIES:
             await platform.start(name)
-        spans.clear()
         yield platform
     finally:
         for name in reversed(list(platform.runners)):
             await platform.stop(name)
+
+
+@pytest.fixture
+async def platform(db: asyncpg.Pool, redis: object, database_url: str, redis_url: str,
+                   spans: InMemorySpanExporter) -> AsyncIterator[Platform]:
+    ports = {name: free_port() for name in APP_FACTORIES}
+    async with running_platform(db, database_url, redis_url, ports) as platform:
+        spans.clear()
+        yield platform
 
 
 @pytest.fixture

@@ -566,9 +566,7 @@ async def test_a_forever_station_with_an_exact_id_charges_until_stopped(csms: Fa
     )
     fleet = Fleet(config)
     run = asyncio.create_task(fleet.run())
-    async with asyncio.timeout(10):
-        while fleet.progress().sessions_completed < 3:
-            await asyncio.sleep(0.02)
+    await eventually(lambda: fleet.progress().sessions_completed >= 3, within=10)
     assert not run.done()
     fleet.request_stop()
     summary = await run
