@@ -30,8 +30,8 @@ async def load_configuration() -> Configuration:
 
 async def connection_info(configuration: Configuration) -> kopf.ConnectionInfo:
     """kopf's credentials from the same configuration the operator's client uses."""
-    token = await configuration.get_api_key_with_prefix("BearerToken") or await configuration.get_api_key_with_prefix(
-        "authorization")
+    # the loaders keep the token as "Bearer <token>"; in-cluster, reading it re-reads the rotating file
+    token = await configuration.get_api_key_with_prefix("BearerToken")
     return kopf.ConnectionInfo(
         server=configuration.host,
         ca_path=configuration.ssl_ca_cert,
