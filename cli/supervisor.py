@@ -1,7 +1,8 @@
 """`chargeplane up`: the whole platform on one machine, supervised like a kubelet would.
 
-Each service runs as its own process (`python -m chargeplane.services.<name>`); one
-that dies is restarted with exponential backoff, and the restart is logged.
+Each service runs as its own process (`python -P -m chargeplane.services.<name>`: -P keeps
+the working directory off sys.path, where the repo's `operator/` folder would shadow the
+standard library); one that dies is restarted with exponential backoff, and the restart is logged.
 """
 
 from __future__ import annotations

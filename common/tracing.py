@@ -34,15 +34,7 @@ def setup_tracing(settings: ServiceSettings, extra_processor: SpanProcessor | No
     os.environ.setdefault("OTEL_PYTHON_AIOHTTP_SERVER_EXCLUDED_URLS", "^https?://[^/]+/ocpp/,/healthz$,/readyz$")
     if settings.otel_sdk_disabled:
         return
-    provider = TracerProvider(resource=Resource.create({"service.name": settings.service_name}))
-    if settings.otel_exporter_otlp_endpoint:
-        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-
-        endpoint = settings.otel_exporter_otlp_endpoint.rstrip("/") + "/v1/traces"
-        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=endpoint)))
-    if extra_processor is not None:
-        provider.add_span_processor(extra_processor)
-    trace.set_tracer_provider(provider)
+    install_tracer_provider(settings.service_name, settings.otel_exporter_otlp_endpoint, extra_processor)
     if not _instrumented:
         from opentelemetry.instrumentation.aiohttp_client import AioHttpClientInstrumentor
         from opentelemetry.instrumentation.aiohttp_server import AioHttpServerInstrumentor
@@ -54,6 +46,21 @@ def setup_tracing(settings: ServiceSettings, extra_processor: SpanProcessor | No
         AsyncPGInstrumentor().instrument()
         RedisInstrumentor().instrument()
         _instrumented = True
+
+
+def install_tracer_provider(service_name: str, otlp_endpoint: str | None,
+                            extra_processor: SpanProcessor | None = None) -> None:
+    """The process's tracer provider, exporting over OTLP/HTTP when an endpoint is given;
+    no instrumentation (the operator traces only its own calls into the platform)."""
+    provider = TracerProvider(resource=Resource.create({"service.name": service_name}))
+    if otlp_endpoint:
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+        endpoint = otlp_endpoint.rstrip("/") + "/v1/traces"
+        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=endpoint)))
+    if extra_processor is not None:
+        provider.add_span_processor(extra_processor)
+    trace.set_tracer_provider(provider)
 
 
 def shutdown_tracing() -> None:

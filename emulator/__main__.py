@@ -58,7 +58,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add("--stations", type=_non_negative_int, default=1, help="number of stations (default: %(default)s)")
     add("--prefix", default="EMU-", help="station ids are PREFIX0001, PREFIX0002, ... (default: %(default)s)")
+    add("--station-id", default=None, help="run one station with exactly this id (instead of --stations/--prefix)")
     add("--sessions", type=_non_negative_int, default=1, help="charging sessions per station (default: %(default)s)")
+    add(
+        "--forever",
+        action="store_true",
+        help="run until stopped: with --sessions 0 charge session after session, else stay online afterwards",
+    )
     add("--session-seconds", type=_non_negative_float, default=10.0, help="session length (default: %(default)s)")
     add("--power-kw", type=_positive_float, default=11.0, help="charging power in kW (default: %(default)s)")
     add(
@@ -94,9 +100,11 @@ def build_parser() -> argparse.ArgumentParser:
 def fleet_config_from_args(args: argparse.Namespace) -> FleetConfig:
     return FleetConfig(
         csms_url=args.url,
-        stations=args.stations,
+        stations=1 if args.station_id else args.stations,
         prefix=args.prefix,
+        station_id_override=args.station_id,
         sessions=args.sessions,
+        forever=args.forever,
         session_seconds=args.session_seconds,
         power_kw=args.power_kw,
         meter_interval=args.meter_interval,

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import itertools
 import random
 import time
 from collections import Counter
@@ -29,7 +30,12 @@ class FleetConfig:
     csms_url: str = DEFAULT_CSMS_URL
     stations: int = 1
     prefix: str = "EMU-"
+    # One station with exactly this id instead of PREFIX0001 (a Kubernetes ChargingStation's simulator).
+    station_id_override: str | None = None
     sessions: int = 1  # per station, spread over its connectors
+    # Run until stopped: sessions=0 charges session after session, otherwise the stations
+    # stay online (heartbeats) after their sessions; a Deployment's emulator must never exit.
+    forever: bool = False
     session_seconds: float = 10.0
     power_kw: float = 11.0
     meter_interval: float = 2.0
@@ -55,13 +61,15 @@ class FleetConfig:
             raise ValueError("ramp must be positive")
         if self.session_seconds < 0 or self.max_pause_seconds < 0:
             raise ValueError("session_seconds and max_pause_seconds cannot be negative")
+        if self.station_id_override is not None and self.stations != 1:
+            raise ValueError("an exact station id names one station")
 
     @property
     def sessions_requested(self) -> int:
         return self.stations * self.sessions
 
     def station_id(self, index: int) -> str:
-        return f"{self.prefix}{index:04d}"
+        return self.station_id_override or f"{self.prefix}{index:04d}"
 
     def station_config(self, index: int, seed: int) -> StationConfig:
         return StationConfig(
@@ -239,6 +247,8 @@ class Fleet:
                     self._failures[f"unexpected_{type(outcome).__name__}"] += 1
                 elif isinstance(outcome, BaseException):
                     raise outcome
+            if self.config.forever:
+                await self._stop_requested.wait()
             if station.is_online:
                 # Sessions the CSMS started remotely end with the run as well.
                 await station.stop_all_sessions()
@@ -251,12 +261,15 @@ class Fleet:
         self, station: Station, connector_id: int, count: int, index: int, rng: random.Random
     ) -> None:
         id_tag = f"TAG-{index:05d}-{connector_id}"
-        for number in range(count):
+        unlimited = self.config.forever and self.config.sessions == 0
+        for number in itertools.count() if unlimited else range(count):
             if number > 0 and not await self._sleep_unless_stopping(rng.uniform(0, self.config.max_pause_seconds)):
                 return
             if self.stopping:
                 return
             if not await self._wait_online(station):
+                if unlimited and not self.stopping:
+                    continue  # keep waiting for the CSMS: nothing to abandon
                 if not self.stopping:
                     self._failures["sessions_abandoned_offline"] += count - number
                 return

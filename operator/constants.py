@@ -24,3 +24,6 @@ LABEL_NAME = "app.kubernetes.io/name"
 LABEL_COMPONENT = "app.kubernetes.io/component"
 PART_OF = "chargeplane"
 MANAGED_BY = "chargeplane-operator"
+
+# The operator's own pod: kopf's liveness endpoint (GET /healthz) for the chart's probe.
+LIVENESS_PORT = 8080

@@ -24,5 +24,7 @@ class OperatorSettings(BaseSettings):
     gateway_max_replicas: int = 10
     # how often station status is read back from the platform, in seconds
     status_interval: float = 5.0
+    # seconds before a handler that waits (for a service, a Tariff, stations still using a Tariff) tries again
+    retry_delay: float = 10.0
     # how the operator reaches a namespace's services; tests point it elsewhere
     service_url_template: str = "http://chargeplane-{service}.{namespace}.svc:{port}"

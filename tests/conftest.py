@@ -18,6 +18,10 @@ from redis.asyncio import Redis
 from chargeplane.common.db import create_pool, migrate
 from chargeplane.embedded import EmbeddedPostgres, EmbeddedRedis, free_port
 
+# The operator's status timer gets its interval when its handlers module is imported, and
+# this file is imported first: tests see a station's status change within a second.
+os.environ.setdefault("CHARGEPLANE_STATUS_INTERVAL", "0.5")
+
 # Tables the tests write; emptied between tests (TRUNCATE is fast, a fresh cluster is not).
 TABLES = (
     "ocpp_message_log", "telemetry_data", "billing_transactions", "unmatched_stop_transactions",

@@ -77,14 +77,3 @@ def display() -> Iterator[str]:
         except DisplayUnavailable as exc:
             pytest.skip(f"no virtual display for the window test: {exc}")
         yield name
-
-
-async def wait_for(predicate, within_s: float = 30.0, interval: float = 0.1):  # type: ignore[no-untyped-def]
-    deadline = asyncio.get_running_loop().time() + within_s
-    while True:
-        value = await predicate()
-        if value:
-            return value
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"timed out waiting for {predicate.__name__}")
-        await asyncio.sleep(interval)

@@ -18,8 +18,9 @@ from chargeplane.emulator.events import ConnectionState
 from chargeplane.emulator.gui.__main__ import build_parser, open_window
 from chargeplane.emulator.gui.window import StationWindow
 from support.display import screenshot
+from support.waiting import wait_for
 
-from .conftest import RunningPlatform, wait_for
+from .conftest import RunningPlatform
 
 pytestmark = pytest.mark.e2e
 

@@ -15,8 +15,9 @@ from ocpp.v16 import ChargePoint, call
 from ocpp.v16.enums import AuthorizationStatus, RegistrationStatus
 
 from chargeplane.supervisor import python_module
+from support.waiting import wait_for
 
-from .conftest import OtlpReceiver, RunningPlatform, wait_for
+from .conftest import OtlpReceiver, RunningPlatform
 
 pytestmark = pytest.mark.e2e
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
 import aiohttp
@@ -61,14 +62,15 @@ class Platform:
     redis_url: str
     db: asyncpg.Pool
     ports: dict[str, int] = field(default_factory=dict)
+    host: str = "127.0.0.1"
     runners: dict[str, web.AppRunner] = field(default_factory=dict)
 
     @property
     def ocpp_url(self) -> str:
-        return f"ws://127.0.0.1:{self.ports['ocpp']}/ocpp"
+        return f"ws://{self.host}:{self.ports['ocpp']}/ocpp"
 
     def url(self, service: str) -> str:
-        return f"http://127.0.0.1:{self.ports[service]}"
+        return f"http://{self.host}:{self.ports[service]}"
 
     def settings_for(self, name: str) -> dict[str, object]:
         urls = {f"{service}_url": self.url(service) for service in self.ports if service not in ("ocpp", "api_gateway")}
@@ -86,7 +88,7 @@ class Platform:
         factory, settings_class = APP_FACTORIES[name]
         runner = web.AppRunner(factory(settings_class(**self.settings_for(name))), shutdown_timeout=1)
         await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", self.ports.get(name, 0))
+        site = web.TCPSite(runner, self.host, self.ports.get(name, 0))
         await site.start()
         self.ports[name] = runner.addresses[0][1]
         self.runners[name] = runner
@@ -104,18 +106,26 @@ class Platform:
             await asyncio.sleep(0.02)
 
 
-@pytest.fixture
-async def platform(db: asyncpg.Pool, redis: object, database_url: str, redis_url: str,
-                   spans: InMemorySpanExporter) -> AsyncIterator[Platform]:
-    platform = Platform(database_url, redis_url, db)
+@asynccontextmanager
+async def running_platform(db: asyncpg.Pool, database_url: str, redis_url: str, ports: dict[str, int] | None = None,
+                           host: str = "127.0.0.1") -> AsyncIterator[Platform]:
+    """The services on `host`; those named in `ports` on those ports, the others where the kernel says."""
+    platform = Platform(database_url, redis_url, db, dict(ports or {}), host=host)
     try:
         for name in APP_FACTORIES:  # in dependency order
             await platform.start(name)
-        spans.clear()
         yield platform
     finally:
         for name in reversed(list(platform.runners)):
             await platform.stop(name)
+
+
+@pytest.fixture
+async def platform(db: asyncpg.Pool, redis: object, database_url: str, redis_url: str,
+                   spans: InMemorySpanExporter) -> AsyncIterator[Platform]:
+    async with running_platform(db, database_url, redis_url) as platform:
+        spans.clear()
+        yield platform
 
 
 @pytest.fixture

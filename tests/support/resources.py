@@ -31,5 +31,5 @@ def simulated_station(name: str, tariff: str) -> dict[str, Any]:
         "apiVersion": API_VERSION,
         "kind": "ChargingStation",
         "metadata": {"name": name},
-        "spec": {"tariffRef": {"name": tariff}, "simulator": {"enabled": True}},
+        "spec": {"stationId": name.upper(), "tariffRef": {"name": tariff}, "simulator": {"enabled": True}},
     }

@@ -448,3 +448,24 @@ async def test_cli_fails_when_the_csms_refuses_sessions(csms: FakeCsms, tmp_path
     summary = json.loads(summary_file.read_text())
     assert summary["call_errors"] == {"GenericError": 1}
     assert summary["sessions_completed"] == 0
+
+
+async def test_a_forever_station_with_an_exact_id_charges_until_stopped(csms: FakeCsms) -> None:
+    """What a ChargingStation's simulator Deployment runs: one named station that never exits by itself."""
+    config = dataclasses.replace(
+        fast_fleet(csms.url, stations=1), station_id_override="CP-EXACT", sessions=0, forever=True,
+        max_pause_seconds=0.01,
+    )
+    fleet = Fleet(config)
+    run = asyncio.create_task(fleet.run())
+    await eventually(lambda: fleet.progress().sessions_completed >= 3, within=10)
+    assert not run.done()
+    fleet.request_stop()
+    summary = await run
+    assert set(csms.frames) == {"CP-EXACT"}
+    assert summary.sessions_completed >= 3 and summary.interrupted
+
+
+def test_an_exact_station_id_names_exactly_one_station() -> None:
+    with pytest.raises(ValueError, match="one station"):
+        FleetConfig(stations=2, station_id_override="CP-1")

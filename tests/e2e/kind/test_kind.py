@@ -16,8 +16,8 @@ import pytest
 
 from chargeplane.operator.constants import NAME_PREFIX, PLATFORM_SERVICES
 from support.resources import FLAT_FEE, FLAT_FEE_CURRENCY, flat_fee_tariff, simulated_station
+from support.waiting import wait_for
 
-from ..conftest import wait_for
 from .conftest import RELEASE, Cluster
 
 pytestmark = pytest.mark.k8s

@@ -1,0 +1,290 @@
+"""Pure builders: custom resources and operator settings in, Kubernetes manifests and
+platform request bodies out. No I/O here; the handlers send what these return."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from .constants import (
+    LABEL_COMPONENT,
+    LABEL_MANAGED_BY,
+    LABEL_NAME,
+    LABEL_PART_OF,
+    LABEL_SERVICE,
+    LABEL_STATION,
+    MANAGED_BY,
+    NAME_PREFIX,
+    PART_OF,
+    PLATFORM_SERVICES,
+)
+from .settings import OperatorSettings
+
+Manifest = dict[str, Any]
+OwnerReference = Mapping[str, Any]
+
+PASSWORD_KEY = "password"
+# Defaults of the ChargingStation schema, repeated for objects the API server did not default (tests).
+DEFAULT_HEARTBEAT_INTERVAL = 300
+DEFAULT_SIMULATOR = {"sessions": 0, "sessionSeconds": 60, "pauseSeconds": 30, "powerKw": 11, "meterIntervalSeconds": 10}
+
+
+def platform_name(service: str) -> str:
+    return f"{NAME_PREFIX}{service}"
+
+
+def service_url(service: str) -> str:
+    """How one service of a namespace's platform reaches another (same namespace)."""
+    return f"http://{platform_name(service)}:{PLATFORM_SERVICES[service]}"
+
+
+def gateway_replicas(stations: int, settings: OperatorSettings) -> int:
+    """ceil(stations / stations_per_gateway_replica), at least 1, at most gateway_max_replicas."""
+    wanted = math.ceil(stations / settings.stations_per_gateway_replica)
+    return max(1, min(wanted, settings.gateway_max_replicas))
+
+
+def owner_references(owners: Iterable[OwnerReference]) -> list[dict[str, Any]]:
+    """Sorted by uid, so the same owners always give the same patch."""
+    return sorted((dict(owner) for owner in owners), key=lambda owner: str(owner["uid"]))
+
+
+def _labels(name: str, component: str) -> dict[str, str]:
+    return {LABEL_NAME: name, LABEL_COMPONENT: component, LABEL_PART_OF: PART_OF, LABEL_MANAGED_BY: MANAGED_BY}
+
+
+def _selector(service: str) -> dict[str, str]:
+    # never changes once created: a Deployment's selector is immutable
+    return {LABEL_PART_OF: PART_OF, LABEL_SERVICE: service}
+
+
+def _container_security() -> dict[str, Any]:
+    return {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}}
+
+
+def build_service_env(service: str, settings: OperatorSettings) -> list[dict[str, str]]:
+    """The environment of one platform service (the cluster twin of `chargeplane up`'s)."""
+    env = {
+        "SERVICE_NAME": service,
+        "HOST": "0.0.0.0",
+        "PORT": str(PLATFORM_SERVICES[service]),
+        "DATABASE_URL": settings.database_url,
+        "REDIS_URL": settings.redis_url,
+        "SESSIONS_URL": service_url("sessions"),
+        "BILLING_URL": service_url("billing"),
+        "TELEMETRY_URL": service_url("telemetry"),
+        # always present, so that switching export off removes the endpoint on the next patch
+        "OTEL_EXPORTER_OTLP_ENDPOINT": settings.otlp_endpoint,
+        "OTEL_SERVICE_NAME": service,
+        "LOG_LEVEL": settings.log_level,
+    }
+    return [{"name": key, "value": value} for key, value in env.items()]
+
+
+def build_platform_deployment(service: str, *, settings: OperatorSettings, replicas: int,
+                              owners: Iterable[OwnerReference]) -> Manifest:
+    name = platform_name(service)
+    labels = {**_labels(name, service), LABEL_SERVICE: service}
+    probe = {"httpGet": {"path": "/healthz", "port": "http"}, "periodSeconds": 10, "failureThreshold": 3}
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": name, "labels": labels, "ownerReferences": owner_references(owners)},
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": _selector(service)},
+            "template": {
+                "metadata": {"labels": labels},
+                "spec": {
+                    # migrations are idempotent and advisory-locked, so every pod may run them
+                    "initContainers": [{
+                        "name": "migrate",
+                        "image": settings.image,
+                        "imagePullPolicy": settings.image_pull_policy,
+                        "command": ["chargeplane", "migrate"],
+                        "env": [{"name": "DATABASE_URL", "value": settings.database_url}],
+                        "securityContext": _container_security(),
+                    }],
+                    "containers": [{
+                        "name": service,
+                        "image": settings.image,
+                        "imagePullPolicy": settings.image_pull_policy,
+                        # -P: the working directory stays off sys.path, whatever the image's WORKDIR holds
+                        "command": ["python", "-P", "-m", f"chargeplane.services.{service}"],
+                        "env": build_service_env(service, settings),
+                        "ports": [{"name": "http", "containerPort": PLATFORM_SERVICES[service], "protocol": "TCP"}],
+                        "livenessProbe": probe,
+                        "readinessProbe": {**probe, "httpGet": {"path": "/readyz", "port": "http"}, "periodSeconds": 5},
+                        "resources": {"requests": {"cpu": "50m", "memory": "128Mi"}},
+                        "securityContext": _container_security(),
+                    }],
+                    # above the services' 20 s graceful shutdown (ServiceSettings.shutdown_timeout)
+                    "terminationGracePeriodSeconds": 30,
+                },
+            },
+        },
+    }
+
+
+def build_platform_service(service: str, *, owners: Iterable[OwnerReference]) -> Manifest:
+    name = platform_name(service)
+    port = PLATFORM_SERVICES[service]
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": name, "labels": {**_labels(name, service), LABEL_SERVICE: service},
+                     "ownerReferences": owner_references(owners)},
+        "spec": {
+            "type": "ClusterIP",
+            "selector": _selector(service),
+            "ports": [{"name": "http", "port": port, "targetPort": "http", "protocol": "TCP"}],
+        },
+    }
+
+
+def build_platform(*, settings: OperatorSettings, stations: int, owners: Iterable[OwnerReference]) -> list[Manifest]:
+    """Every Deployment and Service of one namespace's platform, owned by all its
+    ChargingStations and Tariffs (so it goes when the last of them goes)."""
+    owners = list(owners)
+    manifests = []
+    for service in PLATFORM_SERVICES:
+        replicas = gateway_replicas(stations, settings) if service == "ocpp" else 1
+        manifests.append(build_platform_deployment(service, settings=settings, replicas=replicas, owners=owners))
+        manifests.append(build_platform_service(service, owners=owners))
+    return manifests
+
+
+def credentials_secret_name(station: str) -> str:
+    return f"{station}-ocpp-credentials"
+
+
+def credentials_reference(station: str, spec: Mapping[str, Any]) -> tuple[str, str]:
+    """(Secret name, key) holding the station's HTTP Basic password."""
+    reference = spec.get("credentials", {}).get("secretRef")
+    if reference:
+        return reference["name"], reference.get("key", PASSWORD_KEY)
+    return credentials_secret_name(station), PASSWORD_KEY
+
+
+def build_credentials_secret(station: str, password: str, *, owner: OwnerReference) -> Manifest:
+    name = credentials_secret_name(station)
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": name, "labels": {**_labels(name, "credentials"), LABEL_STATION: station},
+                     "ownerReferences": owner_references([owner])},
+        "type": "Opaque",
+        "stringData": {PASSWORD_KEY: password},
+    }
+
+
+def simulator_name(station: str) -> str:
+    return f"{station}-simulator"
+
+
+def build_simulator_deployment(station: str, spec: Mapping[str, Any], *, settings: OperatorSettings,
+                               owner: OwnerReference) -> Manifest:
+    """One emulated station with the ChargingStation's id and connectors, charging until the
+    simulator is disabled, against the namespace's gateway Service."""
+    name = simulator_name(station)
+    simulator = {**DEFAULT_SIMULATOR, **spec.get("simulator", {})}
+    secret, key = credentials_reference(station, spec)
+    labels = {**_labels(name, "simulator"), LABEL_STATION: station}
+    args = [
+        "--url", f"ws://{platform_name('ocpp')}:{PLATFORM_SERVICES['ocpp']}/ocpp",
+        "--station-id", spec["stationId"],
+        "--connectors", str(max(1, len(spec.get("connectors", [])))),
+        "--sessions", str(simulator["sessions"]),
+        "--forever",
+        "--session-seconds", str(simulator["sessionSeconds"]),
+        "--max-pause", str(simulator["pauseSeconds"]),
+        "--power-kw", str(simulator["powerKw"]),
+        "--meter-interval", str(simulator["meterIntervalSeconds"]),
+        # the kubelet expands $(VAR), so the password stays in its Secret
+        "--password", "$(OCPP_PASSWORD)",
+        "--quiet",
+    ]  # fmt: skip
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": name, "labels": labels, "ownerReferences": owner_references([owner])},
+        "spec": {
+            "replicas": 1,
+            # two emulators with one station id would take each other's socket over
+            "strategy": {"type": "Recreate"},
+            "selector": {"matchLabels": {LABEL_PART_OF: PART_OF, LABEL_STATION: station}},
+            "template": {
+                "metadata": {"labels": labels},
+                "spec": {
+                    "containers": [{
+                        "name": "emulator",
+                        "image": settings.image,
+                        "imagePullPolicy": settings.image_pull_policy,
+                        "command": ["chargeplane-emulator"],
+                        "args": args,
+                        "env": [{"name": "OCPP_PASSWORD", "valueFrom": {"secretKeyRef": {"name": secret, "key": key}}}],
+                        "resources": {"requests": {"cpu": "10m", "memory": "64Mi"}},
+                        "securityContext": _container_security(),
+                    }],
+                },
+            },
+        },
+    }
+
+
+def build_registration(spec: Mapping[str, Any]) -> dict[str, Any]:
+    """The gateway's registration body (PUT /internal/stations/{id})."""
+    return {
+        "heartbeat_interval": spec.get("heartbeatIntervalSeconds", DEFAULT_HEARTBEAT_INTERVAL),
+        "registration_status": spec.get("registrationStatus", "Accepted"),
+    }
+
+
+def billing_tariff_id(namespace: str, name: str) -> str:
+    """Tariff ids are unique across namespaces that share one billing database."""
+    return f"{namespace}.{name}"
+
+
+def _decimal(value: float | int | str) -> str:
+    # repr of a float is its shortest round-trip form, so 0.3 goes to billing as "0.3", never 0.2999...
+    return str(value)
+
+
+# CR field -> billing field, for the scalar fields that only change their name
+_RESTRICTION_FIELDS = {
+    "startTime": "start_time", "endTime": "end_time", "startDate": "start_date", "endDate": "end_date",
+    "minDuration": "min_duration", "maxDuration": "max_duration", "dayOfWeek": "day_of_week",
+}
+_DECIMAL_RESTRICTION_FIELDS = {"minKwh": "min_kwh", "maxKwh": "max_kwh"}
+
+
+def _restrictions(restrictions: Mapping[str, Any]) -> dict[str, Any]:
+    body = {snake: restrictions[camel] for camel, snake in _RESTRICTION_FIELDS.items() if camel in restrictions}
+    body |= {snake: _decimal(restrictions[camel]) for camel, snake in _DECIMAL_RESTRICTION_FIELDS.items()
+             if camel in restrictions}
+    return body
+
+
+def _element(element: Mapping[str, Any]) -> dict[str, Any]:
+    body: dict[str, Any] = {"price_components": [
+        {"type": c["type"], "price": _decimal(c["price"]), "step_size": c.get("stepSize", 1)}
+        for c in element["priceComponents"]
+    ]}
+    if "restrictions" in element:
+        body["restrictions"] = _restrictions(element["restrictions"])
+    return body
+
+
+def build_tariff_body(spec: Mapping[str, Any]) -> dict[str, Any]:
+    """Billing's tariff (services/billing/pricing.py `Tariff` minus its id) from a Tariff's camelCase spec."""
+    body: dict[str, Any] = {
+        "currency": spec["currency"],
+        "tax_rate": _decimal(spec["taxRate"]),
+        "time_zone": spec.get("timeZone", "UTC"),
+        "elements": [_element(element) for element in spec["elements"]],
+    }
+    for camel, snake in (("validFrom", "valid_from"), ("validTo", "valid_to")):
+        if camel in spec:
+            body[snake] = spec[camel]
+    return body

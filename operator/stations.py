@@ -1,0 +1,107 @@
+"""ChargingStation: registered with the gateway, bound to its tariff in billing, given
+credentials and, when asked, a simulator; its status read back from the gateway."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable, Iterable, Mapping, MutableMapping
+from datetime import UTC, datetime
+from typing import Any
+
+import kopf
+from kubernetes_asyncio.client import ApiException
+
+from .builders import (
+    OwnerReference,
+    billing_tariff_id,
+    build_credentials_secret,
+    build_registration,
+    build_simulator_deployment,
+    simulator_name,
+)
+from .kube import create_if_absent, create_or_patch, delete_if_present
+from .platform_api import PlatformRejected, PlatformUnavailable
+from .platforms import ensure_platform
+from .runtime import Runtime
+from .status import REGISTERED, TARIFF_BOUND, build_station_status, note_condition, status_changes
+
+# Deleting waits this many retries (of settings.retry_delay) for an unreachable gateway or
+# billing, then lets the resource go: a namespace being deleted takes the platform first.
+DEREGISTER_RETRIES = 6
+
+
+async def apply_station(runtime: Runtime, *, namespace: str, name: str, spec: Mapping[str, Any],
+                        status: Mapping[str, Any], generation: int | None, owner: OwnerReference,
+                        platform_owners: Iterable[OwnerReference], stations: int, tariffs: set[str],
+                        patch_status: MutableMapping[str, Any], logger: kopf.Logger) -> None:
+    await ensure_platform(runtime, namespace, owners=platform_owners, stations=stations, logger=logger)
+    if not spec.get("credentials", {}).get("secretRef"):
+        secret = build_credentials_secret(name, secrets.token_urlsafe(24), owner=owner)
+        await create_if_absent(runtime.kube, namespace, secret, logger)
+    if spec.get("simulator", {}).get("enabled"):
+        simulator = build_simulator_deployment(name, spec, settings=runtime.settings, owner=owner)
+        await create_or_patch(runtime.kube, namespace, simulator, logger)
+    else:
+        await delete_if_present(runtime.kube, namespace, "Deployment", simulator_name(name), logger)
+    if "phase" not in status:
+        patch_status["phase"] = "Pending"  # until the status timer reads the gateway
+
+    def note(type_: str, ok: bool, reason: str, message: str) -> None:
+        note_condition(patch_status, status, type_, ok, reason, message, generation=generation)
+
+    station_id = spec["stationId"]
+    try:
+        await runtime.platform.register_station(namespace, station_id, build_registration(spec))
+    except PlatformUnavailable as exc:
+        note(REGISTERED, False, "GatewayUnavailable", str(exc))
+        raise kopf.TemporaryError(f"waiting for the gateway: {exc}", delay=runtime.settings.retry_delay) from exc
+    note(REGISTERED, True, "Registered", f"station {station_id} may connect")
+
+    tariff = spec["tariffRef"]["name"]
+    if tariff not in tariffs:
+        note(TARIFF_BOUND, False, "TariffNotFound", f"no Tariff {tariff!r} in namespace {namespace}")
+        raise kopf.TemporaryError(f"waiting for Tariff {tariff!r}", delay=runtime.settings.retry_delay)
+    try:
+        await runtime.platform.bind_tariff(namespace, station_id, billing_tariff_id(namespace, tariff))
+    except (PlatformUnavailable, PlatformRejected) as exc:
+        # billing answers 404 until the Tariff's own handler has pushed it
+        note(TARIFF_BOUND, False, "TariffNotInBilling", str(exc))
+        raise kopf.TemporaryError(f"waiting for billing to know tariff {tariff!r}: {exc}",
+                                  delay=runtime.settings.retry_delay) from exc
+    note(TARIFF_BOUND, True, "Bound", f"sessions are billed with Tariff {tariff!r}")
+
+
+async def delete_station(runtime: Runtime, *, namespace: str, spec: Mapping[str, Any], retry: int,
+                         platform_owners: Iterable[OwnerReference], stations: int, logger: kopf.Logger) -> None:
+    """Deregister the station (its Secret and simulator go with it: they are owned by it)."""
+    station_id = spec["stationId"]
+    try:
+        await runtime.platform.unbind_tariff(namespace, station_id)
+        await runtime.platform.deregister_station(namespace, station_id)
+    except PlatformUnavailable as exc:
+        if retry < DEREGISTER_RETRIES:
+            raise kopf.TemporaryError(f"waiting for the platform to deregister {station_id}: {exc}",
+                                      delay=runtime.settings.retry_delay) from exc
+        logger.warning(f"the platform stayed unreachable; {station_id} was not deregistered: {exc}")
+    try:
+        await ensure_platform(runtime, namespace, owners=platform_owners, stations=stations, logger=logger)
+    except ApiException as exc:  # e.g. the namespace itself is being deleted: nothing to scale any more
+        logger.info(f"the gateway was not rescaled: {exc.status} {exc.reason}")
+
+
+async def refresh_station_status(runtime: Runtime, *, namespace: str, spec: Mapping[str, Any],
+                                 status: Mapping[str, Any], generation: int | None, stopping: Callable[[], bool],
+                                 patch_status: MutableMapping[str, Any], logger: kopf.Logger) -> None:
+    """Phase, connectors and last heartbeat as the gateway has them; only changes are written."""
+    try:
+        view = await runtime.platform.station_view(namespace, spec["stationId"])
+    except PlatformUnavailable as exc:
+        logger.debug(f"status not refreshed: {exc}")
+        desired: dict[str, Any] = {"phase": "Unknown"}
+    else:
+        desired = build_station_status(view, expected=spec, conditions=status.get("conditions", []),
+                                       generation=generation, now=datetime.now(UTC))
+    # A timer still running when the operator stops would write after kopf let go of the API
+    # (and an error from its closing client would read as "Unknown").
+    if not stopping():
+        patch_status.update(status_changes(status, desired))

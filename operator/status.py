@@ -1,0 +1,112 @@
+"""Pure status helpers: standard `status.conditions[]` and the live view of a station."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, MutableMapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+Condition = dict[str, Any]
+
+# Condition types (each is True when all is well)
+REGISTERED = "Registered"  # the gateway knows the station, so it may connect
+TARIFF_BOUND = "TariffBound"  # billing prices the station's sessions with its tariffRef
+CONNECTED = "Connected"  # the station's WebSocket is open (read back from the gateway)
+AS_EXPECTED = "AsExpected"  # the vendor and model it reported on boot are the ones in its spec
+SYNCED = "Synced"  # the Tariff is in billing as written
+DELETABLE = "Deletable"  # no station bills with the Tariff any more
+
+
+def kube_time(when: datetime) -> str:
+    """Kubernetes' timestamp form: UTC, whole seconds, Z."""
+    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def set_condition(conditions: Sequence[Condition], type_: str, status: bool, reason: str, message: str, *,
+                  generation: int | None, now: datetime) -> list[Condition]:
+    """`conditions` with the one of `type_` set; its lastTransitionTime moves only when its status does."""
+    value = "True" if status else "False"
+    previous = next((c for c in conditions if c.get("type") == type_), None)
+    changed = previous is None or previous.get("status") != value
+    condition: Condition = {
+        "type": type_,
+        "status": value,
+        "reason": reason,
+        "message": message,
+        "lastTransitionTime": kube_time(now) if changed or previous is None else previous["lastTransitionTime"],
+    }
+    if generation is not None:
+        condition["observedGeneration"] = generation
+    others = [c for c in conditions if c.get("type") != type_]
+    return sorted([*others, condition], key=lambda c: str(c["type"]))
+
+
+def _boot_mismatches(view: Mapping[str, Any], expected: Mapping[str, Any]) -> list[str]:
+    return [f"{field} {view.get(field)!r}, expected {expected[field]!r}" for field in ("vendor", "model")
+            if expected.get(field) and view.get(field) != expected[field]]
+
+
+def build_station_status(view: Mapping[str, Any] | None, *, expected: Mapping[str, Any],
+                         conditions: Sequence[Condition], generation: int | None, now: datetime) -> dict[str, Any]:
+    """A ChargingStation's status from the gateway's view of it (None: not registered);
+    `expected` is its spec (vendor and model)."""
+    if view is None:
+        return {
+            "phase": "Unregistered",
+            "connectors": [],
+            "connectorStates": "",
+            "conditions": set_condition(conditions, CONNECTED, False, "NotRegistered",
+                                        "the gateway does not know this station", generation=generation, now=now),
+        }
+    connectors = [
+        {"id": c["connector_id"], "status": c["status"], "errorCode": c["error_code"]}
+        for c in view["connectors"] if c["connector_id"] > 0  # connector 0 is the station itself
+    ]
+    online = bool(view["connected"])
+    heartbeat = view.get("last_heartbeat_at")
+    status: dict[str, Any] = {
+        "phase": "Online" if online else "Offline",
+        "connectors": connectors,
+        "connectorStates": ",".join(str(c["status"]) for c in connectors),
+        "conditions": set_condition(
+            conditions, CONNECTED, online, "Online" if online else "Offline",
+            "the station's WebSocket is open" if online else "the station is not connected",
+            generation=generation, now=now,
+        ),
+    }
+    if heartbeat:
+        status["lastHeartbeat"] = kube_time(datetime.fromisoformat(heartbeat))
+    if view.get("last_boot_at"):
+        status["reported"] = {key: view[field] for key, field in (
+            ("vendor", "vendor"), ("model", "model"), ("firmwareVersion", "firmware_version"),
+        ) if view.get(field)}
+        mismatches = _boot_mismatches(view, expected)
+        status["conditions"] = set_condition(
+            status["conditions"], AS_EXPECTED, not mismatches, "Mismatch" if mismatches else "Matches",
+            "; ".join(mismatches) or "vendor and model as expected", generation=generation, now=now,
+        )
+    return status
+
+
+def status_changes(current: Mapping[str, Any], desired: Mapping[str, Any]) -> dict[str, Any]:
+    """The top-level status fields that differ: an unchanged station costs no API write."""
+    return {key: value for key, value in desired.items() if current.get(key) != value}
+
+
+def energy_price_range(spec: Mapping[str, Any]) -> str:
+    """A Tariff's PER-KWH column: one price, or lowest-highest for time-of-use; "" if energy is free."""
+    prices = sorted({float(c["price"]) for element in spec["elements"] for c in element["priceComponents"]
+                     if c["type"] == "ENERGY"})
+    if not prices:
+        return ""
+    low, high = (f"{price:.2f}" if round(price, 2) == price else str(price) for price in (prices[0], prices[-1]))
+    return low if low == high else f"{low}-{high}"
+
+
+def note_condition(patch_status: MutableMapping[str, Any], status: Mapping[str, Any], type_: str, ok: bool,
+                   reason: str, message: str, *, generation: int | None) -> None:
+    """Set a condition in a handler's status patch, on top of the conditions set before it."""
+    current = patch_status.get("conditions", status.get("conditions", []))
+    patch_status["conditions"] = set_condition(current, type_, ok, reason, message, generation=generation,
+                                               now=datetime.now(UTC))
+    patch_status["observedGeneration"] = generation

@@ -1,0 +1,358 @@
+"""The real operator (kopf, in this process) against kmock's stateful Kubernetes API and the
+real platform services: resources applied as kubectl would, the platform's answers read back.
+
+kmock has no garbage collector, admission or defaulting: ownerReferences are checked here,
+schemas and CEL rules in tests/unit/operator."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import asyncpg
+import kmock
+import kopf
+import pytest
+import yaml
+from kubernetes_asyncio.client import Configuration
+
+from chargeplane.operator import handlers  # noqa: F401  (registers the handlers with kopf)
+from chargeplane.operator.constants import GROUP, LABEL_SERVICE, PLATFORM_SERVICES, VERSION
+from chargeplane.operator.rbac import RULES
+from chargeplane.operator.settings import OperatorSettings
+from support.station import RawStation, now_z
+from support.waiting import wait_for
+
+from .conftest import Platform, running_platform
+
+NAMESPACE = "fleet"
+# The platform listens on the services' real ports, so the operator's URL template keeps its
+# `{port}`; a loopback address of its own keeps clear of a `chargeplane up` on 127.0.0.1.
+PLATFORM_HOST = "127.0.0.77"
+# Requests this test makes (as kubectl would) are told apart from the operator's by agent.
+KUBECTL_AGENT = "kubectl-in-test"
+VERBS = ["list", "watch", "get", "create", "patch", "update", "delete"]
+RESOURCES: dict[str, dict[str, Any]] = {
+    f"{GROUP}/{VERSION}/chargingstations": {"kind": "ChargingStation", "namespaced": True, "subresources": ["status"]},
+    f"{GROUP}/{VERSION}/tariffs": {"kind": "Tariff", "namespaced": True, "subresources": ["status"]},
+    "apps/v1/deployments": {"kind": "Deployment", "namespaced": True},
+    "v1/services": {"kind": "Service", "namespaced": True},
+    "v1/secrets": {"kind": "Secret", "namespaced": True},
+    "v1/namespaces": {"kind": "Namespace", "namespaced": False},
+    "apiextensions.k8s.io/v1/customresourcedefinitions": {"kind": "CustomResourceDefinition", "namespaced": False},
+}
+PATHS = {
+    "ChargingStation": f"/apis/{GROUP}/{VERSION}/namespaces/{NAMESPACE}/chargingstations",
+    "Tariff": f"/apis/{GROUP}/{VERSION}/namespaces/{NAMESPACE}/tariffs",
+    "Deployment": f"/apis/apps/v1/namespaces/{NAMESPACE}/deployments",
+    "Service": f"/api/v1/namespaces/{NAMESPACE}/services",
+    "Secret": f"/api/v1/namespaces/{NAMESPACE}/secrets",
+}
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
+def example(kind: str) -> dict[str, Any]:
+    for path in sorted(EXAMPLES.glob("*.yaml")):
+        for document in yaml.safe_load_all(path.read_text()):
+            if document["kind"] == kind:
+                return document
+    raise LookupError(kind)
+
+
+class Kubectl:
+    """What a user does with kubectl, with the metadata a real API server would add (kmock adds none)."""
+
+    def __init__(self, http: aiohttp.ClientSession) -> None:
+        self.http = http
+        self.uids = itertools.count(1)
+
+    async def get(self, kind: str, name: str) -> dict[str, Any] | None:
+        async with self.http.get(f"{PATHS[kind]}/{name}") as response:
+            return await response.json() if response.status == 200 else None
+
+    async def apply(self, manifest: dict[str, Any]) -> str:
+        """Create; the new object's uid."""
+        uid = next(self.uids)
+        metadata = {**manifest["metadata"], "namespace": NAMESPACE, "uid": f"uid-{uid}", "resourceVersion": str(uid),
+                    "generation": 1, "creationTimestamp": "2026-11-26T08:00:00Z"}
+        async with self.http.post(PATHS[manifest["kind"]], json={**manifest, "metadata": metadata}) as response:
+            assert response.status < 300, await response.text()
+        return metadata["uid"]
+
+    async def patch_spec(self, kind: str, name: str, spec: dict[str, Any]) -> None:
+        current = await self.get(kind, name)
+        assert current is not None
+        body = {"metadata": {"generation": current["metadata"]["generation"] + 1}, "spec": spec}
+        async with self.http.patch(f"{PATHS[kind]}/{name}", json=body,
+                                   headers={"Content-Type": "application/merge-patch+json"}) as response:
+            assert response.status < 300, await response.text()
+
+    async def delete(self, kind: str, name: str) -> None:
+        async with self.http.delete(f"{PATHS[kind]}/{name}") as response:
+            assert response.status < 300, await response.text()
+
+
+def condition(resource: dict[str, Any] | None, type_: str) -> dict[str, Any]:
+    conditions = (resource or {}).get("status", {}).get("conditions", [])
+    return next((c for c in conditions if c["type"] == type_), {})
+
+
+def owner_uids(resource: dict[str, Any] | None) -> set[str]:
+    return {owner["uid"] for owner in (resource or {}).get("metadata", {}).get("ownerReferences", [])}
+
+
+@pytest.fixture
+def kube(kmock: kmock.KubernetesEmulator) -> kmock.KubernetesEmulator:
+    for key, info in RESOURCES.items():
+        kmock.resources[key] = kmock.ResourceInfo(verbs=VERBS, **info)
+    return kmock
+
+
+@pytest.fixture
+async def kubectl(kube: kmock.KubernetesEmulator) -> AsyncIterator[Kubectl]:
+    # a fresh connection per request: a kept-alive one can hang across an operator restart
+    async with aiohttp.ClientSession(base_url=str(kube.url), headers={"User-Agent": KUBECTL_AGENT},
+                                     connector=aiohttp.TCPConnector(force_close=True),
+                                     timeout=aiohttp.ClientTimeout(total=5)) as http:
+        yield Kubectl(http)
+
+
+@pytest.fixture
+async def platform_at_service_ports(db: asyncpg.Pool, redis: object, database_url: str,
+                                    redis_url: str) -> AsyncIterator[Platform]:
+    async with running_platform(db, database_url, redis_url, dict(PLATFORM_SERVICES), PLATFORM_HOST) as platform:
+        yield platform
+
+
+OperatorRunner = Callable[..., Any]
+
+
+@pytest.fixture
+def run_operator(kube: kmock.KubernetesEmulator, platform_at_service_ports: Platform) -> OperatorRunner:
+    """`async with run_operator(**settings):` the operator runs, cluster-wide, against kmock."""
+
+    @asynccontextmanager
+    async def running(**overrides: Any) -> AsyncIterator[None]:
+        settings = OperatorSettings(**{
+            "image": "chargeplane:test", "service_url_template": f"http://{PLATFORM_HOST}:{{port}}",
+            "retry_delay": 0.2, **overrides,
+        })
+        kopf_settings = kopf.OperatorSettings()
+        kopf_settings.watching.reconnect_backoff = 0.1
+        # kmock keeps an object's resourceVersion on writes, so kopf would never see its own
+        # patch come back by version and would wait out the consistency timeout each time
+        kopf_settings.persistence.consistency_timeout = 0
+        stop = asyncio.Event()
+        memo = kopf.Memo(settings=settings, kube_configuration=Configuration(host=str(kube.url)))
+        operator = asyncio.create_task(kopf.operator(
+            clusterwide=True, standalone=True, stop_flag=stop, settings=kopf_settings, memo=memo))
+        try:
+            yield
+        finally:
+            stop.set()
+            await asyncio.wait_for(operator, timeout=10)
+
+    return running
+
+
+def used_permissions(kube: kmock.KubernetesEmulator) -> set[tuple[str, str, str]]:
+    """(apiGroup, resource[/subresource], verb) of every API request the operator made."""
+    verbs = {kmock.action.LIST: "list", kmock.action.WATCH: "watch", kmock.action.FETCH: "get",
+             kmock.action.CREATE: "create", kmock.action.DELETE: "delete"}
+    used = set()
+    for request in kube:
+        if request.headers.get("User-Agent") == KUBECTL_AGENT or request.resource is None:
+            continue
+        if not request.resource.plural:  # discovery, open to every authenticated client
+            continue
+        resource = request.resource.plural + (f"/{request.subresource}" if request.subresource else "")
+        verb = verbs.get(request.action) or ("patch" if request.method == kmock.method.PATCH else "update")
+        used.add((request.resource.group, resource, verb))
+    return used
+
+
+def granted_permissions() -> set[tuple[str, str, str]]:
+    return {(group, resource, verb) for rule in RULES for group in rule["apiGroups"]
+            for resource in rule["resources"] for verb in rule["verbs"]}
+
+
+async def until(predicate: Callable[[], Awaitable[Any]], within_s: float = 10.0) -> Any:
+    # kmock matches each request against all earlier ones, so every poll slows the rest a little
+    return await wait_for(predicate, within_s=within_s, interval=0.1)
+
+
+async def matching(resource: Awaitable[dict[str, Any] | None], test: Callable[[dict[str, Any]], bool]) -> Any:
+    """The resource, if it exists and passes `test`."""
+    value = await resource
+    return value if value is not None and test(value) else None
+
+
+async def gone(resource: Awaitable[dict[str, Any] | None]) -> bool:
+    return await resource is None
+
+
+async def test_the_examples_make_the_platform_register_bill_show_live_status_and_clean_up(
+    run_operator: OperatorRunner, kubectl: Kubectl, kube: kmock.KubernetesEmulator,
+    platform_at_service_ports: Platform, http: aiohttp.ClientSession,
+) -> None:
+    platform = platform_at_service_ports
+    billing, gateway = platform.url("billing"), platform.url("ocpp")
+    tariff_url = f"{billing}/internal/tariffs/{NAMESPACE}.city-tou"
+
+    async def billing_tariff() -> dict[str, Any] | None:
+        async with http.get(tariff_url) as response:
+            return await response.json() if response.status == 200 else None
+
+    async def station_view() -> dict[str, Any] | None:
+        async with http.get(f"{gateway}/internal/stations/DEPOT-01") as response:
+            return await response.json() if response.status == 200 else None
+
+    async with run_operator():
+        tariff_uid = await kubectl.apply(example("Tariff"))
+        pushed = await until(billing_tariff)
+        assert pushed["definition"]["currency"] == "EUR" and len(pushed["definition"]["elements"]) == 2
+        for service in PLATFORM_SERVICES:
+            deployment = await until(lambda s=service: kubectl.get("Deployment", f"chargeplane-{s}"))
+            assert deployment["spec"]["template"]["metadata"]["labels"][LABEL_SERVICE] == service
+            assert owner_uids(deployment) == {tariff_uid}
+            assert owner_uids(await kubectl.get("Service", f"chargeplane-{service}")) == {tariff_uid}
+        tariff = await until(lambda: kubectl.get("Tariff", "city-tou"))
+        assert condition(tariff, "Synced")["status"] == "True"
+        assert tariff["status"]["pricePerKwh"] == "0.29-0.45"
+
+        station_uid = await kubectl.apply(example("ChargingStation"))
+        assert (await until(station_view))["heartbeat_interval"] == 60
+        bound = await until(lambda: platform.db.fetchval(
+            "SELECT tariff_id FROM station_tariffs WHERE station_id = 'DEPOT-01'"))
+        assert bound == f"{NAMESPACE}.city-tou"
+        secret = await until(lambda: kubectl.get("Secret", "depot-01-ocpp-credentials"))
+        assert owner_uids(secret) == {station_uid} and secret["metadata"]["ownerReferences"][0]["controller"] is True
+        simulator = await until(lambda: kubectl.get("Deployment", "depot-01-simulator"))
+        args = simulator["spec"]["template"]["spec"]["containers"][0]["args"]
+        assert args[:4] == ["--url", "ws://chargeplane-ocpp:8081/ocpp", "--station-id", "DEPOT-01"]
+        gateway_owners = owner_uids(await kubectl.get("Deployment", "chargeplane-ocpp"))
+        assert gateway_owners == {tariff_uid, station_uid}
+
+        async def station_phase(phase: str) -> dict[str, Any] | None:
+            station = await kubectl.get("ChargingStation", "depot-01")
+            return station if (station or {}).get("status", {}).get("phase") == phase else None
+
+        offline = await until(lambda: matching(station_phase("Offline"),
+                                               lambda s: condition(s, "TariffBound").get("status") == "True"))
+        assert condition(offline, "Registered")["status"] == "True"
+        assert offline["status"]["observedGeneration"] == 1
+
+        # a station connects: within a few status intervals the resource shows it
+        async with http.ws_connect(f"{platform.ocpp_url}/DEPOT-01", protocols=["ocpp1.6"]) as ws:
+            station = RawStation(ws)
+            await station.call("BootNotification", {"chargePointVendor": "ChargePlane", "chargePointModel": "Emulator"})
+            await station.call("Heartbeat", {})
+            for connector, state in ((1, "Charging"), (2, "Available")):
+                await station.call("StatusNotification", {"connectorId": connector, "errorCode": "NoError",
+                                                          "status": state, "timestamp": now_z()})
+            online = await until(lambda: station_phase("Online"))
+            assert online["status"]["connectorStates"] == "Charging,Available"
+            assert online["status"]["lastHeartbeat"].endswith("Z")
+            assert condition(online, "Connected")["reason"] == "Online"
+            assert condition(online, "AsExpected")["status"] == "True"  # the vendor and model of the example
+        await until(lambda: station_phase("Offline"))
+
+        # a price change reaches billing
+        elements = example("Tariff")["spec"]["elements"]
+        elements[1]["priceComponents"][0]["price"] = 0.25
+        await kubectl.patch_spec("Tariff", "city-tou", {"elements": elements})
+
+        async def repriced() -> bool:
+            tariff = await billing_tariff()
+            return tariff is not None and tariff["definition"]["elements"][1]["price_components"][0]["price"] == "0.25"
+
+        await until(repriced)
+        await until(lambda: matching(kubectl.get("Tariff", "city-tou"),
+                                     lambda t: t["status"]["observedGeneration"] == 2))
+
+        # the simulator goes when it is switched off
+        await kubectl.patch_spec("ChargingStation", "depot-01", {"simulator": {"enabled": False}})
+        await until(lambda: gone(kubectl.get("Deployment", "depot-01-simulator")))
+
+        # a tariff in use stays, and says why
+        await kubectl.delete("Tariff", "city-tou")
+        blocked = await until(lambda: matching(kubectl.get("Tariff", "city-tou"),
+                                          lambda t: condition(t, "Deletable").get("reason") == "InUse"))
+        assert "depot-01" in condition(blocked, "Deletable")["message"]
+        assert await billing_tariff() is not None
+
+        # deleting the station deregisters it, and then the tariff can go
+        await kubectl.delete("ChargingStation", "depot-01")
+        await until(lambda: gone(kubectl.get("ChargingStation", "depot-01")))
+        assert await station_view() is None
+        assert await platform.db.fetchval("SELECT count(*) FROM station_tariffs") == 0
+        await until(lambda: gone(kubectl.get("Tariff", "city-tou")))
+        assert await billing_tariff() is None
+
+    assert used_permissions(kube) == granted_permissions()
+
+
+async def test_a_station_without_its_tariff_says_so_until_the_tariff_exists(
+    run_operator: OperatorRunner, kubectl: Kubectl, platform_at_service_ports: Platform,
+) -> None:
+    async with run_operator():
+        await kubectl.apply(example("ChargingStation"))
+        missing = await until(lambda: matching(kubectl.get("ChargingStation", "depot-01"),
+                                          lambda s: condition(s, "TariffBound").get("reason") == "TariffNotFound"))
+        assert condition(missing, "TariffBound")["status"] == "False"
+        assert "city-tou" in condition(missing, "TariffBound")["message"]
+        assert condition(missing, "Registered")["status"] == "True"  # it may connect meanwhile
+
+        await kubectl.apply(example("Tariff"))
+        await until(lambda: matching(kubectl.get("ChargingStation", "depot-01"),
+                                lambda s: condition(s, "TariffBound").get("status") == "True"))
+
+
+async def test_billing_rejecting_a_tariff_is_a_permanent_error_shown_in_status(
+    run_operator: OperatorRunner, kubectl: Kubectl,
+) -> None:
+    tariff = example("Tariff")
+    tariff["spec"]["timeZone"] = "Mars/Olympus_Mons"  # a string to the schema, unknown to billing
+    async with run_operator():
+        await kubectl.apply(tariff)
+        rejected = await until(lambda: matching(kubectl.get("Tariff", "city-tou"),
+                                           lambda t: condition(t, "Synced").get("reason") == "Rejected"))
+        assert "time zone" in condition(rejected, "Synced")["message"]
+
+
+async def test_gateway_replicas_follow_the_stations_and_settings_update_the_platform_in_place(
+    run_operator: OperatorRunner, kubectl: Kubectl,
+) -> None:
+    async def gateway() -> dict[str, Any] | None:
+        return await kubectl.get("Deployment", "chargeplane-ocpp")
+
+    async with run_operator(stations_per_gateway_replica=1, gateway_max_replicas=2):
+        await kubectl.apply(example("Tariff"))
+        for number in range(1, 4):
+            station = example("ChargingStation")
+            station["metadata"]["name"] = f"depot-{number:02d}"
+            station["spec"] |= {"stationId": f"DEPOT-{number:02d}", "simulator": {"enabled": False}}
+            await kubectl.apply(station)
+        # ceil(3 / 1) = 3, clamped to the maximum of 2
+        await until(lambda: matching(gateway(), lambda d: d["spec"]["replicas"] == 2))
+        for number in range(2, 4):
+            await kubectl.delete("ChargingStation", f"depot-{number:02d}")
+        for number in range(2, 4):
+            await until(lambda n=number: gone(kubectl.get("ChargingStation", f"depot-{n:02d}")))
+        await until(lambda: matching(gateway(), lambda d: d["spec"]["replicas"] == 1))
+
+    # a new image (a chart upgrade restarts the operator with new settings): patched on resume
+    def images(deployment: dict[str, Any]) -> set[str]:
+        pod = deployment["spec"]["template"]["spec"]
+        return {container["image"] for container in (*pod["initContainers"], *pod["containers"])}
+
+    async with run_operator(image="chargeplane:next"):
+        for service in PLATFORM_SERVICES:
+            await until(lambda s=service: matching(kubectl.get("Deployment", f"chargeplane-{s}"),
+                                                   lambda d: images(d) == {"chargeplane:next"}))
+        assert (await gateway() or {})["spec"]["replicas"] == 1

@@ -1,0 +1,178 @@
+"""The operator's pure builders: custom resources and settings in, manifests and request
+bodies out. Every manifest is checked against the Kubernetes API's own schemas."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+import kopf
+import kubernetes_validate
+import pytest
+
+from chargeplane.operator.builders import (
+    billing_tariff_id,
+    build_credentials_secret,
+    build_platform,
+    build_registration,
+    build_simulator_deployment,
+    build_tariff_body,
+    gateway_replicas,
+)
+from chargeplane.operator.constants import LABEL_SERVICE, PLATFORM_SERVICES
+from chargeplane.operator.settings import OperatorSettings
+from chargeplane.services.billing.pricing import SessionUsage, Tariff, price_session
+
+from .test_crds import KUBERNETES_VERSION, example
+
+SETTINGS = OperatorSettings(image="registry.example/chargeplane:1.2.3", database_url="postgresql://db/cp",
+                            redis_url="redis://cache:6379/0", otlp_endpoint="http://collector:4318")
+
+
+def owner(kind: str, name: str, uid: str, *, controller: bool = False) -> dict[str, Any]:
+    body = kopf.Body({"apiVersion": "chargeplane.io/v1alpha1", "kind": kind, "metadata": {"name": name, "uid": uid}})
+    return dict(kopf.build_owner_reference(body, controller=controller, block_owner_deletion=False))
+
+
+TARIFF_OWNER = owner("Tariff", "city-tou", "uid-b")
+STATION_OWNER = owner("ChargingStation", "depot-01", "uid-a")
+
+
+def env_of(container: dict[str, Any]) -> dict[str, Any]:
+    return {variable["name"]: variable.get("value", variable.get("valueFrom")) for variable in container["env"]}
+
+
+@pytest.mark.parametrize(("stations", "per_replica", "maximum", "replicas"), [
+    (0, 5000, 10, 1), (1, 5000, 10, 1), (5000, 5000, 10, 1), (5001, 5000, 10, 2),
+    (12_000, 5000, 10, 3), (10**6, 5000, 10, 10), (3, 1, 2, 2),
+])
+def test_gateway_replicas_are_ceil_of_stations_per_replica_clamped(stations: int, per_replica: int, maximum: int,
+                                                                   replicas: int) -> None:
+    settings = OperatorSettings(stations_per_gateway_replica=per_replica, gateway_max_replicas=maximum)
+    assert gateway_replicas(stations, settings) == replicas
+
+
+def test_the_platform_is_a_deployment_and_service_per_service_owned_by_every_resource() -> None:
+    manifests = build_platform(settings=SETTINGS, stations=7001, owners=[TARIFF_OWNER, STATION_OWNER])
+    for manifest in manifests:
+        kubernetes_validate.validate(manifest, KUBERNETES_VERSION, strict=True)
+        # sorted by uid, neither controls it: the platform goes with the last of them
+        assert manifest["metadata"]["ownerReferences"] == [STATION_OWNER, TARIFF_OWNER]
+    by_kind_and_name = {(m["kind"], m["metadata"]["name"]): m for m in manifests}
+    assert set(by_kind_and_name) == {(kind, f"chargeplane-{service}") for service in PLATFORM_SERVICES
+                                     for kind in ("Deployment", "Service")}
+    for service, port in PLATFORM_SERVICES.items():
+        deployment = by_kind_and_name["Deployment", f"chargeplane-{service}"]
+        pod = deployment["spec"]["template"]
+        assert deployment["spec"]["replicas"] == (2 if service == "ocpp" else 1)
+        assert pod["metadata"]["labels"][LABEL_SERVICE] == service
+        assert deployment["spec"]["selector"]["matchLabels"].items() <= pod["metadata"]["labels"].items()
+        (container,) = pod["spec"]["containers"]
+        assert container["command"] == ["python", "-P", "-m", f"chargeplane.services.{service}"]
+        assert container["image"] == SETTINGS.image and container["ports"][0]["containerPort"] == port
+        assert env_of(container) == {
+            "SERVICE_NAME": service, "HOST": "0.0.0.0", "PORT": str(port), "DATABASE_URL": "postgresql://db/cp",
+            "REDIS_URL": "redis://cache:6379/0", "SESSIONS_URL": "http://chargeplane-sessions:8082",
+            "BILLING_URL": "http://chargeplane-billing:8083", "TELEMETRY_URL": "http://chargeplane-telemetry:8084",
+            "OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4318", "OTEL_SERVICE_NAME": service, "LOG_LEVEL": "INFO",
+        }
+        assert (container["livenessProbe"]["httpGet"]["path"], container["readinessProbe"]["httpGet"]["path"]) == (
+            "/healthz", "/readyz")
+        (migrate,) = pod["spec"]["initContainers"]
+        assert migrate["command"] == ["chargeplane", "migrate"]
+        assert env_of(migrate) == {"DATABASE_URL": "postgresql://db/cp"}
+        service_manifest = by_kind_and_name["Service", f"chargeplane-{service}"]
+        assert service_manifest["spec"]["selector"] == deployment["spec"]["selector"]["matchLabels"]
+        assert service_manifest["spec"]["ports"][0]["port"] == port
+
+
+def test_the_platform_follows_the_settings() -> None:
+    changed = OperatorSettings(image="chargeplane:next", otlp_endpoint="", log_level="DEBUG")
+    deployment = build_platform(settings=changed, stations=1, owners=[TARIFF_OWNER])[0]
+    pod = deployment["spec"]["template"]["spec"]
+    assert {c["image"] for c in (*pod["containers"], *pod["initContainers"])} == {"chargeplane:next"}
+    env = env_of(pod["containers"][0])
+    assert (env["OTEL_EXPORTER_OTLP_ENDPOINT"], env["LOG_LEVEL"]) == ("", "DEBUG")
+
+
+def test_a_generated_password_secret_is_controlled_by_its_station() -> None:
+    station_owner = owner("ChargingStation", "depot-01", "uid-a", controller=True)
+    secret = build_credentials_secret("depot-01", "s3cret", owner=station_owner)
+    kubernetes_validate.validate(secret, KUBERNETES_VERSION, strict=True)
+    assert secret["metadata"]["name"] == "depot-01-ocpp-credentials"
+    assert secret["stringData"] == {"password": "s3cret"}
+    assert secret["metadata"]["ownerReferences"] == [station_owner]
+
+
+def test_the_simulator_is_one_named_station_against_the_gateway_with_its_password_from_the_secret() -> None:
+    station_owner = owner("ChargingStation", "depot-01", "uid-a", controller=True)
+    spec = example("ChargingStation")["spec"]
+    deployment = build_simulator_deployment("depot-01", spec, settings=SETTINGS, owner=station_owner)
+    kubernetes_validate.validate(deployment, KUBERNETES_VERSION, strict=True)
+    assert deployment["spec"]["strategy"] == {"type": "Recreate"}
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    assert container["command"] == ["chargeplane-emulator"]
+    assert container["args"] == [
+        "--url", "ws://chargeplane-ocpp:8081/ocpp", "--station-id", "DEPOT-01", "--connectors", "2",
+        "--sessions", "0", "--forever", "--session-seconds", "120", "--max-pause", "30", "--power-kw", "11",
+        "--meter-interval", "10", "--password", "$(OCPP_PASSWORD)", "--quiet",
+    ]
+    assert env_of(container)["OCPP_PASSWORD"] == {
+        "secretKeyRef": {"name": "depot-01-ocpp-credentials", "key": "password"}}
+
+
+def test_the_simulator_takes_a_given_secret_and_the_schema_defaults() -> None:
+    spec = {"stationId": "CP-9", "tariffRef": {"name": "t"}, "simulator": {"enabled": True},
+            "credentials": {"secretRef": {"name": "vault-synced", "key": "basic"}}}
+    deployment = build_simulator_deployment("cp-9", spec, settings=SETTINGS, owner=STATION_OWNER)
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    assert env_of(container)["OCPP_PASSWORD"] == {"secretKeyRef": {"name": "vault-synced", "key": "basic"}}
+    args = container["args"]
+    assert [args[args.index(flag) + 1] for flag in ("--connectors", "--session-seconds", "--power-kw")] == [
+        "1", "60", "11"]
+
+
+def test_registration_carries_the_heartbeat_interval_and_registration_status() -> None:
+    assert build_registration({"stationId": "A"}) == {"heartbeat_interval": 300, "registration_status": "Accepted"}
+    assert build_registration({"heartbeatIntervalSeconds": 60, "registrationStatus": "Pending"}) == {
+        "heartbeat_interval": 60, "registration_status": "Pending"}
+
+
+def test_a_tariff_spec_becomes_billings_tariff_and_prices_by_time_of_use() -> None:
+    body = build_tariff_body(example("Tariff")["spec"])
+    assert body["elements"][0] == {
+        "price_components": [{"type": "ENERGY", "price": "0.45", "step_size": 1},
+                             {"type": "FLAT", "price": "0.5", "step_size": 1}],
+        "restrictions": {"start_time": "08:00", "end_time": "20:00",
+                         "day_of_week": ["MONDAY", "TUESDAY", "WEDNESDAY", "THURSDAY", "FRIDAY"]},
+    }
+    tariff = Tariff.model_validate({**body, "id": billing_tariff_id("fleet", "city-tou")})
+    assert (tariff.id, tariff.currency, tariff.tax_rate, tariff.time_zone) == (
+        "fleet.city-tou", "EUR", Decimal("0.19"), "Europe/Berlin")
+
+    def bill(start: str, end: str, kwh: int) -> Decimal:
+        usage = SessionUsage(datetime.fromisoformat(start), datetime.fromisoformat(end), 0, kwh * 1000)
+        return price_session(tariff, usage).amount_excl_tax
+
+    # a Monday morning in Berlin is peak (0.45), a Sunday is not (0.29); 0.50 per session either way
+    assert bill("2026-03-02T09:00:00+01:00", "2026-03-02T10:00:00+01:00", 10) == Decimal("5.00")
+    assert bill("2026-03-01T09:00:00+01:00", "2026-03-01T10:00:00+01:00", 10) == Decimal("3.40")
+
+
+def test_every_optional_tariff_field_reaches_billing() -> None:
+    spec = {
+        "currency": "JPY", "taxRate": 0.1, "validFrom": "2026-01-01T00:00:00Z", "validTo": "2027-01-01T00:00:00Z",
+        "elements": [{"priceComponents": [{"type": "TIME", "price": 120, "stepSize": 300}],
+                      "restrictions": {"startDate": "2026-01-01", "endDate": "2026-06-01", "minKwh": 0.5,
+                                       "maxKwh": 40, "minDuration": 60, "maxDuration": 7200}}],
+    }
+    body = build_tariff_body(spec)
+    assert body == {
+        "currency": "JPY", "tax_rate": "0.1", "time_zone": "UTC",
+        "valid_from": "2026-01-01T00:00:00Z", "valid_to": "2027-01-01T00:00:00Z",
+        "elements": [{"price_components": [{"type": "TIME", "price": "120", "step_size": 300}],
+                      "restrictions": {"start_date": "2026-01-01", "end_date": "2026-06-01", "min_duration": 60,
+                                       "max_duration": 7200, "min_kwh": "0.5", "max_kwh": "40"}}],
+    }
+    Tariff.model_validate({**body, "id": "x"})
