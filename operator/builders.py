@@ -74,6 +74,8 @@ def build_service_env(service: str, settings: OperatorSettings) -> list[dict[str
         "SESSIONS_URL": service_url("sessions"),
         "BILLING_URL": service_url("billing"),
         "TELEMETRY_URL": service_url("telemetry"),
+        "AUTH_URL": service_url("auth"),
+        "OCPP_HTTP_URL": service_url("ocpp"),
         # always present, so that switching export off removes the endpoint on the next patch
         "OTEL_EXPORTER_OTLP_ENDPOINT": settings.otlp_endpoint,
         "OTEL_SERVICE_NAME": service,
@@ -111,7 +113,7 @@ def build_platform_deployment(service: str, *, settings: OperatorSettings, repli
                         "image": settings.image,
                         "imagePullPolicy": settings.image_pull_policy,
                         # -P: the working directory stays off sys.path, whatever the image's WORKDIR holds
-                        "command": ["python", "-P", "-m", f"chargeplane.services.{service}"],
+                        "command": ["python", "-P", "-m", f"chargeplane.services.{service.replace('-', '_')}"],
                         "env": build_service_env(service, settings),
                         "ports": [{"name": "http", "containerPort": PLATFORM_SERVICES[service], "protocol": "TCP"}],
                         "livenessProbe": probe,

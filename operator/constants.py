@@ -11,7 +11,9 @@ FINALIZER = "chargeplane.io/finalizer"
 
 # service name -> port; a namespace's platform has a Deployment and Service of each,
 # named `chargeplane-<service>`
-PLATFORM_SERVICES = {"ocpp": 8081, "sessions": 8082, "billing": 8083, "telemetry": 8084}
+PLATFORM_SERVICES = {
+    "ocpp": 8081, "sessions": 8082, "billing": 8083, "telemetry": 8084, "auth": 8085, "api-gateway": 8080,
+}
 NAME_PREFIX = "chargeplane-"
 
 # Label keys. `chargeplane.io/service` selects a service's pods (the chart's NodePort

@@ -125,7 +125,8 @@ async def kubectl(kube: kmock.KubernetesEmulator) -> AsyncIterator[Kubectl]:
 @pytest.fixture
 async def platform_at_service_ports(db: asyncpg.Pool, redis: object, database_url: str,
                                     redis_url: str) -> AsyncIterator[Platform]:
-    async with running_platform(db, database_url, redis_url, dict(PLATFORM_SERVICES), PLATFORM_HOST) as platform:
+    ports = {name.replace("-", "_"): port for name, port in PLATFORM_SERVICES.items()}
+    async with running_platform(db, database_url, redis_url, ports, PLATFORM_HOST) as platform:
         yield platform
 
 
@@ -181,7 +182,7 @@ def granted_permissions() -> set[tuple[str, str, str]]:
             for resource in rule["resources"] for verb in rule["verbs"]}
 
 
-async def until(predicate: Callable[[], Awaitable[Any]], within_s: float = 10.0) -> Any:
+async def until(predicate: Callable[[], Awaitable[Any]], within_s: float = 30.0) -> Any:
     # kmock matches each request against all earlier ones, so every poll slows the rest a little
     return await wait_for(predicate, within_s=within_s, interval=0.1)
 

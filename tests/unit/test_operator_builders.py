@@ -69,12 +69,14 @@ def test_the_platform_is_a_deployment_and_service_per_service_owned_by_every_res
         assert pod["metadata"]["labels"][LABEL_SERVICE] == service
         assert deployment["spec"]["selector"]["matchLabels"].items() <= pod["metadata"]["labels"].items()
         (container,) = pod["spec"]["containers"]
-        assert container["command"] == ["python", "-P", "-m", f"chargeplane.services.{service}"]
+        module = service.replace("-", "_")  # api-gateway is chargeplane.services.api_gateway
+        assert container["command"] == ["python", "-P", "-m", f"chargeplane.services.{module}"]
         assert container["image"] == SETTINGS.image and container["ports"][0]["containerPort"] == port
         assert env_of(container) == {
             "SERVICE_NAME": service, "HOST": "0.0.0.0", "PORT": str(port), "DATABASE_URL": "postgresql://db/cp",
             "REDIS_URL": "redis://cache:6379/0", "SESSIONS_URL": "http://chargeplane-sessions:8082",
             "BILLING_URL": "http://chargeplane-billing:8083", "TELEMETRY_URL": "http://chargeplane-telemetry:8084",
+            "AUTH_URL": "http://chargeplane-auth:8085", "OCPP_HTTP_URL": "http://chargeplane-ocpp:8081",
             "OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4318", "OTEL_SERVICE_NAME": service, "LOG_LEVEL": "INFO",
         }
         assert (container["livenessProbe"]["httpGet"]["path"], container["readinessProbe"]["httpGet"]["path"]) == (
