@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
 import asyncpg
+import orjson
 from aiohttp import web
 
 from .keys import DB_POOL, HTTP, OUTBOX, SETTINGS
@@ -42,17 +43,32 @@ class OutboxEvent:
     payload: Mapping[str, Any]
 
 
+OutboxRow = tuple[str, str, str, str, str, str | None]
+
+
+def outbox_row(source: str, event: OutboxEvent, traceparent: str | None) -> OutboxRow:
+    """An event as the outbox stores it, its payload already JSON (encoded once, by orjson)."""
+    return (source, event.destination, event.path, event.idempotency_key, orjson.dumps(event.payload).decode(),
+            traceparent)
+
+
+async def insert_outbox_rows(conn: asyncpg.Connection, rows: Sequence[OutboxRow]) -> None:
+    """One statement for any number of events, in order; a repeated key is already queued."""
+    if rows:
+        await conn.execute(
+            "INSERT INTO outbox (source, destination, path, idempotency_key, payload, traceparent)"
+            " SELECT s, d, p, k, j::jsonb, t FROM unnest($1::text[], $2::text[], $3::text[], $4::text[],"
+            " $5::text[], $6::text[]) WITH ORDINALITY AS u(s, d, p, k, j, t, n) ORDER BY n"
+            " ON CONFLICT (idempotency_key) DO NOTHING",
+            *(list(column) for column in zip(*rows, strict=True)),
+        )
+
+
 async def enqueue(
     conn: asyncpg.Connection, source: str, events: Iterable[OutboxEvent], traceparent: str | None
 ) -> None:
-    """Write events inside the caller's transaction; a repeated key is already queued."""
-    rows = [(source, e.destination, e.path, e.idempotency_key, e.payload, traceparent) for e in events]
-    if rows:
-        await conn.executemany(
-            "INSERT INTO outbox (source, destination, path, idempotency_key, payload, traceparent)"
-            " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (idempotency_key) DO NOTHING",
-            rows,
-        )
+    """Write events inside the caller's transaction."""
+    await insert_outbox_rows(conn, [outbox_row(source, event, traceparent) for event in events])
 
 
 class _Retry(Exception):

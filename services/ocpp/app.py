@@ -17,7 +17,7 @@ from .framelog import FrameLog
 from .keys import COMMITTER, FRAME_LOG, REGISTRY, STORE
 from .registry import ConnectionRegistry
 from .settings import OcppSettings
-from .store import METER_VALUES, SESSION_START, SESSION_STOP, STATION_BOOTED, StationStore
+from .store import METER_VALUES, SESSION_START, SESSION_STOP, SOURCE, STATION_BOOTED, StationStore
 
 FAILURE_EVENTS = {
     SESSION_START: "start session failed",
@@ -31,10 +31,10 @@ async def _gateway_context(app: web.Application) -> AsyncIterator[None]:
     pool = app[DB_POOL]
     settings = app[SETTINGS]
     assert isinstance(settings, OcppSettings)
-    committer = GroupCommitter(pool, after_commit=app[OUTBOX].wake)
+    committer = GroupCommitter(pool, SOURCE, after_commit=app[OUTBOX].wake)
     frame_log = FrameLog(pool, settings.frame_log_flush_interval)
     app[COMMITTER], app[FRAME_LOG] = committer, frame_log
-    app[STORE] = StationStore(pool, committer)
+    app[STORE] = StationStore(committer)
     committer.start()
     frame_log.start()
     yield

@@ -111,16 +111,15 @@ async def ocpp_websocket(request: web.Request) -> web.StreamResponse:
     offered = [p.strip() for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",") if p.strip()]
     if offered and SUBPROTOCOL not in offered:
         raise web.HTTPBadRequest(text=f"unsupported OCPP version {offered}: this CSMS speaks {SUBPROTOCOL}")
-    station = await app[STORE].find_station(station_id)
-    if station is None:
+    connected = await app[STORE].connect(station_id, utcnow())
+    if connected is None:
         log.warning("unknown station refused", station_id=station_id, peer=request.remote)
         raise web.HTTPNotFound(text=f"unknown station {station_id!r}: register it with "
                                     f"`chargeplane station add {station_id}`")
     # Everything that needs the database happens before the upgrade: if PostgreSQL is
     # away the station gets a 503 and retries, instead of a socket we cannot serve.
-    ctx = StationContext(station, app[STORE])
-    ctx.open_transactions = {t.connector_id: t for t in await app[STORE].open_transactions(station_id)}
-    await app[STORE].set_connected(station_id, True, utcnow())
+    ctx = StationContext(connected.station, app[STORE])
+    ctx.open_transactions = {t.connector_id: t for t in connected.open_transactions}
     ws = web.WebSocketResponse(protocols=(SUBPROTOCOL,), autoping=True, heartbeat=None, max_msg_size=1 << 20)
     await ws.prepare(request)
     registry = app[REGISTRY]
@@ -142,7 +141,7 @@ async def ocpp_websocket(request: web.Request) -> web.StreamResponse:
     finally:
         if registry.unregister(station_id, ws):
             try:
-                await app[STORE].set_connected(station_id, False, utcnow())
+                await app[STORE].disconnect(station_id, utcnow())
             except Exception as exc:  # the database may be the reason the socket died
                 log.warning("could not mark station disconnected", station_id=station_id, error=repr(exc))
         log.info("station disconnected", station_id=station_id, close_code=ws.close_code)
