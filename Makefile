@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
-SOURCES := $(shell find cli common services emulator -name '*.py' -o -name '*.sql' 2>/dev/null)
+SOURCES := $(shell find cli common services emulator bench -name '*.py' -o -name '*.sql' 2>/dev/null)
 
 # A strict editable install (a link tree under build/) shows the package-dir mapping to
 # every tool, import-linter included; it is refreshed whenever a source file changes.

@@ -29,9 +29,9 @@ def setup_tracing(settings: ServiceSettings, extra_processor: SpanProcessor | No
     an in-memory processor instead.
     """
     global _instrumented
-    # Probes are noise, and an OCPP WebSocket lives for hours: its messages get spans
+    # Probes and scrapes are noise, and an OCPP WebSocket lives for hours: its messages get spans
     # of their own (one trace per charging session), not children of the upgrade.
-    os.environ.setdefault("OTEL_PYTHON_AIOHTTP_SERVER_EXCLUDED_URLS", "^https?://[^/]+/ocpp/,/healthz$,/readyz$")
+    os.environ.setdefault("OTEL_PYTHON_AIOHTTP_SERVER_EXCLUDED_URLS", "^https?://[^/]+/ocpp/,/healthz$,/readyz$,/metrics$")
     if settings.otel_sdk_disabled:
         return
     provider = TracerProvider(resource=Resource.create({"service.name": settings.service_name}))

@@ -14,6 +14,7 @@ from redis.asyncio import Redis
 from .db import create_pool
 from .keys import DB_POOL, REDIS, SETTINGS
 from .logs import configure_logging, get_logger
+from .metrics import metrics_view
 from .settings import ServiceSettings
 from .tracing import setup_tracing, shutdown_tracing
 
@@ -117,6 +118,7 @@ def base_app(settings: ServiceSettings, *, with_redis: bool = False) -> web.Appl
         app.cleanup_ctx.append(redis_context)
     app.router.add_get("/healthz", _healthz)
     app.router.add_get("/readyz", _readyz)
+    app.router.add_get("/metrics", metrics_view)
     return app
 
 

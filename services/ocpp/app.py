@@ -11,6 +11,7 @@ from chargeplane.common.keys import DB_POOL, OUTBOX, SETTINGS
 from chargeplane.common.outbox import outbox_context
 from chargeplane.common.web import base_app
 
+from . import metrics
 from .committer import GroupCommitter
 from .connection import ocpp_websocket
 from .framelog import FrameLog
@@ -19,6 +20,8 @@ from .registry import ConnectionRegistry
 from .settings import OcppSettings
 from .store import METER_VALUES, SESSION_START, SESSION_STOP, SOURCE, STATION_BOOTED, StationStore
 
+# the telemetry endpoint that takes many meter-values events in one request
+METER_VALUES_BATCH = METER_VALUES + "/batch"
 FAILURE_EVENTS = {
     SESSION_START: "start session failed",
     SESSION_STOP: "stop session failed",
@@ -31,7 +34,8 @@ async def _gateway_context(app: web.Application) -> AsyncIterator[None]:
     pool = app[DB_POOL]
     settings = app[SETTINGS]
     assert isinstance(settings, OcppSettings)
-    committer = GroupCommitter(pool, SOURCE, after_commit=app[OUTBOX].wake)
+    committer = GroupCommitter(pool, SOURCE, after_commit=app[OUTBOX].wake,
+                               on_batch=metrics.GROUP_COMMIT_BATCH.observe)
     frame_log = FrameLog(pool, settings.frame_log_flush_interval)
     app[COMMITTER], app[FRAME_LOG] = committer, frame_log
     app[STORE] = StationStore(committer)
@@ -48,10 +52,12 @@ async def _close_sockets(app: web.Application) -> None:
 
 def create_app(settings: OcppSettings) -> web.Application:
     app = base_app(settings)
-    app[REGISTRY] = ConnectionRegistry()
+    app[REGISTRY] = registry = ConnectionRegistry()
+    metrics.CONNECTED_STATIONS.set_function(registry.__len__)
     app.cleanup_ctx.append(http_client_context)
     app.cleanup_ctx.append(outbox_context(
-        {"sessions": settings.sessions_url, "telemetry": settings.telemetry_url}, FAILURE_EVENTS))
+        {"sessions": settings.sessions_url, "telemetry": settings.telemetry_url}, FAILURE_EVENTS,
+        {METER_VALUES: METER_VALUES_BATCH}))
     app.cleanup_ctx.append(_gateway_context)
     app.on_shutdown.append(_close_sockets)
     app.router.add_get("/ocpp/ws", ocpp_websocket)

@@ -12,7 +12,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from chargeplane.common.timeutil import utcnow
 
-from . import protocol, schemas
+from . import metrics, protocol, schemas
 from .context import StationContext
 from .framelog import FrameLog
 from .keys import FRAME_LOG, REGISTRY, STORE
@@ -54,6 +54,7 @@ class StationConnection:
         try:
             frame = protocol.parse_frame(text)
         except FrameError as exc:
+            metrics.count_frame_error(exc.code)
             self.frame_log.record(self.ctx.station_id, "in", text)
             log.warning("malformed ocpp frame", station_id=self.ctx.station_id, error=exc.description)
             await self.send(protocol.call_error(exc.unique_id, exc.code, exc.description),
@@ -72,7 +73,9 @@ class StationConnection:
     async def on_call(self, call: Call) -> str:
         route = ROUTES.get(call.action)
         if route is None:
-            code = ErrorCode.NOT_SUPPORTED if call.action in KNOWN_STATION_ACTIONS else ErrorCode.NOT_IMPLEMENTED
+            known = call.action in KNOWN_STATION_ACTIONS
+            code = ErrorCode.NOT_SUPPORTED if known else ErrorCode.NOT_IMPLEMENTED
+            metrics.count_reply(call.action if known else "unknown", code)
             return protocol.call_error(call.unique_id, code, f"action {call.action!r} is not supported")
         with tracer.start_as_current_span(
             f"ocpp {call.action}", context=_parent_context(self.ctx, call), kind=SpanKind.SERVER,
@@ -84,22 +87,26 @@ class StationConnection:
                 result = await route.handler(self.ctx, call.payload)
             except OcppError as exc:
                 span.set_status(Status(StatusCode.ERROR, exc.code))
+                metrics.count_reply(call.action, exc.code)
                 return protocol.call_error(call.unique_id, exc.code, exc.description, exc.details)
             except Exception as exc:
                 # Nothing was committed, so the station must retry: InternalError says so.
                 span.record_exception(exc)
                 span.set_status(Status(StatusCode.ERROR, "InternalError"))
                 log.exception("ocpp handler failed", station_id=self.ctx.station_id, action=call.action)
+                metrics.count_reply(call.action, ErrorCode.INTERNAL_ERROR)
                 return protocol.call_error(call.unique_id, ErrorCode.INTERNAL_ERROR,
                                            "the CSMS could not process the message; retry later")
             if "transactionId" in result:
                 span.set_attribute("ocpp.transaction_id", result["transactionId"])
+            metrics.count_reply(call.action, None)
             return protocol.call_result(call.unique_id, result)
 
 
 def _station_id(request: web.Request) -> str:
     station_id = request.match_info.get("station_id") or request.query.get("station_id", "")
     if not station_id or len(station_id) > 48:
+        metrics.HANDSHAKE_REFUSALS.labels("bad_station_id").inc()
         raise web.HTTPBadRequest(text="a station id is required: /ocpp/{station_id} or /ocpp/ws?station_id=ID")
     return station_id
 
@@ -110,9 +117,16 @@ async def ocpp_websocket(request: web.Request) -> web.StreamResponse:
     app = request.app
     offered = [p.strip() for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",") if p.strip()]
     if offered and SUBPROTOCOL not in offered:
+        metrics.HANDSHAKE_REFUSALS.labels("unsupported_subprotocol").inc()
         raise web.HTTPBadRequest(text=f"unsupported OCPP version {offered}: this CSMS speaks {SUBPROTOCOL}")
-    connected = await app[STORE].connect(station_id, utcnow())
+    try:
+        connected = await app[STORE].connect(station_id, utcnow())
+    except Exception as exc:
+        metrics.HANDSHAKE_REFUSALS.labels("database_unavailable").inc()
+        log.warning("station connect failed, asked to retry", station_id=station_id, error=repr(exc))
+        raise web.HTTPServiceUnavailable(text="the CSMS cannot reach its database; retry later") from exc
     if connected is None:
+        metrics.HANDSHAKE_REFUSALS.labels("unknown_station").inc()
         log.warning("unknown station refused", station_id=station_id, peer=request.remote)
         raise web.HTTPNotFound(text=f"unknown station {station_id!r}: register it with "
                                     f"`chargeplane station add {station_id}`")

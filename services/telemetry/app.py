@@ -45,6 +45,7 @@ def create_app(settings: TelemetrySettings) -> web.Application:
     app = base_app(settings)
     app.cleanup_ctx.append(_repository_context)
     app.router.add_post("/internal/ocpp/meter-values", views.store_meter_values)
+    app.router.add_post("/internal/ocpp/meter-values/batch", views.store_meter_values_batch)
     app.router.add_get("/internal/sessions/{session_id}/energy-samples", views.energy_samples)
     app.router.add_post("/internal/rollups/refresh", views.refresh_rollups)
     return app

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import structlog
 from aiohttp import web
 from pydantic import ValidationError
@@ -9,8 +11,8 @@ from pydantic import ValidationError
 from chargeplane.common.web import ApiError, json_response, read_json
 
 from .keys import REPOSITORY
-from .models import MeterValuesBatch
-from .repository import InvalidSample
+from .models import MeterValuesBatch, MeterValuesEvent
+from .repository import InvalidSample, rows_of
 
 log = structlog.get_logger(__name__)
 
@@ -19,7 +21,7 @@ async def store_meter_values(request: web.Request) -> web.Response:
     body = await read_json(request)
     try:
         batch = MeterValuesBatch.model_validate(body)
-        stored = await request.app[REPOSITORY].store(batch)
+        stored = await request.app[REPOSITORY].store([batch])
     except (ValidationError, InvalidSample) as exc:
         log.warning("failed to store meter value", error=str(exc),
                     station_id=body.get("station_id") if isinstance(body, dict) else None)
@@ -30,6 +32,33 @@ async def store_meter_values(request: web.Request) -> web.Response:
         log.exception("failed to store meter value", station_id=body.get("station_id"))
         raise
     return json_response({"stored": stored}, status=201)
+
+
+async def store_meter_values_batch(request: web.Request) -> web.Response:
+    """Many outbox events in one request (the gateway's relay batches them): every valid
+    one is stored by one INSERT, each invalid one is answered `rejected` on its own."""
+    body = await read_json(request)
+    if not isinstance(body, dict) or not isinstance(body.get("events"), list):
+        raise ApiError(422, "invalid_request", "body must be {\"events\": [...]}")
+    results: list[dict[str, Any]] = []
+    valid: list[MeterValuesBatch] = []
+    for raw in body["events"]:
+        key = raw.get("idempotency_key") if isinstance(raw, dict) else None
+        try:
+            event = MeterValuesEvent.model_validate(raw)
+            rows_of(event.payload)  # a value that is not a finite number rejects its event only
+        except (ValidationError, InvalidSample) as exc:
+            log.warning("failed to store meter value", error=str(exc), idempotency_key=key)
+            results.append({"idempotency_key": key, "status": "rejected", "error": str(exc)[:500]})
+            continue
+        valid.append(event.payload)
+        results.append({"idempotency_key": key, "status": "stored"})
+    try:
+        await request.app[REPOSITORY].store(valid)
+    except Exception:
+        log.exception("failed to store meter value", events=len(valid))
+        raise
+    return json_response({"results": results})
 
 
 async def energy_samples(request: web.Request) -> web.Response:
