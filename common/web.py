@@ -140,6 +140,7 @@ def run_service(factory: Callable[[Any], web.Application], settings: ServiceSett
             host=settings.host,
             port=settings.port,
             shutdown_timeout=settings.shutdown_timeout,
+            backlog=settings.listen_backlog,
             print=None,
             access_log=None,
             handle_signals=True,

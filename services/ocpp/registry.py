@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from aiohttp import WSCloseCode, web
 
 
@@ -29,6 +31,9 @@ class ConnectionRegistry:
         return False
 
     async def close_all(self) -> None:
-        for ws in list(self._sockets.values()):
-            await ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutdown")
+        # All at once: one by one, each waiting for its station's close frame, thousands
+        # of stations would outlast the shutdown timeout.
+        sockets = list(self._sockets.values())
+        await asyncio.gather(*(ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutdown") for ws in sockets),
+                             return_exceptions=True)
         self._sockets.clear()
