@@ -23,8 +23,8 @@ import asyncpg
 from aiohttp import web
 from prometheus_client.parser import text_string_to_metric_families
 
-from chargeplane.supervisor import SupervisedProcess, service_environment, start_services, wait_ready
 from chargeplane.embedded import EmbeddedPostgres, EmbeddedRedis, free_port
+from chargeplane.supervisor import SupervisedProcess, service_environment, start_services, wait_ready
 
 UNDER_TEST_CORE = 0
 HARNESS_CORE = 1

@@ -5,13 +5,12 @@ before it is answered. Committing each message alone would cap the gateway at th
 disk's fsync rate; instead, work that arrives while a commit is in flight is batched
 into the next one.
 
-Inside a batch, the frequent messages (Heartbeat, StatusNotification, MeterValues,
-the connect and disconnect of a station) are *set writes*: the items of one kind from
-all stations become one statement over arrays, and the outbox events of the whole
-batch one INSERT, so a batch costs a handful of round trips however many stations it
-serves. The rare messages with branching logic (StartTransaction, StopTransaction,
-BootNotification) run their own statements. A batch whose transaction fails is
-retried item by item, so one bad item fails only its own station's message.
+Inside a batch every write is a *set write*: the items of one kind (heartbeats, status
+notifications, starts, ...) from all stations become one statement over arrays, and the
+outbox events of the whole batch one INSERT, so a batch costs a handful of round trips
+however many stations it serves: the commit cycle, and so the reply latency, does not
+grow with the load. A batch whose transaction fails is retried item by item, so one bad
+item fails only its own station's message.
 """
 
 from __future__ import annotations
@@ -46,9 +45,6 @@ class Transaction:
         self._outbox.clear()
 
 
-Work = Callable[[Transaction], Awaitable[Any]]
-
-
 class SetWrite(Generic[T]):
     """One kind of write that the items of many stations share one statement for.
 
@@ -63,9 +59,8 @@ class SetWrite(Generic[T]):
 @dataclass(slots=True)
 class _Pending:
     future: asyncio.Future[Any]
-    work: Work | None = None
-    set_write: SetWrite[Any] | None = None
-    item: Any = None
+    set_write: SetWrite[Any]
+    item: Any
 
 
 class GroupCommitter:
@@ -90,16 +85,9 @@ class GroupCommitter:
             if not pending.future.done():
                 pending.future.set_exception(ConnectionError("gateway shutting down"))
 
-    async def run(self, work: Callable[[Transaction], Awaitable[T]]) -> T:
-        """Run `work` inside a batch's transaction; return its result once it is committed."""
-        return await self._queue(_Pending(asyncio.get_running_loop().create_future(), work=work))
-
     async def run_set(self, set_write: SetWrite[Any], item: Any) -> Any:
-        """Add `item` to the batch's set write of its kind; return its result once committed."""
-        return await self._queue(_Pending(asyncio.get_running_loop().create_future(), set_write=set_write,
-                                          item=item))
-
-    async def _queue(self, pending: _Pending) -> Any:
+        """Add `item` to the next batch's set write of its kind; return its result once committed."""
+        pending = _Pending(asyncio.get_running_loop().create_future(), set_write, item)
         self._pending.append(pending)
         self._wakeup.set()
         return await pending.future
@@ -135,11 +123,7 @@ class GroupCommitter:
         async with self._pool.acquire() as conn, conn.transaction():
             tx = Transaction(conn, self._source)
             for pending in live:
-                if pending.work is not None:
-                    results[id(pending)] = await pending.work(tx)
-                else:
-                    assert pending.set_write is not None
-                    by_kind.setdefault(pending.set_write, []).append(pending)
+                by_kind.setdefault(pending.set_write, []).append(pending)
             for set_write, items in by_kind.items():
                 for pending, result in zip(items, await set_write.write(tx, [p.item for p in items]), strict=True):
                     results[id(pending)] = result

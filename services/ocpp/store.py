@@ -2,8 +2,8 @@
 that hand a station's news on to sessions and telemetry.
 
 Every write goes through the group committer, so the station is answered only after
-its news is committed together with the work it causes downstream. The frequent writes
-are set writes: one statement over arrays for all the stations in a batch.
+its news is committed together with the work it causes downstream. Every write is a set
+write: one statement (or a few) over arrays for all the stations in a batch.
 """
 
 from __future__ import annotations
@@ -54,6 +54,29 @@ class MeterValuesWrite:
     transaction_id: int | None
     meter_value: list[dict[str, Any]]
     energy: tuple[int, datetime] | None
+    traceparent: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class StartWrite:
+    station_id: str
+    connector_id: int
+    id_tag: str
+    meter_start: int
+    started_at: datetime
+    reservation_id: int | None
+    traceparent: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class StopWrite:
+    station_id: str
+    transaction_id: int
+    meter_stop: int
+    stopped_at: datetime
+    reason: str | None
+    id_tag: str | None
+    transaction_data: list[dict[str, Any]]
     traceparent: str | None
 
 
@@ -175,12 +198,91 @@ async def _meter_values(tx: Transaction, items: Sequence[MeterValuesWrite]) -> l
     return [None] * len(items)
 
 
+async def _start(tx: Transaction, items: Sequence[StartWrite]) -> list[int]:
+    current = {(r["station_id"], r["connector_id"]): r for r in await tx.conn.fetch(
+        "SELECT c.station_id, c.connector_id, c.transaction_id, c.transaction_started_at, c.transaction_meter_start,"
+        " c.meter_wh, c.meter_at FROM connectors c JOIN unnest($1::text[], $2::int[]) AS s(station_id, connector_id)"
+        " USING (station_id, connector_id) ORDER BY c.station_id, c.connector_id FOR UPDATE OF c",
+        [i.station_id for i in items], [i.connector_id for i in items],
+    )}
+    results: list[int] = []
+    new: list[tuple[StartWrite, asyncpg.Record | None]] = []
+    for item in items:
+        row = current.get((item.station_id, item.connector_id))
+        if (row and row["transaction_id"] is not None and row["transaction_started_at"] == item.started_at
+                and row["transaction_meter_start"] == item.meter_start):
+            results.append(int(row["transaction_id"]))  # the same StartTransaction again
+        else:
+            results.append(0)
+            new.append((item, row))
+    if not new:
+        return results
+    ids = [r[0] for r in await tx.conn.fetch(
+        "SELECT nextval('charging_sessions_id_seq') FROM generate_series(1, $1)", len(new))]
+    await tx.conn.execute(
+        "INSERT INTO connectors (station_id, connector_id, transaction_id, session_traceparent,"
+        " transaction_started_at, transaction_meter_start, meter_wh, meter_at)"
+        " SELECT s, c, t, p, a, m, m, a FROM unnest($1::text[], $2::int[], $3::bigint[], $4::text[],"
+        " $5::timestamptz[], $6::bigint[]) AS u(s, c, t, p, a, m)"
+        " ON CONFLICT (station_id, connector_id) DO UPDATE SET transaction_id = EXCLUDED.transaction_id,"
+        " session_traceparent = EXCLUDED.session_traceparent,"
+        " transaction_started_at = EXCLUDED.transaction_started_at,"
+        " transaction_meter_start = EXCLUDED.transaction_meter_start, meter_wh = EXCLUDED.meter_wh,"
+        " meter_at = EXCLUDED.meter_at, updated_at = now()",
+        [i.station_id for i, _ in new], [i.connector_id for i, _ in new], ids, [i.traceparent for i, _ in new],
+        [i.started_at for i, _ in new], [i.meter_start for i, _ in new],
+    )
+    allocated = iter(ids)
+    for position, item in enumerate(items):
+        if results[position]:
+            continue
+        transaction_id = results[position] = next(allocated)
+        row = current.get((item.station_id, item.connector_id))
+        superseded = None
+        if row and row["transaction_id"] is not None:
+            superseded = {"transaction_id": row["transaction_id"], "meter_wh": row["meter_wh"],
+                          "meter_at": row["meter_at"].isoformat() if row["meter_at"] else None}
+        tx.enqueue([OutboxEvent("sessions", SESSION_START, f"session-start:{transaction_id}", {
+            "transaction_id": transaction_id, "station_id": item.station_id, "connector_id": item.connector_id,
+            "id_tag": item.id_tag, "meter_start_wh": item.meter_start, "started_at": item.started_at.isoformat(),
+            "reservation_id": item.reservation_id, "traceparent": item.traceparent, "superseded": superseded,
+        })], item.traceparent)
+    return results
+
+
+async def _stop(tx: Transaction, items: Sequence[StopWrite]) -> list[None]:
+    connectors = {(r["station_id"], r["transaction_id"]): r["connector_id"] for r in await tx.conn.fetch(
+        "UPDATE connectors c SET transaction_id = NULL, session_traceparent = NULL, transaction_started_at = NULL,"
+        " transaction_meter_start = NULL, meter_wh = s.meter, meter_at = s.at, updated_at = now()"
+        " FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::timestamptz[]) AS s(station_id, tx, meter, at)"
+        " WHERE c.station_id = s.station_id AND c.transaction_id = s.tx"
+        " RETURNING c.station_id, s.tx AS transaction_id, c.connector_id",
+        [i.station_id for i in items], [i.transaction_id for i in items], [i.meter_stop for i in items],
+        [i.stopped_at for i in items],
+    )}
+    for i in items:
+        events = [OutboxEvent("sessions", SESSION_STOP, f"session-stop:{i.station_id}:{i.transaction_id}", {
+            "transaction_id": i.transaction_id, "station_id": i.station_id, "meter_stop_wh": i.meter_stop,
+            "stopped_at": i.stopped_at.isoformat(), "reason": i.reason or "Local", "id_tag": i.id_tag,
+        })]
+        if i.transaction_data:
+            events.append(OutboxEvent(
+                "telemetry", METER_VALUES, f"stop-meter-values:{i.station_id}:{i.transaction_id}", {
+                    "station_id": i.station_id, "connector_id": connectors.get((i.station_id, i.transaction_id), 0),
+                    "transaction_id": i.transaction_id, "meter_value": i.transaction_data,
+                }))
+        tx.enqueue(events, i.traceparent)
+    return [None] * len(items)
+
+
 CONNECT = SetWrite("connect", _connect)
 DISCONNECT = SetWrite("disconnect", _disconnect)
 BOOT = SetWrite("boot", _boot)
 HEARTBEAT = SetWrite("heartbeat", _heartbeat)
 STATUS = SetWrite("status", _status)
 METER_VALUES_WRITE = SetWrite("meter-values", _meter_values)
+START = SetWrite("start", _start)
+STOP = SetWrite("stop", _stop)
 
 
 
@@ -210,72 +312,13 @@ class StationStore:
             payload.get("vendorErrorCode"), at,
         ))
 
-    async def start_transaction(
-        self, station_id: str, connector_id: int, id_tag: str, meter_start: int, started_at: datetime,
-        reservation_id: int | None, traceparent: str | None,
-    ) -> int:
+    async def start_transaction(self, start: StartWrite) -> int:
         """Allocate the transactionId (the `charging_sessions.id` to be) and queue the session start."""
+        transaction_id: int = await self._committer.run_set(START, start)
+        return transaction_id
 
-        async def work(tx: Transaction) -> int:
-            conn = tx.conn
-            current = await conn.fetchrow(
-                "SELECT transaction_id, transaction_started_at, transaction_meter_start, meter_wh, meter_at"
-                " FROM connectors WHERE station_id = $1 AND connector_id = $2 FOR UPDATE",
-                station_id, connector_id,
-            )
-            if (current and current["transaction_id"] is not None
-                    and current["transaction_started_at"] == started_at
-                    and current["transaction_meter_start"] == meter_start):
-                return int(current["transaction_id"])  # the same StartTransaction again
-            transaction_id = int(await conn.fetchval("SELECT nextval('charging_sessions_id_seq')"))
-            await conn.execute(
-                "INSERT INTO connectors (station_id, connector_id, transaction_id, session_traceparent,"
-                " transaction_started_at, transaction_meter_start, meter_wh, meter_at)"
-                " VALUES ($1, $2, $3, $4, $5, $6, $6, $5)"
-                " ON CONFLICT (station_id, connector_id) DO UPDATE SET transaction_id = $3,"
-                " session_traceparent = $4, transaction_started_at = $5, transaction_meter_start = $6,"
-                " meter_wh = $6, meter_at = $5, updated_at = now()",
-                station_id, connector_id, transaction_id, traceparent, started_at, meter_start,
-            )
-            superseded = None
-            if current and current["transaction_id"] is not None:
-                superseded = {"transaction_id": current["transaction_id"], "meter_wh": current["meter_wh"],
-                              "meter_at": current["meter_at"].isoformat() if current["meter_at"] else None}
-            event = OutboxEvent("sessions", SESSION_START, f"session-start:{transaction_id}", {
-                "transaction_id": transaction_id, "station_id": station_id, "connector_id": connector_id,
-                "id_tag": id_tag, "meter_start_wh": meter_start, "started_at": started_at.isoformat(),
-                "reservation_id": reservation_id, "traceparent": traceparent, "superseded": superseded,
-            })
-            tx.enqueue([event], traceparent)
-            return transaction_id
-
-        return await self._committer.run(work)
-
-    async def stop_transaction(
-        self, station_id: str, transaction_id: int, meter_stop: int, stopped_at: datetime,
-        reason: str | None, id_tag: str | None, transaction_data: list[dict[str, Any]], traceparent: str | None,
-    ) -> None:
-        async def work(tx: Transaction) -> None:
-            connector_id = await tx.conn.fetchval(
-                "UPDATE connectors SET transaction_id = NULL, session_traceparent = NULL,"
-                " transaction_started_at = NULL, transaction_meter_start = NULL,"
-                " meter_wh = $3, meter_at = $4, updated_at = now()"
-                " WHERE station_id = $1 AND transaction_id = $2 RETURNING connector_id",
-                station_id, transaction_id, meter_stop, stopped_at,
-            )
-            events = [OutboxEvent("sessions", SESSION_STOP, f"session-stop:{station_id}:{transaction_id}", {
-                "transaction_id": transaction_id, "station_id": station_id, "meter_stop_wh": meter_stop,
-                "stopped_at": stopped_at.isoformat(), "reason": reason or "Local", "id_tag": id_tag,
-            })]
-            if transaction_data:
-                events.append(OutboxEvent(
-                    "telemetry", METER_VALUES, f"stop-meter-values:{station_id}:{transaction_id}", {
-                        "station_id": station_id, "connector_id": connector_id or 0,
-                        "transaction_id": transaction_id, "meter_value": transaction_data,
-                    }))
-            tx.enqueue(events, traceparent)
-
-        await self._committer.run(work)
+    async def stop_transaction(self, stop: StopWrite) -> None:
+        await self._committer.run_set(STOP, stop)
 
     async def meter_values(self, write: MeterValuesWrite) -> None:
         await self._committer.run_set(METER_VALUES_WRITE, write)
