@@ -4,8 +4,8 @@ A service writes its outbox events in the same PostgreSQL transaction as the sta
 change that caused them (so a reply to a station, or a 2xx to a caller, is only sent
 once the follow-up work is durable), then the relay POSTs them to the destination in
 order, with an `Idempotency-Key` header and the original trace context, retrying with
-exponential backoff until the destination answers 2xx. Events a receiver takes in bulk
-(meter values) go many to a request, to its batch endpoint, which answers per event. Receivers are idempotent, so
+exponential backoff until the destination answers 2xx. The payload travels as the JSON
+text it was stored as: the relay forwards it without decoding it. Receivers are idempotent, so
 at-least-once delivery is exactly-once in effect.
 
 One relay per (source, destination) delivers at a time, across replicas, under a
@@ -25,8 +25,6 @@ import aiohttp
 import asyncpg
 import orjson
 from aiohttp import web
-from opentelemetry import context as otel_context
-from opentelemetry import propagate, trace
 
 from .keys import DB_POOL, HTTP, OUTBOX, SETTINGS
 from .logs import get_logger
@@ -35,9 +33,8 @@ from .settings import ServiceSettings
 from .tracing import attached_traceparent
 
 log = get_logger(__name__)
-tracer = trace.get_tracer("chargeplane.outbox")
 
-BATCH_SIZE = 500
+BATCH_SIZE = 100
 POLL_INTERVAL = 1.0  # seconds; a wake-up from this process normally comes sooner
 
 
@@ -89,7 +86,6 @@ class OutboxRelay:
         settings: ServiceSettings,
         destinations: Mapping[str, str],
         failure_events: Mapping[str, str] | None = None,
-        batch_paths: Mapping[str, str] | None = None,
     ) -> None:
         self._pool = pool
         self._http = http
@@ -98,8 +94,6 @@ class OutboxRelay:
         self._destinations = dict(destinations)
         # path -> the log event operators grep for when that delivery fails
         self._failure_events = dict(failure_events or {})
-        # event path -> the receiver's endpoint that takes many such events in one request
-        self._batch_paths = dict(batch_paths or {})
         self._wakeups = {name: asyncio.Event() for name in destinations}
 
     def wake(self) -> None:
@@ -148,97 +142,52 @@ class OutboxRelay:
             )
             delivered: list[int] = []
             try:
-                for run in _runs_by_path(rows, self._batch_paths):
-                    if run[0]["path"] in self._batch_paths:
-                        delivered.extend(await self._post_batch(conn, destination, run))
-                    elif await self._post(conn, destination, run[0]):
-                        delivered.append(run[0]["id"])
+                for row in rows:
+                    if await self._post(conn, destination, row):
+                        delivered.append(row["id"])
             finally:
                 if delivered:
                     await conn.execute("DELETE FROM outbox WHERE id = ANY($1::bigint[])", delivered)
             return len(rows)
 
-    async def _send(self, destination: str, path: str, body: bytes, headers: dict[str, str],
-                    rows: Sequence[asyncpg.Record]) -> tuple[int, bytes]:
-        """POST, timed for the downstream latency histogram; a transport failure is retried."""
-        started = time.perf_counter()
-        try:
-            async with self._http.post(self._destinations[destination] + path, data=body,
-                                       headers={"Content-Type": "application/json", **headers}) as response:
-                status, answer = response.status, await response.read()
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            DOWNSTREAM_SECONDS.labels(destination, path, "unreachable").observe(time.perf_counter() - started)
-            await self._failed(destination, rows, None, repr(exc))
-            raise _Retry from exc
-        outcome = "ok" if status < 300 else "retry" if _retryable(status) else "rejected"
-        DOWNSTREAM_SECONDS.labels(destination, path, outcome).observe(time.perf_counter() - started)
-        return status, answer
-
     async def _post(self, conn: asyncpg.Connection, destination: str, row: asyncpg.Record) -> bool:
         """True when delivered, False when the receiver rejected it for good."""
+        path = row["path"]
+        headers = {"Idempotency-Key": row["idempotency_key"], "Content-Type": "application/json"}
+        started = time.perf_counter()
         with attached_traceparent(row["traceparent"]):
-            status, body = await self._send(destination, row["path"], row["payload"].encode(),
-                                            {"Idempotency-Key": row["idempotency_key"]}, [row])
+            try:
+                async with self._http.post(self._destinations[destination] + path, data=row["payload"].encode(),
+                                           headers=headers) as response:
+                    status = response.status
+                    body = await response.text()
+            except (aiohttp.ClientError, TimeoutError) as exc:
+                DOWNSTREAM_SECONDS.labels(destination, path, "unreachable").observe(time.perf_counter() - started)
+                await self._failed(destination, row, None, repr(exc))
+                raise _Retry from exc
+        outcome = "ok" if status < 300 else "retry" if _retryable(status) else "rejected"
+        DOWNSTREAM_SECONDS.labels(destination, path, outcome).observe(time.perf_counter() - started)
         if status < 300:
             return True
-        await self._failed(destination, [row], status, body[:500].decode(errors="replace"))
+        await self._failed(destination, row, status, body[:500])
         if _retryable(status):
             raise _Retry
-        await self._reject(conn, destination, row, status)
-        return False
-
-    async def _post_batch(self, conn: asyncpg.Connection, destination: str,
-                          rows: Sequence[asyncpg.Record]) -> list[int]:
-        """Many events in one request to the receiver's batch endpoint, which answers for
-        each; return the ids delivered. One span for the request, linked to the events' traces."""
-        path = self._batch_paths[rows[0]["path"]]
-        body = b'{"events":[' + b",".join(
-            b'{"idempotency_key":' + orjson.dumps(row["idempotency_key"]) + b',"payload":'
-            + row["payload"].encode() + b"}" for row in rows
-        ) + b"]}"
-        with tracer.start_as_current_span(f"outbox deliver {path}", context=otel_context.Context(),
-                                          attributes={"outbox.events": len(rows)}) as span:
-            if span.is_recording():
-                for traceparent in {row["traceparent"] for row in rows if row["traceparent"]}:
-                    span.add_link(trace.get_current_span(propagate.extract({"traceparent": traceparent}))
-                                  .get_span_context())
-            status, answer = await self._send(destination, path, body, {}, rows)
-        if status >= 300:
-            # The batch endpoint answers per event; refusing the whole request means it is
-            # down or overloaded (or we are wrong about its body), never that an event is bad.
-            await self._failed(destination, rows, status, answer[:500].decode(errors="replace"))
-            raise _Retry
-        results = {result["idempotency_key"]: result for result in orjson.loads(answer)["results"]}
-        delivered = []
-        for row in rows:
-            result = results.get(row["idempotency_key"])
-            if result is not None and result["status"] == "stored":
-                delivered.append(row["id"])
-            elif result is not None and result["status"] == "rejected":
-                await self._failed(destination, [row], 422, str(result.get("error", ""))[:500])
-                await self._reject(conn, destination, row, 422)
-        return delivered
-
-    async def _reject(self, conn: asyncpg.Connection, destination: str, row: asyncpg.Record, status: int) -> None:
         # The receiver says the event itself is invalid: retrying cannot help. Keep it
         # for the operator and let the events behind it through.
         await conn.execute("UPDATE outbox SET dead_at = now() WHERE id = $1", row["id"])
-        log.error("outbox event rejected", destination=destination, path=row["path"],
+        log.error("outbox event rejected", destination=destination, path=path,
                   idempotency_key=row["idempotency_key"], status=status)
+        return False
 
-    async def _failed(self, destination: str, rows: Sequence[asyncpg.Record], status: int | None,
-                      error: str) -> None:
-        path = rows[0]["path"]
-        keys = [row["idempotency_key"] for row in rows]
-        log.warning(f"{destination} client returned non-success", path=path, status=status,
-                    error=error, idempotency_key=keys[0], events=len(rows))
-        failure_event = self._failure_events.get(path)
+    async def _failed(self, destination: str, row: asyncpg.Record, status: int | None, error: str) -> None:
+        log.warning(f"{destination} client returned non-success", path=row["path"], status=status,
+                    error=error, idempotency_key=row["idempotency_key"])
+        failure_event = self._failure_events.get(row["path"])
         if failure_event:
-            log.warning(failure_event, idempotency_key=keys[0], status=status, error=error, events=len(rows))
+            log.warning(failure_event, idempotency_key=row["idempotency_key"], status=status, error=error)
         # Recorded outside the delivery transaction: it must survive the rollback.
         await self._pool.execute(
-            "UPDATE outbox SET attempts = attempts + 1, last_error = $2 WHERE id = ANY($1::bigint[])",
-            [row["id"] for row in rows], error,
+            "UPDATE outbox SET attempts = attempts + 1, last_error = $2 WHERE id = $1", row["id"], error
         )
 
 
@@ -246,26 +195,13 @@ def _retryable(status: int) -> bool:
     return status in (408, 425, 429) or status >= 500
 
 
-def _runs_by_path(rows: Sequence[asyncpg.Record], batch_paths: Mapping[str, str]) -> list[list[asyncpg.Record]]:
-    """Consecutive events of one batchable path form one run; any other event is a run of
-    its own. Runs are delivered in order, so a destination sees its events in order."""
-    runs: list[list[asyncpg.Record]] = []
-    for row in rows:
-        if runs and row["path"] in batch_paths and runs[-1][0]["path"] == row["path"]:
-            runs[-1].append(row)
-        else:
-            runs.append([row])
-    return runs
-
-
 def outbox_context(
-    destinations: Mapping[str, str], failure_events: Mapping[str, str] | None = None,
-    batch_paths: Mapping[str, str] | None = None,
+    destinations: Mapping[str, str], failure_events: Mapping[str, str] | None = None
 ) -> Callable[[web.Application], AsyncIterator[None]]:
     """A cleanup context that runs the service's relay in the background."""
 
     async def context(app: web.Application) -> AsyncIterator[None]:
-        relay = OutboxRelay(app[DB_POOL], app[HTTP], app[SETTINGS], destinations, failure_events, batch_paths)
+        relay = OutboxRelay(app[DB_POOL], app[HTTP], app[SETTINGS], destinations, failure_events)
         app[OUTBOX] = relay
         task = asyncio.create_task(relay.run(), name="outbox-relay")
         yield

@@ -18,15 +18,14 @@ from .framelog import FrameLog
 from .keys import COMMITTER, FRAME_LOG, REGISTRY, STORE
 from .registry import ConnectionRegistry
 from .settings import OcppSettings
-from .store import METER_VALUES, SESSION_START, SESSION_STOP, SOURCE, STATION_BOOTED, StationStore
+from .store import METER_VALUES, METER_VALUES_BATCH, SESSION_START, SESSION_STOP, SOURCE, STATION_BOOTED, StationStore
 
-# the telemetry endpoint that takes many meter-values events in one request
-METER_VALUES_BATCH = METER_VALUES + "/batch"
 FAILURE_EVENTS = {
     SESSION_START: "start session failed",
     SESSION_STOP: "stop session failed",
     STATION_BOOTED: "stop session failed",
     METER_VALUES: "failed to store meter value",
+    METER_VALUES_BATCH: "failed to store meter value",
 }
 
 
@@ -56,8 +55,7 @@ def create_app(settings: OcppSettings) -> web.Application:
     metrics.CONNECTED_STATIONS.set_function(registry.__len__)
     app.cleanup_ctx.append(http_client_context)
     app.cleanup_ctx.append(outbox_context(
-        {"sessions": settings.sessions_url, "telemetry": settings.telemetry_url}, FAILURE_EVENTS,
-        {METER_VALUES: METER_VALUES_BATCH}))
+        {"sessions": settings.sessions_url, "telemetry": settings.telemetry_url}, FAILURE_EVENTS))
     app.cleanup_ctx.append(_gateway_context)
     app.on_shutdown.append(_close_sockets)
     app.router.add_get("/ocpp/ws", ocpp_websocket)

@@ -25,6 +25,7 @@ SESSION_START = "/internal/ocpp/session-start"
 SESSION_STOP = "/internal/ocpp/session-stop"
 STATION_BOOTED = "/internal/ocpp/station-booted"
 METER_VALUES = "/internal/ocpp/meter-values"
+METER_VALUES_BATCH = "/internal/ocpp/meter-values/batch"
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,11 +191,12 @@ async def _meter_values(tx: Transaction, items: Sequence[MeterValuesWrite]) -> l
             " WHERE connectors.meter_at IS NULL OR connectors.meter_at <= EXCLUDED.meter_at",
             *_columns(readings, 4),
         )
-    for i in items:
-        tx.enqueue([OutboxEvent("telemetry", METER_VALUES, f"meter-values:{i.station_id}:{uuid.uuid4()}", {
-            "station_id": i.station_id, "connector_id": i.connector_id,
-            "transaction_id": i.transaction_id, "meter_value": i.meter_value,
-        })], i.traceparent)
+    # One event for the whole batch: one outbox row, one request to telemetry, one INSERT
+    # there, however many stations sent MeterValues in this commit.
+    tx.enqueue([OutboxEvent("telemetry", METER_VALUES_BATCH, f"meter-values:{uuid.uuid4()}", {"meter_values": [
+        {"station_id": i.station_id, "connector_id": i.connector_id, "transaction_id": i.transaction_id,
+         "meter_value": i.meter_value} for i in items
+    ]})], None)
     return [None] * len(items)
 
 

@@ -36,12 +36,3 @@ class MeterValuesBatch(BaseModel):
     connector_id: int = Field(ge=0)
     transaction_id: int | None = None
     meter_value: list[MeterValue] = Field(min_length=1)
-
-
-class MeterValuesEvent(BaseModel):
-    """One outbox event in a batch delivery: its key, and the batch it carries."""
-
-    model_config = ConfigDict(extra="ignore", frozen=True)
-
-    idempotency_key: str
-    payload: MeterValuesBatch
