@@ -60,7 +60,7 @@ async def insert_outbox_rows(conn: asyncpg.Connection, rows: Sequence[OutboxRow]
     if rows:
         await conn.execute(
             "INSERT INTO outbox (source, destination, path, idempotency_key, payload, traceparent)"
-            " SELECT s, d, p, k, j::jsonb, t FROM unnest($1::text[], $2::text[], $3::text[], $4::text[],"
+            " SELECT s, d, p, k, j::json, t FROM unnest($1::text[], $2::text[], $3::text[], $4::text[],"
             " $5::text[], $6::text[]) WITH ORDINALITY AS u(s, d, p, k, j, t, n) ORDER BY n"
             " ON CONFLICT (idempotency_key) DO NOTHING",
             *(list(column) for column in zip(*rows, strict=True)),
@@ -132,7 +132,7 @@ class OutboxRelay:
             )
             if not locked:
                 return 0
-            # The payload stays the JSON text it was stored as: it is sent on, not read.
+            # The payload is sent on as the JSON text it was stored as, not decoded.
             rows = await conn.fetch(
                 "SELECT id, path, idempotency_key, payload::text AS payload, traceparent FROM outbox"
                 " WHERE source = $1 AND destination = $2 AND dead_at IS NULL ORDER BY id LIMIT $3",

@@ -56,6 +56,12 @@ def setup_tracing(settings: ServiceSettings, extra_processor: SpanProcessor | No
         _instrumented = True
 
 
+def tracing_enabled() -> bool:
+    """Whether this process records spans at all (OTEL_SDK_DISABLED leaves no SDK provider):
+    a hot path that makes a span per message skips even the no-op span when it is off."""
+    return isinstance(trace.get_tracer_provider(), TracerProvider)
+
+
 def shutdown_tracing() -> None:
     provider = trace.get_tracer_provider()
     if isinstance(provider, TracerProvider):

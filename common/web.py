@@ -109,9 +109,9 @@ async def redis_context(app: web.Application) -> AsyncIterator[None]:
     await client.aclose()
 
 
-def base_app(settings: ServiceSettings, *, with_redis: bool = False) -> web.Application:
+def base_app(settings: ServiceSettings, *, with_redis: bool = False, client_max_size: int = 1024**2) -> web.Application:
     """An application with the shared plumbing: settings, pool, (redis), probes, errors."""
-    app = web.Application(middlewares=[error_middleware])
+    app = web.Application(middlewares=[error_middleware], client_max_size=client_max_size)
     app[SETTINGS] = settings
     app.cleanup_ctx.append(_db_context)
     if with_redis:

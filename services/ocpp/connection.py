@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from contextlib import AbstractContextManager
 
 import structlog
 from aiohttp import WSCloseCode, WSMsgType, web
@@ -11,6 +13,7 @@ from opentelemetry import propagate, trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from chargeplane.common.timeutil import utcnow
+from chargeplane.common.tracing import tracing_enabled
 
 from . import metrics, protocol, schemas
 from .context import StationContext
@@ -38,6 +41,18 @@ def _parent_context(ctx: StationContext, call: Call) -> otel_context.Context:
         if open_transaction is not None and open_transaction.traceparent:
             return propagate.extract({"traceparent": open_transaction.traceparent})
     return otel_context.Context()  # a new trace, not a child of the hours-long socket
+
+
+_UNTRACED = contextlib.nullcontext(trace.INVALID_SPAN)  # its methods do nothing
+
+
+def _call_span(ctx: StationContext, call: Call) -> AbstractContextManager[trace.Span]:
+    if not tracing_enabled():
+        return _UNTRACED
+    return tracer.start_as_current_span(
+        f"ocpp {call.action}", context=_parent_context(ctx, call), kind=SpanKind.SERVER,
+        attributes={"ocpp.station_id": ctx.station_id, "ocpp.action": call.action, "ocpp.unique_id": call.unique_id},
+    )
 
 
 class StationConnection:
@@ -77,11 +92,7 @@ class StationConnection:
             code = ErrorCode.NOT_SUPPORTED if known else ErrorCode.NOT_IMPLEMENTED
             metrics.count_reply(call.action if known else "unknown", code)
             return protocol.call_error(call.unique_id, code, f"action {call.action!r} is not supported")
-        with tracer.start_as_current_span(
-            f"ocpp {call.action}", context=_parent_context(self.ctx, call), kind=SpanKind.SERVER,
-            attributes={"ocpp.station_id": self.ctx.station_id, "ocpp.action": call.action,
-                        "ocpp.unique_id": call.unique_id},
-        ) as span:
+        with _call_span(self.ctx, call) as span:
             try:
                 schemas.validate(route.request_schema, call.payload)
                 result = await route.handler(self.ctx, call.payload)

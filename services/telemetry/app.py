@@ -42,7 +42,8 @@ async def _repository_context(app: web.Application) -> AsyncIterator[None]:
 
 
 def create_app(settings: TelemetrySettings) -> web.Application:
-    app = base_app(settings)
+    # the gateway sends the MeterValues of a whole group commit (up to 2048 stations) at once
+    app = base_app(settings, client_max_size=64 * 1024**2)
     app.cleanup_ctx.append(_repository_context)
     app.router.add_post("/internal/ocpp/meter-values", views.store_meter_values)
     app.router.add_post("/internal/ocpp/meter-values/batch", views.store_meter_values_batch)
