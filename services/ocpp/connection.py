@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 from contextlib import AbstractContextManager
 
 import structlog
@@ -39,8 +40,14 @@ def _parent_context(ctx: StationContext, call: Call) -> otel_context.Context:
             else ctx.open_transactions.get(call.payload.get("connectorId", -1))
         )
         if open_transaction is not None and open_transaction.traceparent:
-            return propagate.extract({"traceparent": open_transaction.traceparent})
+            return _session_context(open_transaction.traceparent)
     return otel_context.Context()  # a new trace, not a child of the hours-long socket
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _session_context(traceparent: str) -> otel_context.Context:
+    # A session sends a MeterValues every minute or so: parse its traceparent once.
+    return propagate.extract({"traceparent": traceparent})
 
 
 _UNTRACED = contextlib.nullcontext(trace.INVALID_SPAN)  # its methods do nothing
@@ -49,10 +56,8 @@ _UNTRACED = contextlib.nullcontext(trace.INVALID_SPAN)  # its methods do nothing
 def _call_span(ctx: StationContext, call: Call) -> AbstractContextManager[trace.Span]:
     if not tracing_enabled():
         return _UNTRACED
-    return tracer.start_as_current_span(
-        f"ocpp {call.action}", context=_parent_context(ctx, call), kind=SpanKind.SERVER,
-        attributes={"ocpp.station_id": ctx.station_id, "ocpp.action": call.action, "ocpp.unique_id": call.unique_id},
-    )
+    return tracer.start_as_current_span(f"ocpp {call.action}", context=_parent_context(ctx, call),
+                                        kind=SpanKind.SERVER)
 
 
 class StationConnection:
@@ -93,6 +98,9 @@ class StationConnection:
             metrics.count_reply(call.action if known else "unknown", code)
             return protocol.call_error(call.unique_id, code, f"action {call.action!r} is not supported")
         with _call_span(self.ctx, call) as span:
+            if span.is_recording():  # most are sampled out: build their attributes only for the rest
+                span.set_attributes({"ocpp.station_id": self.ctx.station_id, "ocpp.action": call.action,
+                                     "ocpp.unique_id": call.unique_id})
             try:
                 schemas.validate(route.request_schema, call.payload)
                 result = await route.handler(self.ctx, call.payload)
