@@ -13,6 +13,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 from .phases import FULL, SMOKE, run_benchmark
@@ -49,8 +50,10 @@ def main(argv: list[str] | None = None) -> int:
     data_dir = Path(tempfile.mkdtemp(prefix="chargeplane-bench-"))
     bench = BenchPlatform(data_dir)
 
+    started = time.monotonic()
+
     def log(message: str) -> None:
-        print(f"[bench] {message}", flush=True)
+        print(f"[bench {time.monotonic() - started:6.1f} s] {message}", flush=True)
 
     try:
         log(f"starting PostgreSQL, Redis and the services in {data_dir}")

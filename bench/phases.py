@@ -52,12 +52,14 @@ class BenchConfig:
     memory_points: tuple[int, ...] = (1_000, 10_000, 50_000)
     storm_stations: int = 10_000
     profile_s: float = 10.0
+    settle_s: float = 3.0  # idle time before memory is read, and for late commits to land
 
 
 FULL = BenchConfig()
 # `make test`: every phase, a few stations, about ten seconds; it proves the harness, not a speed.
 SMOKE = BenchConfig(stations=24, load_generators=1, warmup_s=0.2, measure_s=0.6, sweep=(0.5, 1.0), sweep_s=0.4,
-                    half_load_s=1.0, telemetry_s=0.5, memory_points=(20,), storm_stations=20, profile_s=0.0)
+                    half_load_s=1.0, telemetry_s=0.5, memory_points=(20,), storm_stations=20, profile_s=0.0,
+                    settle_s=0.3)
 
 TRACING_OFF = {"OTEL_SDK_DISABLED": "true"}
 
@@ -112,7 +114,8 @@ async def measure_server(platform: BenchPlatform, target: Pinned, config: BenchC
         await fleet.quit()
 
 
-async def commit_latencies(platform: BenchPlatform, fleet: Fleet, rate: float, seconds: float) -> dict[str, Any]:
+async def commit_latencies(platform: BenchPlatform, fleet: Fleet, rate: float, seconds: float,
+                           settle_s: float) -> dict[str, Any]:
     """At `rate`: CALL -> CALLRESULT, StartTransaction -> charging_sessions row committed,
     StopTransaction -> billing_transactions row committed (PostgreSQL commit timestamps)."""
     conn = await asyncpg.connect(platform.database_url)
@@ -132,7 +135,7 @@ async def commit_latencies(platform: BenchPlatform, fleet: Fleet, rate: float, s
     try:
         poller = asyncio.create_task(poll_sessions())
         run = await fleet.run(seconds, rate)
-        await asyncio.sleep(1.0)
+        await asyncio.sleep(settle_s)
         stop_polling.set()
         await poller
         await wait_drained(platform, 60)
@@ -181,6 +184,11 @@ async def telemetry_ingest(platform: BenchPlatform, fleet: Fleet, seconds: float
             "meter_values_per_s": run["results"] / run["seconds"], "errors": run["errors"]}
 
 
+async def stop(pinned: Pinned) -> None:
+    """Stop a process off the event loop: its last spans go to the sink this loop serves."""
+    await asyncio.to_thread(pinned.stop)
+
+
 async def with_gateway(platform: BenchPlatform, tracing: Mapping[str, str], stations: int, generators: int,
                        body: Callable[[Pinned, Fleet], Awaitable[dict[str, Any]]]) -> dict[str, Any]:
     gateway = platform.start_gateway(tracing)
@@ -192,7 +200,7 @@ async def with_gateway(platform: BenchPlatform, tracing: Mapping[str, str], stat
         finally:
             await fleet.quit()
     finally:
-        gateway.stop()
+        await stop(gateway)
 
 
 async def memory_and_storm(platform: BenchPlatform, tracing: Mapping[str, str], config: BenchConfig,
@@ -203,7 +211,7 @@ async def memory_and_storm(platform: BenchPlatform, tracing: Mapping[str, str], 
     fleets: list[Fleet] = []
     points = []
     try:
-        await asyncio.sleep(2.0)
+        await asyncio.sleep(config.settle_s)
         baseline = rss_bytes(gateway.pid)
         held = 0
         for wanted in config.memory_points:
@@ -215,13 +223,13 @@ async def memory_and_storm(platform: BenchPlatform, tracing: Mapping[str, str], 
             fleets.append(fleet)
             connected = await fleet.connect(300)
             held += connected["connected"]
-            await asyncio.sleep(3.0)
+            await asyncio.sleep(config.settle_s)
             rss = rss_bytes(gateway.pid)
             points.append({"stations": wanted, "measured": held, "rss_mb": rss / 2**20,
                            "kb_per_station": (rss - baseline) / held / 1024, "connect_s": connected["seconds"],
                            "reason": None if held == wanted else f"open-file limit {fd_limit}"})
         storm_fleet = await Fleet.start(gateway.ws_url, PREFIX, 1, config.storm_stations, 2)
-        gateway.stop()  # SIGTERM: every station is disconnected, as by a rollout
+        await stop(gateway)  # SIGTERM: every station is disconnected, as by a rollout
         for fleet in fleets:
             await fleet.quit()
         fleets = [storm_fleet]
@@ -241,7 +249,7 @@ async def memory_and_storm(platform: BenchPlatform, tracing: Mapping[str, str], 
     finally:
         for fleet in fleets:
             await fleet.quit()
-        gateway.stop()
+        await stop(gateway)
 
 
 def profile(pid: int, seconds: float, svg: Path) -> Path | None:
@@ -271,7 +279,7 @@ async def run_benchmark(config: BenchConfig, platform: BenchPlatform, flame_grap
             try:
                 results[kind] = await measure_server(platform, reference, config)
             finally:
-                reference.stop()
+                await stop(reference)
 
         log("gateway: closed loop, sweep, commit latencies at half load, telemetry ingest")
 
@@ -280,7 +288,8 @@ async def run_benchmark(config: BenchConfig, platform: BenchPlatform, flame_grap
             best = await closed_loop(gateway, fleet, config.measure_s)
             await wait_drained(platform, 60)
             best["sweep"] = await sweep(fleet, config.sweep, best["throughput"], config.sweep_s)
-            best["half_load"] = await commit_latencies(platform, fleet, best["throughput"] / 2, config.half_load_s)
+            best["half_load"] = await commit_latencies(platform, fleet, best["throughput"] / 2, config.half_load_s,
+                                                       config.settle_s)
             best["telemetry"] = await telemetry_ingest(platform, fleet, config.telemetry_s)
             return best
 

@@ -92,11 +92,9 @@ class BenchPlatform:
         if database_url:
             self.database_url = database_url
         else:
-            self._postgres = EmbeddedPostgres(self.data_dir / "postgres", free_port())
-            self._postgres.start()
             # commit timestamps let the harness time "StartTransaction -> row committed"
-            subprocess.run([sys.executable, "-c", _ALTER_SYSTEM, self._postgres.url], check=True)
-            self._postgres.stop()
+            self._postgres = EmbeddedPostgres(self.data_dir / "postgres", free_port(),
+                                              settings=("track_commit_timestamp=on",))
             self.database_url = self._postgres.start()
         if redis_url:
             self.redis_url = redis_url
@@ -153,16 +151,6 @@ class BenchPlatform:
             self._redis.stop()
         if self._postgres is not None:
             self._postgres.stop()
-
-
-_ALTER_SYSTEM = """
-import asyncio, sys, asyncpg
-async def main():
-    conn = await asyncpg.connect(sys.argv[1])
-    await conn.execute("ALTER SYSTEM SET track_commit_timestamp = on")
-    await conn.close()
-asyncio.run(main())
-"""
 
 
 def _wait_listening(port: int, process: SupervisedProcess, timeout: float = 30) -> None:
