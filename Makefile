@@ -31,6 +31,9 @@ up: $(STAMP) ## run the whole platform on this machine (embedded PostgreSQL and 
 test: $(STAMP) ## run every test (unit, integration against embedded PostgreSQL/Redis, end-to-end)
 	$(BIN)/pytest
 
+bench: $(STAMP) ## measure the gateway against echo and peer (about 10 minutes); writes bench/results/
+	$(BIN)/chargeplane-bench --out bench/results
+
 lint: $(STAMP) ## ruff, and the import contracts that keep the services apart
 	$(BIN)/ruff check .
 	cd /tmp && $(CURDIR)/$(BIN)/lint-imports $(CURDIR)/pyproject.toml
@@ -38,4 +41,4 @@ lint: $(STAMP) ## ruff, and the import contracts that keep the services apart
 clean: ## remove the virtualenv and local data
 	rm -rf $(VENV) .data build
 
-.PHONY: help install demo up test lint clean
+.PHONY: help install demo up test bench lint clean

@@ -136,9 +136,9 @@ async def commit_latencies(platform: BenchPlatform, fleet: Fleet, rate: float, s
         poller = asyncio.create_task(poll_sessions())
         run = await fleet.run(seconds, rate)
         await asyncio.sleep(settle_s)
+        await wait_drained(platform, 120)  # a start still queued when the run ends is timed too
         stop_polling.set()
         await poller
-        await wait_drained(platform, 60)
         stops = dict(run["stops"])
         billed = {row["session_id"]: row["at"] for row in await conn.fetch(
             "SELECT session_id, extract(epoch FROM pg_xact_commit_timestamp(xmin))::float8 AS at"

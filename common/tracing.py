@@ -16,6 +16,7 @@ from opentelemetry import propagate, trace
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from opentelemetry.sdk.trace.sampling import ParentBased
 
 from .settings import ServiceSettings
 
@@ -60,6 +61,13 @@ def tracing_enabled() -> bool:
     """Whether this process records spans at all (OTEL_SDK_DISABLED leaves no SDK provider):
     a hot path that makes a span per message skips even the no-op span when it is off."""
     return isinstance(trace.get_tracer_provider(), TracerProvider)
+
+
+def unsampled_parents_record_nothing() -> bool:
+    """True under parent-based sampling (the SDK's default, `parentbased_*` samplers): a
+    span whose parent was not sampled is not recorded, so it need not be made."""
+    provider = trace.get_tracer_provider()
+    return isinstance(provider, TracerProvider) and isinstance(provider.sampler, ParentBased)
 
 
 def shutdown_tracing() -> None:

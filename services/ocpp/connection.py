@@ -3,18 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import functools
-from contextlib import AbstractContextManager
 
 import structlog
 from aiohttp import WSCloseCode, WSMsgType, web
-from opentelemetry import context as otel_context
-from opentelemetry import propagate, trace
-from opentelemetry.trace import SpanKind, Status, StatusCode
+from opentelemetry.trace import Status, StatusCode
 
 from chargeplane.common.timeutil import utcnow
-from chargeplane.common.tracing import tracing_enabled
 
 from . import metrics, protocol, schemas
 from .context import StationContext
@@ -22,42 +16,11 @@ from .framelog import FrameLog
 from .keys import FRAME_LOG, REGISTRY, STORE
 from .protocol import Call, CallErrorFrame, CallResult, ErrorCode, FrameError, OcppError
 from .router import KNOWN_STATION_ACTIONS, ROUTES
+from .spans import call_span
 
 log = structlog.get_logger(__name__)
-tracer = trace.get_tracer("chargeplane.ocpp")
 
 SUBPROTOCOL = "ocpp1.6"
-# actions whose span joins the trace of the charging session they belong to
-SESSION_ACTIONS = frozenset({"MeterValues", "StopTransaction"})
-
-
-def _parent_context(ctx: StationContext, call: Call) -> otel_context.Context:
-    """StartTransaction opens a session's trace; its later messages join it."""
-    if call.action in SESSION_ACTIONS:
-        transaction_id = call.payload.get("transactionId")
-        open_transaction = (
-            ctx.transaction(transaction_id) if isinstance(transaction_id, int)
-            else ctx.open_transactions.get(call.payload.get("connectorId", -1))
-        )
-        if open_transaction is not None and open_transaction.traceparent:
-            return _session_context(open_transaction.traceparent)
-    return otel_context.Context()  # a new trace, not a child of the hours-long socket
-
-
-@functools.lru_cache(maxsize=1 << 16)
-def _session_context(traceparent: str) -> otel_context.Context:
-    # A session sends a MeterValues every minute or so: parse its traceparent once.
-    return propagate.extract({"traceparent": traceparent})
-
-
-_UNTRACED = contextlib.nullcontext(trace.INVALID_SPAN)  # its methods do nothing
-
-
-def _call_span(ctx: StationContext, call: Call) -> AbstractContextManager[trace.Span]:
-    if not tracing_enabled():
-        return _UNTRACED
-    return tracer.start_as_current_span(f"ocpp {call.action}", context=_parent_context(ctx, call),
-                                        kind=SpanKind.SERVER)
 
 
 class StationConnection:
@@ -97,7 +60,7 @@ class StationConnection:
             code = ErrorCode.NOT_SUPPORTED if known else ErrorCode.NOT_IMPLEMENTED
             metrics.count_reply(call.action if known else "unknown", code)
             return protocol.call_error(call.unique_id, code, f"action {call.action!r} is not supported")
-        with _call_span(self.ctx, call) as span:
+        with call_span(self.ctx, call) as span:
             if span.is_recording():  # most are sampled out: build their attributes only for the rest
                 span.set_attributes({"ocpp.station_id": self.ctx.station_id, "ocpp.action": call.action,
                                      "ocpp.unique_id": call.unique_id})
