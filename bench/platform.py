@@ -29,6 +29,7 @@ from chargeplane.supervisor import SupervisedProcess, service_environment, start
 UNDER_TEST_CORE = 0
 HARNESS_CORE = 1
 DOWNSTREAM = ("telemetry", "billing", "sessions")
+DOWNSTREAM_NICENESS = 10
 TICKS = os.sysconf("SC_CLK_TCK")
 PAGE = os.sysconf("SC_PAGE_SIZE")
 
@@ -106,6 +107,11 @@ class BenchPlatform:
         downstream_ports = {name: self.ports[name] for name in DOWNSTREAM}
         self.downstream = start_services(downstream_ports, self.database_url, self.redis_url, self.data_dir / "logs",
                                          {"LOG_LEVEL": "WARNING", "OTEL_SDK_DISABLED": "true"})
+        # In production they run on other nodes; here they share the harness core with the
+        # load generators and PostgreSQL, and their work (behind the outbox) may lag.
+        for service in self.downstream:
+            assert service.process is not None
+            os.setpriority(os.PRIO_PROCESS, service.process.pid, DOWNSTREAM_NICENESS)
 
     def cli(self, *args: str) -> None:
         subprocess.run([sys.executable, "-m", "chargeplane", *args, "--database-url", self.database_url], check=True,

@@ -55,7 +55,6 @@ class MeterValuesWrite:
     transaction_id: int | None
     meter_value: list[dict[str, Any]]
     energy: tuple[int, datetime] | None
-    traceparent: str | None
 
 
 @dataclass(frozen=True, slots=True)

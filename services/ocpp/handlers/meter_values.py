@@ -5,8 +5,6 @@ from typing import Any
 
 import structlog
 
-from chargeplane.common.tracing import current_traceparent
-
 from ..context import StationContext, timestamp
 from ..store import MeterValuesWrite
 
@@ -42,6 +40,6 @@ async def handle(ctx: StationContext, payload: dict[str, Any]) -> dict[str, Any]
         log.info("meter values without session context", station_id=ctx.station_id, connector_id=connector_id)
     await ctx.store.meter_values(MeterValuesWrite(
         ctx.station_id, connector_id, transaction_id, payload["meterValue"],
-        latest_energy_wh(payload["meterValue"]), current_traceparent(),
+        latest_energy_wh(payload["meterValue"]),
     ))
     return {}
