@@ -17,6 +17,7 @@ COPY common common
 COPY services services
 COPY emulator emulator
 COPY operator operator
+COPY bench bench
 # A regular (not editable) install builds the wheel and installs it with its dependencies.
 RUN /opt/chargeplane/bin/pip install --upgrade pip && /opt/chargeplane/bin/pip install . && rm -rf /src
 

@@ -11,7 +11,7 @@ export PYTHONSAFEPATH := 1
 help: ## list the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
-SOURCES := $(shell find cli common services emulator operator -name '*.py' -o -name '*.sql' 2>/dev/null)
+SOURCES := $(shell find cli common services emulator operator bench -name '*.py' -o -name '*.sql' 2>/dev/null)
 VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml)
 IMAGE := chargeplane:$(VERSION)
 HELM := $(BIN)/helm
@@ -47,6 +47,9 @@ test: $(STAMP) ## run every test (unit, integration against embedded PostgreSQL/
 screenshot: $(STAMP) ## docs/emulator-gui.png: the desktop emulator mid-session, under Xvfb against the platform
 	$(BIN)/pytest tests/e2e/test_emulator_gui.py --gui-screenshot docs/emulator-gui.png
 
+bench: $(STAMP) ## measure the gateway against echo and peer (about 10 minutes); writes bench/results/
+	$(BIN)/chargeplane-bench --out bench/results
+
 lint: $(STAMP) ## ruff, and the import contracts that keep the services apart
 	$(BIN)/ruff check .
 	cd /tmp && $(CURDIR)/$(BIN)/lint-imports $(CURDIR)/pyproject.toml
@@ -79,4 +82,4 @@ kind-down: ## delete the kind cluster
 clean: ## remove the virtualenv and local data
 	rm -rf $(VENV) .data build
 
-.PHONY: help install demo up test screenshot lint clean images sync-crds chart-check kind-up e2e kind-down
+.PHONY: help install demo up test screenshot bench lint clean images sync-crds chart-check kind-up e2e kind-down

@@ -66,11 +66,13 @@ def _stop(process: subprocess.Popen[bytes] | None, sig: int, timeout: float) -> 
 class EmbeddedPostgres:
     """One PostgreSQL cluster in `data_dir`, initialised on first start."""
 
-    def __init__(self, data_dir: Path, port: int, *, durable: bool = True) -> None:
+    def __init__(self, data_dir: Path, port: int, *, durable: bool = True, settings: tuple[str, ...] = ()) -> None:
         self.data_dir = data_dir.resolve()
         self.port = port
         # Tests may trade crash safety for speed; the platform never does.
         self.durable = durable
+        # more `name=value` server settings (the benchmark asks for commit timestamps)
+        self.extra_settings = settings
         self.process: subprocess.Popen[bytes] | None = None
         with warnings.catch_warnings():
             # the package's import asks platformdirs for a runtime dir we do not use
@@ -124,6 +126,8 @@ class EmbeddedPostgres:
                     "-c", "max_connections=300", "-c", "shared_buffers=128MB"]
         if not self.durable:
             settings += ["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"]
+        for setting in self.extra_settings:
+            settings += ["-c", setting]
         log = open(self.data_dir / "postgres.log", "ab")  # noqa: SIM115 - the child owns it
         self.process = subprocess.Popen(
             [str(self._bin / "postgres"), "-D", str(pgdata), "-p", str(self.port), *settings],

@@ -49,7 +49,7 @@ def service_environment(name: str, port: int, ports: Mapping[str, int], database
         "SERVICE_NAME": name.replace("_", "-"), "HOST": "127.0.0.1", "PORT": str(port),
         "DATABASE_URL": database_url, "REDIS_URL": redis_url,
         **{f"{service.upper()}_URL": url for service, url in urls.items() if service not in ("ocpp", "api_gateway")},
-        "OCPP_HTTP_URL": urls["ocpp"],
+        **({"OCPP_HTTP_URL": urls["ocpp"]} if "ocpp" in urls else {}),
         "OTEL_SERVICE_NAME": name.replace("_", "-"),
     })
     return env

@@ -4,7 +4,8 @@ A service writes its outbox events in the same PostgreSQL transaction as the sta
 change that caused them (so a reply to a station, or a 2xx to a caller, is only sent
 once the follow-up work is durable), then the relay POSTs them to the destination in
 order, with an `Idempotency-Key` header and the original trace context, retrying with
-exponential backoff until the destination answers 2xx. Receivers are idempotent, so
+exponential backoff until the destination answers 2xx. The payload travels as the JSON
+text it was stored as: the relay forwards it without decoding it. Receivers are idempotent, so
 at-least-once delivery is exactly-once in effect.
 
 One relay per (source, destination) delivers at a time, across replicas, under a
@@ -15,16 +16,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+import time
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
 import asyncpg
+import orjson
 from aiohttp import web
 
 from .keys import DB_POOL, HTTP, OUTBOX, SETTINGS
 from .logs import get_logger
+from .metrics import DOWNSTREAM_SECONDS
 from .settings import ServiceSettings
 from .tracing import attached_traceparent
 
@@ -42,17 +46,32 @@ class OutboxEvent:
     payload: Mapping[str, Any]
 
 
+OutboxRow = tuple[str, str, str, str, str, str | None]
+
+
+def outbox_row(source: str, event: OutboxEvent, traceparent: str | None) -> OutboxRow:
+    """An event as the outbox stores it, its payload already JSON (encoded once, by orjson)."""
+    return (source, event.destination, event.path, event.idempotency_key, orjson.dumps(event.payload).decode(),
+            traceparent)
+
+
+async def insert_outbox_rows(conn: asyncpg.Connection, rows: Sequence[OutboxRow]) -> None:
+    """One statement for any number of events, in order; a repeated key is already queued."""
+    if rows:
+        await conn.execute(
+            "INSERT INTO outbox (source, destination, path, idempotency_key, payload, traceparent)"
+            " SELECT s, d, p, k, j::json, t FROM unnest($1::text[], $2::text[], $3::text[], $4::text[],"
+            " $5::text[], $6::text[]) WITH ORDINALITY AS u(s, d, p, k, j, t, n) ORDER BY n"
+            " ON CONFLICT (idempotency_key) DO NOTHING",
+            *(list(column) for column in zip(*rows, strict=True)),
+        )
+
+
 async def enqueue(
     conn: asyncpg.Connection, source: str, events: Iterable[OutboxEvent], traceparent: str | None
 ) -> None:
-    """Write events inside the caller's transaction; a repeated key is already queued."""
-    rows = [(source, e.destination, e.path, e.idempotency_key, e.payload, traceparent) for e in events]
-    if rows:
-        await conn.executemany(
-            "INSERT INTO outbox (source, destination, path, idempotency_key, payload, traceparent)"
-            " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (idempotency_key) DO NOTHING",
-            rows,
-        )
+    """Write events inside the caller's transaction."""
+    await insert_outbox_rows(conn, [outbox_row(source, event, traceparent) for event in events])
 
 
 class _Retry(Exception):
@@ -113,8 +132,9 @@ class OutboxRelay:
             )
             if not locked:
                 return 0
+            # The payload is sent on as the JSON text it was stored as, not decoded.
             rows = await conn.fetch(
-                "SELECT id, path, idempotency_key, payload, traceparent FROM outbox"
+                "SELECT id, path, idempotency_key, payload::text AS payload, traceparent FROM outbox"
                 " WHERE source = $1 AND destination = $2 AND dead_at IS NULL ORDER BY id LIMIT $3",
                 self._source,
                 destination,
@@ -132,25 +152,30 @@ class OutboxRelay:
 
     async def _post(self, conn: asyncpg.Connection, destination: str, row: asyncpg.Record) -> bool:
         """True when delivered, False when the receiver rejected it for good."""
-        url = self._destinations[destination] + row["path"]
-        headers = {"Idempotency-Key": row["idempotency_key"]}
+        path = row["path"]
+        headers = {"Idempotency-Key": row["idempotency_key"], "Content-Type": "application/json"}
+        started = time.perf_counter()
         with attached_traceparent(row["traceparent"]):
             try:
-                async with self._http.post(url, json=row["payload"], headers=headers) as response:
+                async with self._http.post(self._destinations[destination] + path, data=row["payload"].encode(),
+                                           headers=headers) as response:
                     status = response.status
                     body = await response.text()
             except (aiohttp.ClientError, TimeoutError) as exc:
+                DOWNSTREAM_SECONDS.labels(destination, path, "unreachable").observe(time.perf_counter() - started)
                 await self._failed(destination, row, None, repr(exc))
                 raise _Retry from exc
+        outcome = "ok" if status < 300 else "retry" if _retryable(status) else "rejected"
+        DOWNSTREAM_SECONDS.labels(destination, path, outcome).observe(time.perf_counter() - started)
         if status < 300:
             return True
         await self._failed(destination, row, status, body[:500])
-        if status in (408, 425, 429) or status >= 500:
+        if _retryable(status):
             raise _Retry
         # The receiver says the event itself is invalid: retrying cannot help. Keep it
         # for the operator and let the events behind it through.
         await conn.execute("UPDATE outbox SET dead_at = now() WHERE id = $1", row["id"])
-        log.error("outbox event rejected", destination=destination, path=row["path"],
+        log.error("outbox event rejected", destination=destination, path=path,
                   idempotency_key=row["idempotency_key"], status=status)
         return False
 
@@ -164,6 +189,10 @@ class OutboxRelay:
         await self._pool.execute(
             "UPDATE outbox SET attempts = attempts + 1, last_error = $2 WHERE id = $1", row["id"], error
         )
+
+
+def _retryable(status: int) -> bool:
+    return status in (408, 425, 429) or status >= 500
 
 
 def outbox_context(

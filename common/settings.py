@@ -22,6 +22,9 @@ class ServiceSettings(BaseSettings):
     # Seconds aiohttp waits for open requests and sockets on shutdown; below the
     # pod's terminationGracePeriodSeconds (30 s by default).
     shutdown_timeout: float = 20.0
+    # Pending TCP connections the kernel holds for accept(): after a restart thousands of
+    # stations reconnect at once, and a connection dropped here costs a station seconds.
+    listen_backlog: int = 4096
     # Outbox relay: how long to wait between retries of a failing downstream call.
     outbox_retry_min: float = 0.2
     outbox_retry_max: float = 30.0

@@ -16,6 +16,7 @@ from opentelemetry import propagate, trace
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from opentelemetry.sdk.trace.sampling import ParentBased
 
 from .settings import ServiceSettings
 
@@ -29,9 +30,9 @@ def setup_tracing(settings: ServiceSettings, extra_processor: SpanProcessor | No
     an in-memory processor instead.
     """
     global _instrumented
-    # Probes are noise, and an OCPP WebSocket lives for hours: its messages get spans
+    # Probes and scrapes are noise, and an OCPP WebSocket lives for hours: its messages get spans
     # of their own (one trace per charging session), not children of the upgrade.
-    os.environ.setdefault("OTEL_PYTHON_AIOHTTP_SERVER_EXCLUDED_URLS", "^https?://[^/]+/ocpp/,/healthz$,/readyz$")
+    os.environ.setdefault("OTEL_PYTHON_AIOHTTP_SERVER_EXCLUDED_URLS", "^https?://[^/]+/ocpp/,/healthz$,/readyz$,/metrics$")
     if settings.otel_sdk_disabled:
         return
     install_tracer_provider(settings.service_name, settings.otel_exporter_otlp_endpoint, extra_processor)
@@ -61,6 +62,19 @@ def install_tracer_provider(service_name: str, otlp_endpoint: str | None,
     if extra_processor is not None:
         provider.add_span_processor(extra_processor)
     trace.set_tracer_provider(provider)
+
+
+def tracing_enabled() -> bool:
+    """Whether this process records spans at all (OTEL_SDK_DISABLED leaves no SDK provider):
+    a hot path that makes a span per message skips even the no-op span when it is off."""
+    return isinstance(trace.get_tracer_provider(), TracerProvider)
+
+
+def unsampled_parents_record_nothing() -> bool:
+    """True under parent-based sampling (the SDK's default, `parentbased_*` samplers): a
+    span whose parent was not sampled is not recorded, so it need not be made."""
+    provider = trace.get_tracer_provider()
+    return isinstance(provider, TracerProvider) and isinstance(provider.sampler, ParentBased)
 
 
 def shutdown_tracing() -> None:

@@ -14,6 +14,7 @@ from redis.asyncio import Redis
 from .db import create_pool
 from .keys import DB_POOL, REDIS, SETTINGS
 from .logs import configure_logging, get_logger
+from .metrics import metrics_view
 from .settings import ServiceSettings
 from .tracing import setup_tracing, shutdown_tracing
 
@@ -108,15 +109,16 @@ async def redis_context(app: web.Application) -> AsyncIterator[None]:
     await client.aclose()
 
 
-def base_app(settings: ServiceSettings, *, with_redis: bool = False) -> web.Application:
+def base_app(settings: ServiceSettings, *, with_redis: bool = False, client_max_size: int = 1024**2) -> web.Application:
     """An application with the shared plumbing: settings, pool, (redis), probes, errors."""
-    app = web.Application(middlewares=[error_middleware])
+    app = web.Application(middlewares=[error_middleware], client_max_size=client_max_size)
     app[SETTINGS] = settings
     app.cleanup_ctx.append(_db_context)
     if with_redis:
         app.cleanup_ctx.append(redis_context)
     app.router.add_get("/healthz", _healthz)
     app.router.add_get("/readyz", _readyz)
+    app.router.add_get("/metrics", metrics_view)
     return app
 
 
@@ -138,6 +140,7 @@ def run_service(factory: Callable[[Any], web.Application], settings: ServiceSett
             host=settings.host,
             port=settings.port,
             shutdown_timeout=settings.shutdown_timeout,
+            backlog=settings.listen_backlog,
             print=None,
             access_log=None,
             handle_signals=True,

@@ -6,6 +6,7 @@ from aiohttp import web
 
 from chargeplane.common.httpclient import http_client_context
 from chargeplane.common.keys import SETTINGS
+from chargeplane.common.metrics import metrics_view
 from chargeplane.common.web import error_middleware
 
 from . import views
@@ -27,6 +28,7 @@ def create_app(settings: ApiGatewaySettings) -> web.Application:
     app.cleanup_ctx.append(http_client_context)
     app.router.add_get("/healthz", _healthz)
     app.router.add_get("/readyz", _healthz)
+    app.router.add_get("/metrics", metrics_view)
     app.router.add_get("/api/v1/openapi.json", views.openapi)
     for route in ROUTES:
         view = views.forwarder(route) if route.upstream else getattr(views, route.handler)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import datetime
 from decimal import Decimal
 
@@ -11,6 +12,7 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
 from chargeplane.common.keys import HTTP, SETTINGS
+from chargeplane.common.metrics import DOWNSTREAM_SECONDS
 from chargeplane.common.web import ApiError, json_response, read_json
 
 from .keys import REPOSITORY
@@ -19,6 +21,8 @@ from .pricing import MeterSample, SessionUsage, Tariff, price_session
 from .settings import BillingSettings
 
 log = structlog.get_logger(__name__)
+# the latency histogram's path label: one series for all sessions
+ENERGY_SAMPLES_PATH = "/internal/sessions/{session_id}/energy-samples"
 
 
 async def _energy_samples(request: web.Request, session_id: int) -> list[MeterSample]:
@@ -26,7 +30,10 @@ async def _energy_samples(request: web.Request, session_id: int) -> list[MeterSa
     settings = request.app[SETTINGS]
     assert isinstance(settings, BillingSettings)
     url = f"{settings.telemetry_url}/internal/sessions/{session_id}/energy-samples"
+    started = time.perf_counter()
     async with request.app[HTTP].get(url) as response:
+        outcome = "ok" if response.status == 200 else "retry"
+        DOWNSTREAM_SECONDS.labels("telemetry", ENERGY_SAMPLES_PATH, outcome).observe(time.perf_counter() - started)
         if response.status != 200:
             raise ApiError(503, "telemetry_unavailable", f"telemetry answered {response.status}")
         body = await response.json()

@@ -13,7 +13,7 @@ from chargeplane.common.keys import DB_POOL, HTTP, OUTBOX, SETTINGS
 from chargeplane.common.outbox import outbox_context
 from chargeplane.common.web import base_app
 
-from . import commands_api, stations_api
+from . import commands_api, metrics, stations_api
 from .auth_client import AuthClient
 from .commands import commands_context
 from .committer import GroupCommitter
@@ -22,7 +22,7 @@ from .framelog import FrameLog
 from .keys import AUTH, COMMITTER, FRAME_LOG, REGISTRY, STORE
 from .registry import ConnectionRegistry
 from .settings import OcppSettings
-from .store import METER_VALUES, SESSION_START, SESSION_STOP, STATION_BOOTED, StationStore
+from .store import METER_VALUES, METER_VALUES_BATCH, SESSION_START, SESSION_STOP, SOURCE, STATION_BOOTED, StationStore
 
 log = structlog.get_logger(__name__)
 REMOTE_START_SWEEP_S = 5.0
@@ -32,6 +32,7 @@ FAILURE_EVENTS = {
     SESSION_STOP: "stop session failed",
     STATION_BOOTED: "stop session failed",
     METER_VALUES: "failed to store meter value",
+    METER_VALUES_BATCH: "failed to store meter value",
 }
 
 
@@ -39,10 +40,11 @@ async def _gateway_context(app: web.Application) -> AsyncIterator[None]:
     pool = app[DB_POOL]
     settings = app[SETTINGS]
     assert isinstance(settings, OcppSettings)
-    committer = GroupCommitter(pool, after_commit=app[OUTBOX].wake)
+    committer = GroupCommitter(pool, SOURCE, after_commit=app[OUTBOX].wake,
+                               on_batch=metrics.GROUP_COMMIT_BATCH.observe)
     frame_log = FrameLog(pool, settings.frame_log_flush_interval)
     app[COMMITTER], app[FRAME_LOG] = committer, frame_log
-    app[STORE] = StationStore(pool, committer)
+    app[STORE] = StationStore(committer, pool)
     app[AUTH] = AuthClient(app[HTTP], settings.auth_url)
     committer.start()
     frame_log.start()
@@ -70,7 +72,8 @@ async def _close_sockets(app: web.Application) -> None:
 
 def create_app(settings: OcppSettings) -> web.Application:
     app = base_app(settings)
-    app[REGISTRY] = ConnectionRegistry()
+    app[REGISTRY] = registry = ConnectionRegistry()
+    metrics.CONNECTED_STATIONS.set_function(registry.__len__)
     app.cleanup_ctx.append(http_client_context)
     app.cleanup_ctx.append(outbox_context(
         {"sessions": settings.sessions_url, "telemetry": settings.telemetry_url}, FAILURE_EVENTS))

@@ -3,28 +3,74 @@
 A CALLRESULT means durable, so every state change a station reports is committed
 before it is answered. Committing each message alone would cap the gateway at the
 disk's fsync rate; instead, work that arrives while a commit is in flight is batched
-into the next one. A batch whose transaction fails is retried item by item, so one
-bad item fails only its own station's message.
+into the next one.
+
+Inside a batch every write is a *set write*: the items of one kind (heartbeats, status
+notifications, starts, ...) from all stations become one statement over arrays, and the
+outbox events of the whole batch one INSERT, so a batch costs a handful of round trips
+however many stations it serves: the commit cycle, and so the reply latency, does not
+grow with the load. A batch whose transaction fails is retried item by item, so one bad
+item fails only its own station's message.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
 
 import asyncpg
 
+from chargeplane.common.outbox import OutboxEvent, OutboxRow, insert_outbox_rows, outbox_row
+
 T = TypeVar("T")
-Work = Callable[[asyncpg.Connection], Awaitable[Any]]
-MAX_BATCH = 256
+MAX_BATCH = 2048
+
+
+@dataclass(slots=True)
+class Transaction:
+    """What one batch's work sees: the connection, and the batch's outbox."""
+
+    conn: asyncpg.Connection
+    source: str
+    _outbox: list[OutboxRow] = field(default_factory=list)
+
+    def enqueue(self, events: Iterable[OutboxEvent], traceparent: str | None) -> None:
+        """Queue events for another service; they commit with the batch, in this order."""
+        self._outbox.extend(outbox_row(self.source, event, traceparent) for event in events)
+
+    async def flush_outbox(self) -> None:
+        await insert_outbox_rows(self.conn, self._outbox)
+        self._outbox.clear()
+
+
+class SetWrite(Generic[T]):
+    """One kind of write that the items of many stations share one statement for.
+
+    `write` gets every item of this kind in the batch and returns one result per item.
+    """
+
+    def __init__(self, name: str, write: Callable[[Transaction, Sequence[T]], Awaitable[Sequence[Any]]]) -> None:
+        self.name = name
+        self.write = write
+
+
+@dataclass(slots=True)
+class _Pending:
+    future: asyncio.Future[Any]
+    set_write: SetWrite[Any]
+    item: Any
 
 
 class GroupCommitter:
-    def __init__(self, pool: asyncpg.Pool, after_commit: Callable[[], None] = lambda: None) -> None:
+    def __init__(self, pool: asyncpg.Pool, source: str, after_commit: Callable[[], None] = lambda: None,
+                 on_batch: Callable[[int], None] = lambda _: None) -> None:
         self._pool = pool
+        self._source = source
         self._after_commit = after_commit
-        self._pending: list[tuple[Work, asyncio.Future[Any]]] = []
+        self._on_batch = on_batch
+        self._pending: list[_Pending] = []
         self._wakeup = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -35,16 +81,16 @@ class GroupCommitter:
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
-        for _, future in self._pending:
-            if not future.done():
-                future.set_exception(ConnectionError("gateway shutting down"))
+        for pending in self._pending:
+            if not pending.future.done():
+                pending.future.set_exception(ConnectionError("gateway shutting down"))
 
-    async def run(self, work: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
-        """Run `work` inside a transaction; return its result once it is committed."""
-        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-        self._pending.append((work, future))
+    async def run_set(self, set_write: SetWrite[Any], item: Any) -> Any:
+        """Add `item` to the next batch's set write of its kind; return its result once committed."""
+        pending = _Pending(asyncio.get_running_loop().create_future(), set_write, item)
+        self._pending.append(pending)
         self._wakeup.set()
-        return await future
+        return await pending.future
 
     async def _run(self) -> None:
         while True:
@@ -54,22 +100,32 @@ class GroupCommitter:
                 batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
                 await self._commit(batch)
 
-    async def _commit(self, batch: list[tuple[Work, asyncio.Future[Any]]]) -> None:
-        live = [(work, future) for work, future in batch if not future.done()]
+    async def _commit(self, batch: list[_Pending]) -> None:
+        live = [pending for pending in batch if not pending.future.done()]
+        self._on_batch(len(live))
         try:
-            async with self._pool.acquire() as conn:
-                results = []
-                async with conn.transaction():
-                    for work, _ in live:
-                        results.append(await work(conn))
-            for (_, future), result in zip(live, results, strict=True):
-                if not future.done():
-                    future.set_result(result)
+            results = await self._write(live)
+            for pending in live:
+                if not pending.future.done():
+                    pending.future.set_result(results[id(pending)])
         except Exception as batch_error:
             if len(live) == 1:
-                if not live[0][1].done():
-                    live[0][1].set_exception(batch_error)
+                if not live[0].future.done():
+                    live[0].future.set_exception(batch_error)
             else:
-                for item in live:
-                    await self._commit([item])
+                for pending in live:
+                    await self._commit([pending])
         self._after_commit()
+
+    async def _write(self, live: list[_Pending]) -> dict[int, Any]:
+        results: dict[int, Any] = {}
+        by_kind: dict[SetWrite[Any], list[_Pending]] = {}
+        async with self._pool.acquire() as conn, conn.transaction():
+            tx = Transaction(conn, self._source)
+            for pending in live:
+                by_kind.setdefault(pending.set_write, []).append(pending)
+            for set_write, items in by_kind.items():
+                for pending, result in zip(items, await set_write.write(tx, [p.item for p in items]), strict=True):
+                    results[id(pending)] = result
+            await tx.flush_outbox()
+        return results

@@ -10,41 +10,22 @@ from typing import Any
 
 import structlog
 from aiohttp import WSCloseCode, WSMsgType, hdrs, web
-from opentelemetry import context as otel_context
-from opentelemetry import propagate, trace
-from opentelemetry.trace import SpanKind, Status, StatusCode
+from opentelemetry.trace import Status, StatusCode
 
 from chargeplane.common.timeutil import utcnow
 
-from . import protocol, schemas
+from . import metrics, protocol, schemas
 from .auth_client import AuthUnavailable
 from .context import StationContext
 from .framelog import FrameLog
 from .keys import AUTH, COMMANDS, FRAME_LOG, REGISTRY, STORE
 from .protocol import Call, CallErrorFrame, CallResult, ErrorCode, FrameError, OcppError
 from .router import KNOWN_STATION_ACTIONS, ROUTES
+from .spans import call_span
 
 log = structlog.get_logger(__name__)
-tracer = trace.get_tracer("chargeplane.ocpp")
 
 SUBPROTOCOL = "ocpp1.6"
-# actions whose span joins the trace of the charging session they belong to
-SESSION_ACTIONS = frozenset({"MeterValues", "StopTransaction"})
-
-
-def _parent_context(ctx: StationContext, call: Call) -> otel_context.Context:
-    """StartTransaction opens a session's trace; its later messages join it."""
-    if call.action in SESSION_ACTIONS:
-        transaction_id = call.payload.get("transactionId")
-        connector_id = call.payload.get("connectorId")
-        # the payload is not validated yet: only well-typed ids may pick the parent
-        open_transaction = (
-            ctx.transaction(transaction_id) if isinstance(transaction_id, int)
-            else ctx.open_transactions.get(connector_id) if isinstance(connector_id, int) else None
-        )
-        if open_transaction is not None and open_transaction.traceparent:
-            return propagate.extract({"traceparent": open_transaction.traceparent})
-    return otel_context.Context()  # a new trace, not a child of the hours-long socket
 
 
 class StationConnection:
@@ -63,6 +44,7 @@ class StationConnection:
         try:
             frame = protocol.parse_frame(text)
         except FrameError as exc:
+            metrics.count_frame_error(exc.code)
             self.frame_log.record(self.ctx.station_id, "in", text)
             log.warning("malformed ocpp frame", station_id=self.ctx.station_id, error=exc.description)
             if not exc.answerable:
@@ -108,34 +90,39 @@ class StationConnection:
     async def on_call(self, call: Call) -> str:
         route = ROUTES.get(call.action)
         if route is None:
-            code = ErrorCode.NOT_SUPPORTED if call.action in KNOWN_STATION_ACTIONS else ErrorCode.NOT_IMPLEMENTED
+            known = call.action in KNOWN_STATION_ACTIONS
+            code = ErrorCode.NOT_SUPPORTED if known else ErrorCode.NOT_IMPLEMENTED
+            metrics.count_reply(call.action if known else "unknown", code)
             return protocol.call_error(call.unique_id, code, f"action {call.action!r} is not supported")
-        with tracer.start_as_current_span(
-            f"ocpp {call.action}", context=_parent_context(self.ctx, call), kind=SpanKind.SERVER,
-            attributes={"ocpp.station_id": self.ctx.station_id, "ocpp.action": call.action,
-                        "ocpp.unique_id": call.unique_id},
-        ) as span:
+        with call_span(self.ctx, call) as span:
+            if span.is_recording():  # most are sampled out: build their attributes only for the rest
+                span.set_attributes({"ocpp.station_id": self.ctx.station_id, "ocpp.action": call.action,
+                                     "ocpp.unique_id": call.unique_id})
             try:
                 schemas.validate(route.request_schema, call.payload)
                 result = await route.handler(self.ctx, call.payload)
             except OcppError as exc:
                 span.set_status(Status(StatusCode.ERROR, exc.code))
+                metrics.count_reply(call.action, exc.code)
                 return protocol.call_error(call.unique_id, exc.code, exc.description, exc.details)
             except Exception as exc:
                 # Nothing was committed, so the station must retry: InternalError says so.
                 span.record_exception(exc)
                 span.set_status(Status(StatusCode.ERROR, "InternalError"))
                 log.exception("ocpp handler failed", station_id=self.ctx.station_id, action=call.action)
+                metrics.count_reply(call.action, ErrorCode.INTERNAL_ERROR)
                 return protocol.call_error(call.unique_id, ErrorCode.INTERNAL_ERROR,
                                            "the CSMS could not process the message; retry later")
             if "transactionId" in result:
                 span.set_attribute("ocpp.transaction_id", result["transactionId"])
+            metrics.count_reply(call.action, None)
             return protocol.call_result(call.unique_id, result)
 
 
 def _station_id(request: web.Request) -> str:
     station_id = request.match_info.get("station_id") or request.query.get("station_id", "")
     if not station_id or len(station_id) > 48:
+        metrics.HANDSHAKE_REFUSALS.labels("bad_station_id").inc()
         raise web.HTTPBadRequest(text="a station id is required: /ocpp/{station_id} or /ocpp/ws?station_id=ID")
     return station_id
 
@@ -168,9 +155,11 @@ async def _authenticate(request: web.Request, station_id: str) -> None:
     try:
         allowed = await request.app[AUTH].station_may_connect(station_id, password)
     except AuthUnavailable as exc:
+        metrics.HANDSHAKE_REFUSALS.labels("authentication_unavailable").inc()
         log.warning("station authentication unavailable", station_id=station_id, error=str(exc))
         raise web.HTTPServiceUnavailable(text="station authentication is unavailable; retry later") from exc
     if not allowed:
+        metrics.HANDSHAKE_REFUSALS.labels("authentication_failed").inc()
         log.warning("station authentication failed", station_id=station_id, peer=request.remote,
                     password_given=password is not None)
         raise _unauthorized("wrong or missing password for this station")
@@ -182,18 +171,24 @@ async def ocpp_websocket(request: web.Request) -> web.StreamResponse:
     app = request.app
     offered = [p.strip() for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",") if p.strip()]
     if offered and SUBPROTOCOL not in offered:
+        metrics.HANDSHAKE_REFUSALS.labels("unsupported_subprotocol").inc()
         raise web.HTTPBadRequest(text=f"unsupported OCPP version {offered}: this CSMS speaks {SUBPROTOCOL}")
-    station = await app[STORE].find_station(station_id)
-    if station is None:
+    await _authenticate(request, station_id)
+    try:
+        connected = await app[STORE].connect(station_id, utcnow())
+    except Exception as exc:
+        metrics.HANDSHAKE_REFUSALS.labels("database_unavailable").inc()
+        log.warning("station connect failed, asked to retry", station_id=station_id, error=repr(exc))
+        raise web.HTTPServiceUnavailable(text="the CSMS cannot reach its database; retry later") from exc
+    if connected is None:
+        metrics.HANDSHAKE_REFUSALS.labels("unknown_station").inc()
         log.warning("unknown station refused", station_id=station_id, peer=request.remote)
         raise web.HTTPNotFound(text=f"unknown station {station_id!r}: register it with "
                                     f"`chargeplane station add {station_id}`")
-    await _authenticate(request, station_id)
     # Everything that needs the database happens before the upgrade: if PostgreSQL is
     # away the station gets a 503 and retries, instead of a socket we cannot serve.
-    ctx = StationContext(station, app[STORE], app[AUTH])
-    ctx.open_transactions = {t.connector_id: t for t in await app[STORE].open_transactions(station_id)}
-    await app[STORE].set_connected(station_id, True, utcnow())
+    ctx = StationContext(connected.station, app[STORE], app[AUTH])
+    ctx.open_transactions = {t.connector_id: t for t in connected.open_transactions}
     ws = web.WebSocketResponse(protocols=(SUBPROTOCOL,), autoping=True, heartbeat=None, max_msg_size=1 << 20)
     await ws.prepare(request)
     connection = StationConnection(ctx, ws, app[FRAME_LOG])
@@ -223,7 +218,7 @@ async def ocpp_websocket(request: web.Request) -> web.StreamResponse:
         if registry.unregister(station_id, connection):
             try:
                 await app[COMMANDS].release(station_id)
-                await app[STORE].set_connected(station_id, False, utcnow())
+                await app[STORE].disconnect(station_id, utcnow())
             except Exception as exc:  # the database may be the reason the socket died
                 log.warning("could not mark station disconnected", station_id=station_id, error=repr(exc))
         log.info("station disconnected", station_id=station_id, close_code=ws.close_code)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING
 
 from aiohttp import WSCloseCode
@@ -40,6 +41,9 @@ class ConnectionRegistry:
         return False
 
     async def close_all(self) -> None:
-        for connection in list(self._connections.values()):
-            await connection.ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutdown")
+        # All at once: one by one, each waiting for its station's close frame, thousands
+        # of stations would outlast the shutdown timeout.
+        connections = list(self._connections.values())
+        await asyncio.gather(*(c.ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutdown")
+                               for c in connections), return_exceptions=True)
         self._connections.clear()

@@ -2,27 +2,30 @@
 that hand a station's news on to sessions and telemetry.
 
 Every write goes through the group committer, so the station is answered only after
-its news is committed together with the work it causes downstream.
+its news is committed together with the work it causes downstream. Every write is a set
+write: one statement (or a few) over arrays for all the stations in a batch.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import asyncpg
 
-from chargeplane.common.outbox import OutboxEvent, enqueue
+from chargeplane.common.outbox import OutboxEvent
 
-from .committer import GroupCommitter
+from .committer import GroupCommitter, SetWrite, Transaction
 
 SOURCE = "ocpp"
 SESSION_START = "/internal/ocpp/session-start"
 SESSION_STOP = "/internal/ocpp/session-stop"
 STATION_BOOTED = "/internal/ocpp/station-booted"
 METER_VALUES = "/internal/ocpp/meter-values"
+METER_VALUES_BATCH = "/internal/ocpp/meter-values/batch"
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,10 +42,264 @@ class OpenTransaction:
     traceparent: str | None
 
 
+@dataclass(frozen=True, slots=True)
+class ConnectedStation:
+    station: Station
+    open_transactions: list[OpenTransaction]
+
+
+@dataclass(frozen=True, slots=True)
+class MeterValuesWrite:
+    station_id: str
+    connector_id: int
+    transaction_id: int | None
+    meter_value: list[dict[str, Any]]
+    energy: tuple[int, datetime] | None
+
+
+@dataclass(frozen=True, slots=True)
+class StartWrite:
+    station_id: str
+    connector_id: int
+    id_tag: str
+    meter_start: int
+    started_at: datetime
+    reservation_id: int | None
+    traceparent: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class StopWrite:
+    station_id: str
+    transaction_id: int
+    meter_stop: int
+    stopped_at: datetime
+    reason: str | None
+    id_tag: str | None
+    transaction_data: list[dict[str, Any]]
+    traceparent: str | None
+
+
+def _columns(rows: Sequence[tuple[Any, ...]], width: int) -> list[list[Any]]:
+    """Rows as the column arrays `unnest` takes."""
+    return [[row[i] for row in rows] for i in range(width)]
+
+
+async def _connect(tx: Transaction, items: Sequence[tuple[str, datetime]]) -> list[ConnectedStation | None]:
+    """Mark the stations connected; return each one's registration and open transactions
+    (None for an unknown station). One statement for a whole reconnect storm's batch."""
+    rows = await tx.conn.fetch(
+        "WITH arrived AS (SELECT * FROM unnest($1::text[], $2::timestamptz[]) AS a(id, at)),"
+        " known AS (UPDATE charging_stations s SET connected = true, last_seen_at = a.at, updated_at = now()"
+        " FROM arrived a WHERE s.id = a.id RETURNING s.id, s.registration_status, s.heartbeat_interval)"
+        " SELECT k.id, k.registration_status, k.heartbeat_interval, c.connector_id, c.transaction_id,"
+        " c.session_traceparent FROM known k"
+        " LEFT JOIN connectors c ON c.station_id = k.id AND c.transaction_id IS NOT NULL",
+        *_columns(items, 2),
+    )
+    found: dict[str, ConnectedStation] = {}
+    for r in rows:
+        connected = found.get(r["id"])
+        if connected is None:
+            connected = found[r["id"]] = ConnectedStation(
+                Station(r["id"], r["registration_status"], r["heartbeat_interval"]), [])
+        if r["transaction_id"] is not None:
+            connected.open_transactions.append(
+                OpenTransaction(r["connector_id"], r["transaction_id"], r["session_traceparent"]))
+    return [found.get(station_id) for station_id, _ in items]
+
+
+async def _disconnect(tx: Transaction, items: Sequence[tuple[str, datetime]]) -> list[None]:
+    await tx.conn.execute(
+        "UPDATE charging_stations s SET connected = false, last_seen_at = a.at, updated_at = now()"
+        " FROM unnest($1::text[], $2::timestamptz[]) AS a(id, at) WHERE s.id = a.id",
+        *_columns(items, 2),
+    )
+    return [None] * len(items)
+
+
+async def _boot(tx: Transaction, items: Sequence[tuple[str, dict[str, Any], datetime, str | None]]) -> list[None]:
+    await tx.conn.execute(
+        "UPDATE charging_stations s SET vendor = b.vendor, model = b.model, serial_number = b.serial,"
+        " firmware_version = b.firmware, last_boot_at = b.at, last_seen_at = b.at, updated_at = now()"
+        " FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[])"
+        " AS b(id, vendor, model, serial, firmware, at) WHERE s.id = b.id",
+        [i[0] for i in items], [i[1]["chargePointVendor"] for i in items], [i[1]["chargePointModel"] for i in items],
+        [i[1].get("chargePointSerialNumber") or i[1].get("chargeBoxSerialNumber") for i in items],
+        [i[1].get("firmwareVersion") for i in items], [i[2] for i in items],
+    )
+    # A rebooted station has lost its open transactions (unless it sends their
+    # StopTransaction later): sessions closes them from the last meter reading.
+    abandoned = await tx.conn.fetch(
+        "WITH open AS (SELECT station_id, connector_id, transaction_id, meter_wh, meter_at FROM connectors"
+        " WHERE station_id = ANY($1::text[]) AND transaction_id IS NOT NULL FOR UPDATE)"
+        " UPDATE connectors c SET transaction_id = NULL, session_traceparent = NULL, transaction_started_at = NULL,"
+        " transaction_meter_start = NULL, updated_at = now() FROM open o"
+        " WHERE c.station_id = o.station_id AND c.connector_id = o.connector_id"
+        " RETURNING o.station_id, o.connector_id, o.transaction_id, o.meter_wh, o.meter_at",
+        [i[0] for i in items],
+    )
+    by_station: dict[str, list[asyncpg.Record]] = {}
+    for r in abandoned:
+        by_station.setdefault(r["station_id"], []).append(r)
+    for station_id, _, now, traceparent in items:
+        if station_id not in by_station:
+            continue
+        tx.enqueue([OutboxEvent("sessions", STATION_BOOTED, f"booted:{station_id}:{uuid.uuid4()}", {
+            "station_id": station_id,
+            "booted_at": now.isoformat(),
+            "open_transactions": [
+                {"transaction_id": r["transaction_id"], "connector_id": r["connector_id"],
+                 "meter_wh": r["meter_wh"], "meter_at": r["meter_at"].isoformat() if r["meter_at"] else None}
+                for r in sorted(by_station[station_id], key=lambda r: r["connector_id"])
+            ],
+        })], traceparent)
+    return [None] * len(items)
+
+
+async def _heartbeat(tx: Transaction, items: Sequence[tuple[str, datetime]]) -> list[None]:
+    await tx.conn.execute(
+        "UPDATE charging_stations s SET last_heartbeat_at = h.at, last_seen_at = h.at"
+        " FROM unnest($1::text[], $2::timestamptz[]) AS h(id, at) WHERE s.id = h.id",
+        *_columns(items, 2),
+    )
+    return [None] * len(items)
+
+
+async def _status(tx: Transaction, items: Sequence[tuple[Any, ...]]) -> list[None]:
+    await tx.conn.execute(
+        "INSERT INTO connectors (station_id, connector_id, status, error_code, info, vendor_error_code, status_at)"
+        " SELECT * FROM unnest($1::text[], $2::int[], $3::text[], $4::text[], $5::text[], $6::text[],"
+        " $7::timestamptz[])"
+        " ON CONFLICT (station_id, connector_id) DO UPDATE SET status = EXCLUDED.status,"
+        " error_code = EXCLUDED.error_code, info = EXCLUDED.info, vendor_error_code = EXCLUDED.vendor_error_code,"
+        " status_at = EXCLUDED.status_at, updated_at = now()",
+        *_columns(items, 7),
+    )
+    return [None] * len(items)
+
+
+async def _meter_values(tx: Transaction, items: Sequence[MeterValuesWrite]) -> list[None]:
+    readings = [(i.station_id, i.connector_id, i.energy[0], i.energy[1]) for i in items if i.energy is not None]
+    if readings:
+        await tx.conn.execute(
+            "INSERT INTO connectors (station_id, connector_id, meter_wh, meter_at)"
+            " SELECT * FROM unnest($1::text[], $2::int[], $3::bigint[], $4::timestamptz[])"
+            " ON CONFLICT (station_id, connector_id) DO UPDATE SET meter_wh = EXCLUDED.meter_wh,"
+            " meter_at = EXCLUDED.meter_at"
+            " WHERE connectors.meter_at IS NULL OR connectors.meter_at <= EXCLUDED.meter_at",
+            *_columns(readings, 4),
+        )
+    # One event for the whole batch: one outbox row, one request to telemetry, one INSERT
+    # there, however many stations sent MeterValues in this commit.
+    tx.enqueue([OutboxEvent("telemetry", METER_VALUES_BATCH, f"meter-values:{uuid.uuid4()}", {"meter_values": [
+        {"station_id": i.station_id, "connector_id": i.connector_id, "transaction_id": i.transaction_id,
+         "meter_value": i.meter_value} for i in items
+    ]})], None)
+    return [None] * len(items)
+
+
+async def _start(tx: Transaction, items: Sequence[StartWrite]) -> list[int]:
+    current = {(r["station_id"], r["connector_id"]): r for r in await tx.conn.fetch(
+        "SELECT c.station_id, c.connector_id, c.transaction_id, c.transaction_started_at, c.transaction_meter_start,"
+        " c.meter_wh, c.meter_at FROM connectors c JOIN unnest($1::text[], $2::int[]) AS s(station_id, connector_id)"
+        " USING (station_id, connector_id) ORDER BY c.station_id, c.connector_id FOR UPDATE OF c",
+        [i.station_id for i in items], [i.connector_id for i in items],
+    )}
+    results: list[int] = []
+    new: list[tuple[StartWrite, asyncpg.Record | None]] = []
+    for item in items:
+        row = current.get((item.station_id, item.connector_id))
+        if (row and row["transaction_id"] is not None and row["transaction_started_at"] == item.started_at
+                and row["transaction_meter_start"] == item.meter_start):
+            results.append(int(row["transaction_id"]))  # the same StartTransaction again
+        else:
+            results.append(0)
+            new.append((item, row))
+    if not new:
+        return results
+    ids = [r[0] for r in await tx.conn.fetch(
+        "SELECT nextval('charging_sessions_id_seq') FROM generate_series(1, $1)", len(new))]
+    await tx.conn.execute(
+        "INSERT INTO connectors (station_id, connector_id, transaction_id, session_traceparent,"
+        " transaction_started_at, transaction_meter_start, meter_wh, meter_at)"
+        " SELECT s, c, t, p, a, m, m, a FROM unnest($1::text[], $2::int[], $3::bigint[], $4::text[],"
+        " $5::timestamptz[], $6::bigint[]) AS u(s, c, t, p, a, m)"
+        " ON CONFLICT (station_id, connector_id) DO UPDATE SET transaction_id = EXCLUDED.transaction_id,"
+        " session_traceparent = EXCLUDED.session_traceparent,"
+        " transaction_started_at = EXCLUDED.transaction_started_at,"
+        " transaction_meter_start = EXCLUDED.transaction_meter_start, meter_wh = EXCLUDED.meter_wh,"
+        " meter_at = EXCLUDED.meter_at, updated_at = now()",
+        [i.station_id for i, _ in new], [i.connector_id for i, _ in new], ids, [i.traceparent for i, _ in new],
+        [i.started_at for i, _ in new], [i.meter_start for i, _ in new],
+    )
+    # a StartTransaction settles the oldest pending remote start it answers (starts are rare)
+    for (item, _), transaction_id in zip(new, ids, strict=True):
+        await tx.conn.execute(
+            "UPDATE remote_start_requests SET status = 'started', transaction_id = $3, settled_at = now()"
+            " WHERE id = (SELECT id FROM remote_start_requests WHERE station_id = $1 AND status = 'pending'"
+            " AND id_tag = $2 AND (connector_id IS NULL OR connector_id = $4) ORDER BY id LIMIT 1)",
+            item.station_id, item.id_tag, transaction_id, item.connector_id,
+        )
+    allocated = iter(ids)
+    for position, item in enumerate(items):
+        if results[position]:
+            continue
+        transaction_id = results[position] = next(allocated)
+        row = current.get((item.station_id, item.connector_id))
+        superseded = None
+        if row and row["transaction_id"] is not None:
+            superseded = {"transaction_id": row["transaction_id"], "meter_wh": row["meter_wh"],
+                          "meter_at": row["meter_at"].isoformat() if row["meter_at"] else None}
+        tx.enqueue([OutboxEvent("sessions", SESSION_START, f"session-start:{transaction_id}", {
+            "transaction_id": transaction_id, "station_id": item.station_id, "connector_id": item.connector_id,
+            "id_tag": item.id_tag, "meter_start_wh": item.meter_start, "started_at": item.started_at.isoformat(),
+            "reservation_id": item.reservation_id, "traceparent": item.traceparent, "superseded": superseded,
+        })], item.traceparent)
+    return results
+
+
+async def _stop(tx: Transaction, items: Sequence[StopWrite]) -> list[None]:
+    connectors = {(r["station_id"], r["transaction_id"]): r["connector_id"] for r in await tx.conn.fetch(
+        "UPDATE connectors c SET transaction_id = NULL, session_traceparent = NULL, transaction_started_at = NULL,"
+        " transaction_meter_start = NULL, meter_wh = s.meter, meter_at = s.at, updated_at = now()"
+        " FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::timestamptz[]) AS s(station_id, tx, meter, at)"
+        " WHERE c.station_id = s.station_id AND c.transaction_id = s.tx"
+        " RETURNING c.station_id, s.tx AS transaction_id, c.connector_id",
+        [i.station_id for i in items], [i.transaction_id for i in items], [i.meter_stop for i in items],
+        [i.stopped_at for i in items],
+    )}
+    for i in items:
+        events = [OutboxEvent("sessions", SESSION_STOP, f"session-stop:{i.station_id}:{i.transaction_id}", {
+            "transaction_id": i.transaction_id, "station_id": i.station_id, "meter_stop_wh": i.meter_stop,
+            "stopped_at": i.stopped_at.isoformat(), "reason": i.reason or "Local", "id_tag": i.id_tag,
+        })]
+        if i.transaction_data:
+            events.append(OutboxEvent(
+                "telemetry", METER_VALUES, f"stop-meter-values:{i.station_id}:{i.transaction_id}", {
+                    "station_id": i.station_id, "connector_id": connectors.get((i.station_id, i.transaction_id), 0),
+                    "transaction_id": i.transaction_id, "meter_value": i.transaction_data,
+                }))
+        tx.enqueue(events, i.traceparent)
+    return [None] * len(items)
+
+
+CONNECT = SetWrite("connect", _connect)
+DISCONNECT = SetWrite("disconnect", _disconnect)
+BOOT = SetWrite("boot", _boot)
+HEARTBEAT = SetWrite("heartbeat", _heartbeat)
+STATUS = SetWrite("status", _status)
+METER_VALUES_WRITE = SetWrite("meter-values", _meter_values)
+START = SetWrite("start", _start)
+STOP = SetWrite("stop", _stop)
+
+
+
+
 class StationStore:
-    def __init__(self, pool: asyncpg.Pool, committer: GroupCommitter) -> None:
-        self._pool = pool
+    def __init__(self, committer: GroupCommitter, pool: asyncpg.Pool) -> None:
         self._committer = committer
+        self._pool = pool  # reads, and writes no station waits for
 
     async def find_station(self, station_id: str) -> Station | None:
         row = await self._pool.fetchrow(
@@ -50,171 +307,37 @@ class StationStore:
         )
         return Station(**dict(row)) if row else None
 
-    async def open_transactions(self, station_id: str) -> list[OpenTransaction]:
-        rows = await self._pool.fetch(
-            "SELECT connector_id, transaction_id, session_traceparent AS traceparent FROM connectors"
-            " WHERE station_id = $1 AND transaction_id IS NOT NULL",
-            station_id,
-        )
-        return [OpenTransaction(**dict(r)) for r in rows]
+    async def connect(self, station_id: str, now: datetime) -> ConnectedStation | None:
+        """Mark a known station connected and load what its handlers need; None if unknown."""
+        result: ConnectedStation | None = await self._committer.run_set(CONNECT, (station_id, now))
+        return result
 
-    async def set_connected(self, station_id: str, connected: bool, now: datetime) -> None:
-        await self._pool.execute(
-            "UPDATE charging_stations SET connected = $2, last_seen_at = $3, updated_at = now() WHERE id = $1",
-            station_id, connected, now,
-        )
+    async def disconnect(self, station_id: str, now: datetime) -> None:
+        await self._committer.run_set(DISCONNECT, (station_id, now))
 
     async def record_boot(self, station_id: str, payload: dict[str, Any], now: datetime,
                           traceparent: str | None) -> None:
-        async def work(conn: asyncpg.Connection) -> None:
-            await conn.execute(
-                "UPDATE charging_stations SET vendor = $2, model = $3, serial_number = $4,"
-                " firmware_version = $5, last_boot_at = $6, last_seen_at = $6, updated_at = now() WHERE id = $1",
-                station_id, payload["chargePointVendor"], payload["chargePointModel"],
-                payload.get("chargePointSerialNumber") or payload.get("chargeBoxSerialNumber"),
-                payload.get("firmwareVersion"), now,
-            )
-            # A rebooted station has lost its open transactions (unless it sends their
-            # StopTransaction later): sessions closes them from the last meter reading.
-            abandoned = await conn.fetch(
-                "SELECT connector_id, transaction_id, meter_wh, meter_at FROM connectors"
-                " WHERE station_id = $1 AND transaction_id IS NOT NULL FOR UPDATE",
-                station_id,
-            )
-            if not abandoned:
-                return
-            await conn.execute(
-                "UPDATE connectors SET transaction_id = NULL, session_traceparent = NULL,"
-                " transaction_started_at = NULL, transaction_meter_start = NULL, updated_at = now()"
-                " WHERE station_id = $1",
-                station_id,
-            )
-            event = OutboxEvent("sessions", STATION_BOOTED, f"booted:{station_id}:{uuid.uuid4()}", {
-                "station_id": station_id,
-                "booted_at": now.isoformat(),
-                "open_transactions": [
-                    {"transaction_id": r["transaction_id"], "connector_id": r["connector_id"],
-                     "meter_wh": r["meter_wh"], "meter_at": r["meter_at"].isoformat() if r["meter_at"] else None}
-                    for r in abandoned
-                ],
-            })
-            await enqueue(conn, SOURCE, [event], traceparent)
-
-        await self._committer.run(work)
+        await self._committer.run_set(BOOT, (station_id, payload, now, traceparent))
 
     async def record_heartbeat(self, station_id: str, now: datetime) -> None:
-        async def work(conn: asyncpg.Connection) -> None:
-            await conn.execute(
-                "UPDATE charging_stations SET last_heartbeat_at = $2, last_seen_at = $2 WHERE id = $1",
-                station_id, now,
-            )
-
-        await self._committer.run(work)
+        await self._committer.run_set(HEARTBEAT, (station_id, now))
 
     async def record_status(self, station_id: str, payload: dict[str, Any], at: datetime) -> None:
-        async def work(conn: asyncpg.Connection) -> None:
-            await conn.execute(
-                "INSERT INTO connectors (station_id, connector_id, status, error_code, info, vendor_error_code,"
-                " status_at) VALUES ($1, $2, $3, $4, $5, $6, $7)"
-                " ON CONFLICT (station_id, connector_id) DO UPDATE SET status = $3, error_code = $4, info = $5,"
-                " vendor_error_code = $6, status_at = $7, updated_at = now()",
-                station_id, payload["connectorId"], payload["status"], payload["errorCode"],
-                payload.get("info"), payload.get("vendorErrorCode"), at,
-            )
+        await self._committer.run_set(STATUS, (
+            station_id, payload["connectorId"], payload["status"], payload["errorCode"], payload.get("info"),
+            payload.get("vendorErrorCode"), at,
+        ))
 
-        await self._committer.run(work)
-
-    async def start_transaction(
-        self, station_id: str, connector_id: int, id_tag: str, meter_start: int, started_at: datetime,
-        reservation_id: int | None, traceparent: str | None,
-    ) -> int:
+    async def start_transaction(self, start: StartWrite) -> int:
         """Allocate the transactionId (the `charging_sessions.id` to be) and queue the session start."""
+        transaction_id: int = await self._committer.run_set(START, start)
+        return transaction_id
 
-        async def work(conn: asyncpg.Connection) -> int:
-            current = await conn.fetchrow(
-                "SELECT transaction_id, transaction_started_at, transaction_meter_start, meter_wh, meter_at"
-                " FROM connectors WHERE station_id = $1 AND connector_id = $2 FOR UPDATE",
-                station_id, connector_id,
-            )
-            if (current and current["transaction_id"] is not None
-                    and current["transaction_started_at"] == started_at
-                    and current["transaction_meter_start"] == meter_start):
-                return int(current["transaction_id"])  # the same StartTransaction again
-            transaction_id = int(await conn.fetchval("SELECT nextval('charging_sessions_id_seq')"))
-            await conn.execute(
-                "INSERT INTO connectors (station_id, connector_id, transaction_id, session_traceparent,"
-                " transaction_started_at, transaction_meter_start, meter_wh, meter_at)"
-                " VALUES ($1, $2, $3, $4, $5, $6, $6, $5)"
-                " ON CONFLICT (station_id, connector_id) DO UPDATE SET transaction_id = $3,"
-                " session_traceparent = $4, transaction_started_at = $5, transaction_meter_start = $6,"
-                " meter_wh = $6, meter_at = $5, updated_at = now()",
-                station_id, connector_id, transaction_id, traceparent, started_at, meter_start,
-            )
-            superseded = None
-            if current and current["transaction_id"] is not None:
-                superseded = {"transaction_id": current["transaction_id"], "meter_wh": current["meter_wh"],
-                              "meter_at": current["meter_at"].isoformat() if current["meter_at"] else None}
-            event = OutboxEvent("sessions", SESSION_START, f"session-start:{transaction_id}", {
-                "transaction_id": transaction_id, "station_id": station_id, "connector_id": connector_id,
-                "id_tag": id_tag, "meter_start_wh": meter_start, "started_at": started_at.isoformat(),
-                "reservation_id": reservation_id, "traceparent": traceparent, "superseded": superseded,
-            })
-            await enqueue(conn, SOURCE, [event], traceparent)
-            await conn.execute(
-                "UPDATE remote_start_requests SET status = 'started', transaction_id = $3, settled_at = now()"
-                " WHERE id = (SELECT id FROM remote_start_requests WHERE station_id = $1 AND status = 'pending'"
-                " AND id_tag = $2 AND (connector_id IS NULL OR connector_id = $4) ORDER BY id LIMIT 1)",
-                station_id, id_tag, transaction_id, connector_id,
-            )
-            return transaction_id
+    async def stop_transaction(self, stop: StopWrite) -> None:
+        await self._committer.run_set(STOP, stop)
 
-        return await self._committer.run(work)
-
-    async def stop_transaction(
-        self, station_id: str, transaction_id: int, meter_stop: int, stopped_at: datetime,
-        reason: str | None, id_tag: str | None, transaction_data: list[dict[str, Any]], traceparent: str | None,
-    ) -> None:
-        async def work(conn: asyncpg.Connection) -> None:
-            connector_id = await conn.fetchval(
-                "UPDATE connectors SET transaction_id = NULL, session_traceparent = NULL,"
-                " transaction_started_at = NULL, transaction_meter_start = NULL,"
-                " meter_wh = $3, meter_at = $4, updated_at = now()"
-                " WHERE station_id = $1 AND transaction_id = $2 RETURNING connector_id",
-                station_id, transaction_id, meter_stop, stopped_at,
-            )
-            events = [OutboxEvent("sessions", SESSION_STOP, f"session-stop:{station_id}:{transaction_id}", {
-                "transaction_id": transaction_id, "station_id": station_id, "meter_stop_wh": meter_stop,
-                "stopped_at": stopped_at.isoformat(), "reason": reason or "Local", "id_tag": id_tag,
-            })]
-            if transaction_data:
-                events.append(OutboxEvent(
-                    "telemetry", METER_VALUES, f"stop-meter-values:{station_id}:{transaction_id}", {
-                        "station_id": station_id, "connector_id": connector_id or 0,
-                        "transaction_id": transaction_id, "meter_value": transaction_data,
-                    }))
-            await enqueue(conn, SOURCE, events, traceparent)
-
-        await self._committer.run(work)
-
-    async def meter_values(
-        self, station_id: str, connector_id: int, transaction_id: int | None,
-        meter_value: list[dict[str, Any]], energy: tuple[int, datetime] | None, traceparent: str | None,
-    ) -> None:
-        async def work(conn: asyncpg.Connection) -> None:
-            if energy is not None:
-                await conn.execute(
-                    "INSERT INTO connectors (station_id, connector_id, meter_wh, meter_at) VALUES ($1, $2, $3, $4)"
-                    " ON CONFLICT (station_id, connector_id) DO UPDATE SET meter_wh = $3, meter_at = $4"
-                    " WHERE connectors.meter_at IS NULL OR connectors.meter_at <= $4",
-                    station_id, connector_id, energy[0], energy[1],
-                )
-            event = OutboxEvent("telemetry", METER_VALUES, f"meter-values:{station_id}:{uuid.uuid4()}", {
-                "station_id": station_id, "connector_id": connector_id,
-                "transaction_id": transaction_id, "meter_value": meter_value,
-            })
-            await enqueue(conn, SOURCE, [event], traceparent)
-
-        await self._committer.run(work)
+    async def meter_values(self, write: MeterValuesWrite) -> None:
+        await self._committer.run_set(METER_VALUES_WRITE, write)
 
     async def record_remote_start(self, station_id: str, connector_id: int | None, id_tag: str,
                                   expires_in_s: int) -> None:

@@ -42,9 +42,11 @@ async def _repository_context(app: web.Application) -> AsyncIterator[None]:
 
 
 def create_app(settings: TelemetrySettings) -> web.Application:
-    app = base_app(settings)
+    # the gateway sends the MeterValues of a whole group commit (up to 2048 stations) at once
+    app = base_app(settings, client_max_size=64 * 1024**2)
     app.cleanup_ctx.append(_repository_context)
     app.router.add_post("/internal/ocpp/meter-values", views.store_meter_values)
+    app.router.add_post("/internal/ocpp/meter-values/batch", views.store_meter_values_batch)
     app.router.add_get("/internal/sessions/{session_id}/energy-samples", views.energy_samples)
     app.router.add_post("/internal/rollups/refresh", views.refresh_rollups)
     return app

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import asyncpg
+from prometheus_client import Counter
 
 from .models import MeterValuesBatch
 
 ENERGY_REGISTER = "Energy.Active.Import.Register"
+SAMPLED_VALUES_STORED = Counter("chargeplane_telemetry_sampled_values_stored_total",
+                                "Sampled meter values stored in telemetry_data (redeliveries not counted)")
 
 
 class InvalidSample(ValueError):
@@ -37,9 +41,9 @@ class TelemetryRepository:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
 
-    async def store(self, batch: MeterValuesBatch) -> int:
-        """Store every sampled value once; a redelivered batch inserts nothing."""
-        rows = rows_of(batch)
+    async def store(self, batches: Sequence[MeterValuesBatch]) -> int:
+        """Store every sampled value once, in one statement; a redelivered batch inserts nothing."""
+        rows = [row for batch in batches for row in rows_of(batch)]
         if not rows:
             return 0
         columns = list(zip(*rows, strict=True))
@@ -51,7 +55,9 @@ class TelemetryRepository:
             " ON CONFLICT DO NOTHING",
             *[list(column) for column in columns],
         )
-        return int(result.split()[-1])
+        stored = int(result.split()[-1])
+        SAMPLED_VALUES_STORED.inc(stored)
+        return stored
 
     async def energy_samples(self, session_id: int) -> list[dict[str, Any]]:
         rows = await self._pool.fetch(

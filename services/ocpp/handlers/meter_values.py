@@ -5,9 +5,8 @@ from typing import Any
 
 import structlog
 
-from chargeplane.common.tracing import current_traceparent
-
 from ..context import StationContext, timestamp
+from ..store import MeterValuesWrite
 
 log = structlog.get_logger(__name__)
 
@@ -39,8 +38,8 @@ async def handle(ctx: StationContext, payload: dict[str, Any]) -> dict[str, Any]
         transaction_id = ctx.open_transactions[connector_id].transaction_id
     if transaction_id is None and connector_id != 0:
         log.info("meter values without session context", station_id=ctx.station_id, connector_id=connector_id)
-    await ctx.store.meter_values(
+    await ctx.store.meter_values(MeterValuesWrite(
         ctx.station_id, connector_id, transaction_id, payload["meterValue"],
-        latest_energy_wh(payload["meterValue"]), current_traceparent(),
-    )
+        latest_energy_wh(payload["meterValue"]),
+    ))
     return {}

@@ -5,7 +5,7 @@ from typing import Any
 from chargeplane.common.tracing import current_traceparent
 
 from ..context import StationContext, timestamp
-from ..store import OpenTransaction
+from ..store import OpenTransaction, StartWrite
 
 
 async def handle(ctx: StationContext, payload: dict[str, Any]) -> dict[str, Any]:
@@ -13,10 +13,10 @@ async def handle(ctx: StationContext, payload: dict[str, Any]) -> dict[str, Any]
     started_at = timestamp(payload["timestamp"], "timestamp")
     # This span starts the session's trace: later messages of the session join it.
     traceparent = current_traceparent()
-    transaction_id = await ctx.store.start_transaction(
+    transaction_id = await ctx.store.start_transaction(StartWrite(
         ctx.station_id, connector_id, payload["idTag"], payload["meterStart"], started_at,
         payload.get("reservationId"), traceparent,
-    )
+    ))
     ctx.open_transactions[connector_id] = OpenTransaction(connector_id, transaction_id, traceparent)
     # OCPP 1.6: the transaction exists whatever the tag's status; a station told
     # Blocked/Invalid stops it itself.

@@ -1,0 +1,35 @@
+"""The benchmark harness, run small so it cannot rot: every phase and figure, the JSON
+and the plot. It asserts that the harness works, not a speed."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from chargeplane.supervisor import python_module
+
+pytestmark = pytest.mark.bench
+
+
+def test_a_smoke_run_produces_every_figure_the_json_and_the_plot(tmp_path: Path) -> None:
+    done = subprocess.run(python_module("chargeplane.bench", "--smoke", "--out", str(tmp_path)),
+                          capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    [json_path] = tmp_path.glob("*-smoke.json")
+    results = json.loads(json_path.read_text())
+    for server in ("echo", "peer", "gateway"):
+        assert results[server]["throughput"] > 0, server
+        assert results[server]["errors"] == {}, server
+        assert len(results[server]["sweep"]) == 2
+    half = results["gateway"]["half_load"]
+    assert half["sessions_timed"] > 0 and half["bills_timed"] > 0, half
+    assert results["gateway"]["telemetry"]["values_stored"] > 0
+    assert results["memory"][0]["kb_per_station"] > 0
+    assert results["storm"]["accepted"] == results["storm"]["stations"] == results["storm"]["statuses_stored"]
+    assert set(results["tracing"]) == {"off", "10%", "100%"}
+    assert all(row["value"] for row in results["table"])
+    assert json_path.with_suffix(".png").stat().st_size > 10_000
+    assert "telemetry ingest" in done.stdout and "gateway / peer" in done.stdout
