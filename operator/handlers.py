@@ -96,7 +96,8 @@ async def refresh_station_status(namespace: str, spec: kopf.Spec, status: kopf.S
                                  stopped: kopf.DaemonStopped, **_: Any) -> None:
     await stations.refresh_station_status(
         memo.runtime, namespace=namespace, spec=spec, status=status, generation=meta.get("generation"),
-        stopping=lambda: bool(stopped), patch_status=patch.status, logger=logger,
+        # kopf may still run a timer after the cleanup closed the clients
+        stopping=lambda: bool(stopped) or memo.runtime.http.closed, patch_status=patch.status, logger=logger,
     )
 
 

@@ -93,6 +93,8 @@ async def refresh_station_status(runtime: Runtime, *, namespace: str, spec: Mapp
                                  status: Mapping[str, Any], generation: int | None, stopping: Callable[[], bool],
                                  patch_status: MutableMapping[str, Any], logger: kopf.Logger) -> None:
     """Phase, connectors and last heartbeat as the gateway has them; only changes are written."""
+    if stopping():
+        return
     try:
         view = await runtime.platform.station_view(namespace, spec["stationId"])
     except PlatformUnavailable as exc:
