@@ -11,7 +11,7 @@ from . import stations, tariffs
 from .builders import OwnerReference
 from .constants import GROUP, STATIONS, TARIFFS, VERSION
 from .kube import connection_info
-from .runtime import Runtime, configure_kopf, open_runtime
+from .runtime import configure_kopf, open_runtime
 from .settings import OperatorSettings
 
 # kopf fixes a timer's interval when the timer is registered, i.e. when this module is imported.
@@ -42,6 +42,8 @@ async def login(memo: kopf.Memo, **_: Any) -> kopf.ConnectionInfo:
 
 
 # ----- indexes: a namespace's resources, without asking the API ----------------------------------
+# Owner references never block the owner's deletion: blockOwnerDeletion=true would need `update`
+# on the owner's finalizers wherever OwnerReferencesPermissionEnforcement is on (OpenShift).
 
 @kopf.index(GROUP, VERSION, TARIFFS, when=_not_deleting)
 def tariff_owners(namespace: str, body: kopf.Body, **_: Any) -> dict[str, OwnerReference]:
@@ -68,9 +70,8 @@ async def apply_station(namespace: str, name: str, spec: kopf.Spec, status: kopf
                         body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, logger: kopf.Logger,
                         tariff_owners: kopf.Index[str, OwnerReference],
                         station_owners: kopf.Index[str, dict[str, Any]], **_: Any) -> None:
-    runtime: Runtime = memo.runtime
     await stations.apply_station(
-        runtime, namespace=namespace, name=name, spec=spec, status=status, generation=meta.get("generation"),
+        memo.runtime, namespace=namespace, name=name, spec=spec, status=status, generation=meta.get("generation"),
         owner=kopf.build_owner_reference(body, controller=True, block_owner_deletion=False),
         platform_owners=_platform_owners(namespace, tariff_owners, station_owners),
         stations=len(station_owners.get(namespace, [])),
@@ -96,7 +97,8 @@ async def refresh_station_status(namespace: str, spec: kopf.Spec, status: kopf.S
                                  stopped: kopf.DaemonStopped, **_: Any) -> None:
     await stations.refresh_station_status(
         memo.runtime, namespace=namespace, spec=spec, status=status, generation=meta.get("generation"),
-        stopping=lambda: bool(stopped), patch_status=patch.status, logger=logger,
+        # kopf may still run a timer after the cleanup closed the clients
+        stopping=lambda: bool(stopped) or memo.runtime.http.closed, patch_status=patch.status, logger=logger,
     )
 
 

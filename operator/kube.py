@@ -57,19 +57,9 @@ def _calls(api: ApiClient, kind: str) -> tuple[Callable[..., Awaitable[Any]], Ca
     raise ValueError(f"the operator makes no {kind}")
 
 
-async def create_or_patch(api: ApiClient, namespace: str, manifest: Manifest, logger: kopf.Logger) -> None:
-    create, patch, _ = _calls(api, manifest["kind"])
-    try:
-        await create(namespace, manifest)
-        logger.info(f"created {manifest['kind']} {manifest['metadata']['name']}")
-    except ApiException as exc:
-        if exc.status != 409:
-            raise
-        await patch(manifest["metadata"]["name"], namespace, manifest, _content_type=MERGE_PATCH)
-
-
 async def create_if_absent(api: ApiClient, namespace: str, manifest: Manifest, logger: kopf.Logger) -> bool:
-    """Create, or leave an existing object as it is (a generated password is never rotated)."""
+    """Create, or leave an existing object as it is (a generated password is never rotated);
+    False if it existed."""
     create, _, _ = _calls(api, manifest["kind"])
     try:
         await create(namespace, manifest)
@@ -79,6 +69,12 @@ async def create_if_absent(api: ApiClient, namespace: str, manifest: Manifest, l
         raise
     logger.info(f"created {manifest['kind']} {manifest['metadata']['name']}")
     return True
+
+
+async def create_or_patch(api: ApiClient, namespace: str, manifest: Manifest, logger: kopf.Logger) -> None:
+    if not await create_if_absent(api, namespace, manifest, logger):
+        _, patch, _ = _calls(api, manifest["kind"])
+        await patch(manifest["metadata"]["name"], namespace, manifest, _content_type=MERGE_PATCH)
 
 
 async def delete_if_present(api: ApiClient, namespace: str, kind: str, name: str, logger: kopf.Logger) -> None:

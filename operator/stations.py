@@ -38,11 +38,6 @@ async def apply_station(runtime: Runtime, *, namespace: str, name: str, spec: Ma
     if not spec.get("credentials", {}).get("secretRef"):
         secret = build_credentials_secret(name, secrets.token_urlsafe(24), owner=owner)
         await create_if_absent(runtime.kube, namespace, secret, logger)
-    if spec.get("simulator", {}).get("enabled"):
-        simulator = build_simulator_deployment(name, spec, settings=runtime.settings, owner=owner)
-        await create_or_patch(runtime.kube, namespace, simulator, logger)
-    else:
-        await delete_if_present(runtime.kube, namespace, "Deployment", simulator_name(name), logger)
     if "phase" not in status:
         patch_status["phase"] = "Pending"  # until the status timer reads the gateway
 
@@ -56,6 +51,13 @@ async def apply_station(runtime: Runtime, *, namespace: str, name: str, spec: Ma
         note(REGISTERED, False, "GatewayUnavailable", str(exc))
         raise kopf.TemporaryError(f"waiting for the gateway: {exc}", delay=runtime.settings.retry_delay) from exc
     note(REGISTERED, True, "Registered", f"station {station_id} may connect")
+
+    # after the registration, so that the emulated station is not refused when it first connects
+    if spec.get("simulator", {}).get("enabled"):
+        simulator = build_simulator_deployment(name, spec, settings=runtime.settings, owner=owner)
+        await create_or_patch(runtime.kube, namespace, simulator, logger)
+    else:
+        await delete_if_present(runtime.kube, namespace, "Deployment", simulator_name(name), logger)
 
     tariff = spec["tariffRef"]["name"]
     if tariff not in tariffs:
@@ -93,6 +95,8 @@ async def refresh_station_status(runtime: Runtime, *, namespace: str, spec: Mapp
                                  status: Mapping[str, Any], generation: int | None, stopping: Callable[[], bool],
                                  patch_status: MutableMapping[str, Any], logger: kopf.Logger) -> None:
     """Phase, connectors and last heartbeat as the gateway has them; only changes are written."""
+    if stopping():
+        return
     try:
         view = await runtime.platform.station_view(namespace, spec["stationId"])
     except PlatformUnavailable as exc:
