@@ -3,6 +3,7 @@ finds the object patches it, a delete that finds nothing is done. Exactly the ve
 
 from __future__ import annotations
 
+import base64
 import os
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -69,6 +70,22 @@ async def create_if_absent(api: ApiClient, namespace: str, manifest: Manifest, l
         raise
     logger.info(f"created {manifest['kind']} {manifest['metadata']['name']}")
     return True
+
+
+async def read_secret_value(api: ApiClient, namespace: str, name: str, key: str) -> str | None:
+    """One value of a Secret, or None when the Secret or the key is missing."""
+    try:
+        secret = await CoreV1Api(api).read_namespaced_secret(name, namespace)
+    except ApiException as exc:
+        if exc.status == 404:
+            return None
+        raise
+    if secret.data and key in secret.data:
+        return base64.b64decode(secret.data[key]).decode()
+    # an API server folds stringData into data; an emulated one (kmock) may keep it as written
+    string_data = getattr(secret, "string_data", None) or {}
+    value = string_data.get(key)
+    return str(value) if value is not None else None
 
 
 async def create_or_patch(api: ApiClient, namespace: str, manifest: Manifest, logger: kopf.Logger) -> None:

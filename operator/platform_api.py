@@ -59,6 +59,14 @@ class PlatformClient:
             "GET", namespace, "ocpp", f"/internal/stations/{station_id}", absent_ok=True)
         return view
 
+    async def set_station_password(self, namespace: str, station_id: str, password: str) -> None:
+        """OCPP security profile 1: the gateway then refuses the station without this password."""
+        await self._call("PUT", namespace, "auth", f"/internal/auth/stations/{station_id}/password",
+                         {"password": password})
+
+    async def forget_station_password(self, namespace: str, station_id: str) -> None:
+        await self._call("DELETE", namespace, "auth", f"/internal/auth/stations/{station_id}/password")
+
     async def deregister_station(self, namespace: str, station_id: str) -> None:
         await self._call("DELETE", namespace, "ocpp", f"/internal/stations/{station_id}")
 

@@ -17,9 +17,10 @@ from .builders import (
     build_credentials_secret,
     build_registration,
     build_simulator_deployment,
+    credentials_reference,
     simulator_name,
 )
-from .kube import create_if_absent, create_or_patch, delete_if_present
+from .kube import create_if_absent, create_or_patch, delete_if_present, read_secret_value
 from .platform_api import PlatformRejected, PlatformUnavailable
 from .platforms import ensure_platform
 from .runtime import Runtime
@@ -45,8 +46,18 @@ async def apply_station(runtime: Runtime, *, namespace: str, name: str, spec: Ma
         note_condition(patch_status, status, type_, ok, reason, message, generation=generation)
 
     station_id = spec["stationId"]
+    secret_name, key = credentials_reference(name, spec)
+    password = await read_secret_value(runtime.kube, namespace, secret_name, key)
+    if password is None:
+        note(REGISTERED, False, "CredentialsMissing", f"Secret {secret_name!r} has no key {key!r}")
+        raise kopf.TemporaryError(f"waiting for Secret {secret_name}/{key}", delay=runtime.settings.retry_delay)
     try:
+        await runtime.platform.set_station_password(namespace, station_id, password)
         await runtime.platform.register_station(namespace, station_id, build_registration(spec))
+    except PlatformRejected as exc:  # e.g. a password auth will not take (8 to 40 characters)
+        note(REGISTERED, False, "CredentialsRejected", str(exc))
+        raise kopf.TemporaryError(f"the platform refused the station's credentials: {exc}",
+                                  delay=runtime.settings.retry_delay) from exc
     except PlatformUnavailable as exc:
         note(REGISTERED, False, "GatewayUnavailable", str(exc))
         raise kopf.TemporaryError(f"waiting for the gateway: {exc}", delay=runtime.settings.retry_delay) from exc
@@ -80,6 +91,7 @@ async def delete_station(runtime: Runtime, *, namespace: str, spec: Mapping[str,
     try:
         await runtime.platform.unbind_tariff(namespace, station_id)
         await runtime.platform.deregister_station(namespace, station_id)
+        await runtime.platform.forget_station_password(namespace, station_id)
     except PlatformUnavailable as exc:
         if retry < DEREGISTER_RETRIES:
             raise kopf.TemporaryError(f"waiting for the platform to deregister {station_id}: {exc}",

@@ -272,8 +272,14 @@ async def test_the_examples_make_the_platform_register_bill_show_live_status_and
         assert condition(offline, "Registered")["status"] == "True"
         assert offline["status"]["observedGeneration"] == 1
 
+        # the generated password is the station's now (OCPP security profile 1): without it, 401
+        with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+            await http.ws_connect(f"{platform.ocpp_url}/DEPOT-01", protocols=["ocpp1.6"])
+        assert refused.value.status == 401
+        password = secret["stringData"]["password"]  # kmock keeps what the operator wrote
+        basic = {"Authorization": aiohttp.encode_basic_auth("DEPOT-01", password)}
         # a station connects: within a few status intervals the resource shows it
-        async with http.ws_connect(f"{platform.ocpp_url}/DEPOT-01", protocols=["ocpp1.6"]) as ws:
+        async with http.ws_connect(f"{platform.ocpp_url}/DEPOT-01", protocols=["ocpp1.6"], headers=basic) as ws:
             station = RawStation(ws)
             await station.call("BootNotification", {"chargePointVendor": "ChargePlane", "chargePointModel": "Emulator"})
             await station.call("Heartbeat", {})
