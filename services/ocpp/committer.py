@@ -26,6 +26,12 @@ from chargeplane.common.outbox import OutboxEvent, OutboxRow, insert_outbox_rows
 
 T = TypeVar("T")
 MAX_BATCH = 2048
+# Transactions in flight at once. Every round trip of a commit waits its turn behind the
+# station frames the event loop has queued meanwhile; with several commits in flight a
+# message waits for a free one, not for the whole cycle of the one before. Each station
+# has one message at a time, so concurrent batches never hold the same station's rows,
+# and a station's later events get later outbox ids (its earlier commit came first).
+CONCURRENT_COMMITS = 3
 
 
 @dataclass(slots=True)
@@ -72,15 +78,18 @@ class GroupCommitter:
         self._on_batch = on_batch
         self._pending: list[_Pending] = []
         self._wakeup = asyncio.Event()
+        self._slots = asyncio.Semaphore(CONCURRENT_COMMITS)
+        self._commits: set[asyncio.Task[None]] = set()
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="group-committer")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+        for task in (self._task, *self._commits):
+            if task is not None:
+                task.cancel()
+        await asyncio.gather(*(t for t in (self._task, *self._commits) if t is not None), return_exceptions=True)
         for pending in self._pending:
             if not pending.future.done():
                 pending.future.set_exception(ConnectionError("gateway shutting down"))
@@ -97,8 +106,17 @@ class GroupCommitter:
             await self._wakeup.wait()
             self._wakeup.clear()
             while self._pending:
+                await self._slots.acquire()
                 batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
-                await self._commit(batch)
+                task = asyncio.create_task(self._commit_in_slot(batch))
+                self._commits.add(task)
+                task.add_done_callback(self._commits.discard)
+
+    async def _commit_in_slot(self, batch: list[_Pending]) -> None:
+        try:
+            await self._commit(batch)
+        finally:
+            self._slots.release()
 
     async def _commit(self, batch: list[_Pending]) -> None:
         live = [pending for pending in batch if not pending.future.done()]
