@@ -36,8 +36,8 @@ from .platform import (
 from .traffic import METER_ONLY, MIX
 
 PREFIX = "BENCH-"
-FD_HEADROOM = 600
-DRAIN_WAIT_S = 180.0  # the longest the harness waits for sessions, billing and telemetry to catch up  # the gateway's own files, pool connections and sockets to other services
+FD_HEADROOM = 600  # the gateway's own files, pool connections and sockets to other services
+DRAIN_WAIT_S = 180.0  # the longest the harness waits for sessions, billing and telemetry to catch up
 
 
 @dataclass(frozen=True)
