@@ -37,6 +37,7 @@ from .traffic import METER_ONLY, MIX
 
 PREFIX = "BENCH-"
 FD_HEADROOM = 600  # the gateway's own files, pool connections and sockets to other services
+DRAIN_WAIT_S = 180.0  # the longest the harness waits for sessions, billing and telemetry to catch up
 
 
 @dataclass(frozen=True)
@@ -136,7 +137,7 @@ async def commit_latencies(platform: BenchPlatform, fleet: Fleet, rate: float, s
         poller = asyncio.create_task(poll_sessions())
         run = await fleet.run(seconds, rate)
         await asyncio.sleep(settle_s)
-        await wait_drained(platform, 120)  # a start still queued when the run ends is timed too
+        await wait_drained(platform, DRAIN_WAIT_S)  # a start still queued when the run ends is timed too
         stop_polling.set()
         await poller
         stops = dict(run["stops"])
@@ -177,7 +178,7 @@ async def telemetry_ingest(platform: BenchPlatform, fleet: Fleet, seconds: float
     before = metric_sum(scrape(telemetry), name)
     started = time.monotonic()
     run = await fleet.run(seconds, None, METER_ONLY)
-    drain = await wait_drained(platform, 120)
+    drain = await wait_drained(platform, DRAIN_WAIT_S)
     elapsed = time.monotonic() - started
     stored = metric_sum(scrape(telemetry), name) - before
     return {"values_per_s": stored / elapsed, "values_stored": stored, "seconds": elapsed, "drain_s": drain,
@@ -286,10 +287,12 @@ async def run_benchmark(config: BenchConfig, platform: BenchPlatform, flame_grap
         async def gateway_phases(gateway: Pinned, fleet: Fleet) -> dict[str, Any]:
             await fleet.run(config.warmup_s)
             best = await closed_loop(gateway, fleet, config.measure_s)
-            await wait_drained(platform, 60)
-            best["sweep"] = await sweep(fleet, config.sweep, best["throughput"], config.sweep_s)
+            # each phase starts with the downstream work of the one before done
+            best["drain_after_closed_loop_s"] = await wait_drained(platform, DRAIN_WAIT_S)
             best["half_load"] = await commit_latencies(platform, fleet, best["throughput"] / 2, config.half_load_s,
                                                        config.settle_s)
+            best["sweep"] = await sweep(fleet, config.sweep, best["throughput"], config.sweep_s)
+            await wait_drained(platform, DRAIN_WAIT_S)
             best["telemetry"] = await telemetry_ingest(platform, fleet, config.telemetry_s)
             return best
 

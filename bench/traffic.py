@@ -131,13 +131,17 @@ class StationTraffic:
         return "StopTransaction", payload
 
     def _mix(self) -> Iterator[tuple[str, Payload]]:
+        # The first session of a run is cut short by a random number of MeterValues, so
+        # the stations' sessions end spread over the run rather than all at once.
+        shorter = self.rng.randrange(METER_VALUES_PER_SESSION)
         while True:
             yield "Heartbeat", {}
             yield self.status("Preparing")
             yield self._start()
             yield self.status("Charging")
-            for _ in range(METER_VALUES_PER_SESSION):
+            for _ in range(METER_VALUES_PER_SESSION - shorter):
                 yield self._meter_values()
+            shorter = 0
             yield self._stop()
             yield self.status("Available")
 
