@@ -59,8 +59,12 @@ def rows(results: dict[str, Any]) -> list[Row]:
     ]
     for point in results["memory"]:
         if point.get("measured"):
-            limited = f" (limit: {point['reason']}; {point['measured']:,} held)" if point["reason"] else ""
-            table.append(Row(f"memory per idle station at {point['stations']:,}{limited}",
+            if point["reason"]:  # fewer stations than asked: the target's point was not reached
+                table.append(Row(f"memory per idle station at {point['measured']:,} ({point['stations']:,} asked;"
+                                 f" {point['reason']})", f"{point['kb_per_station']:.1f} KB",
+                                 f"<= 32 KB at {point['stations']:,}", None))
+                continue
+            table.append(Row(f"memory per idle station at {point['stations']:,}",
                              f"{point['kb_per_station']:.1f} KB", "<= 32 KB" if point is largest else "",
                              _ok(point["kb_per_station"], 32, False) if point is largest else None))
         else:
