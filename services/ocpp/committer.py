@@ -71,6 +71,13 @@ class _Pending:
     item: Any
 
 
+def _fail(batch: list[_Pending]) -> None:
+    """Nothing of these is known to be committed: their stations get InternalError."""
+    for pending in batch:
+        if not pending.future.done():
+            pending.future.set_exception(ConnectionError("gateway shutting down"))
+
+
 class GroupCommitter:
     def __init__(self, pool: asyncpg.Pool, source: str, after_commit: Callable[[], None] = lambda: None,
                  on_batch: Callable[[int], None] = lambda _: None) -> None:
@@ -100,9 +107,7 @@ class GroupCommitter:
             for task in hanging:
                 task.cancel()
             await asyncio.gather(*hanging, return_exceptions=True)
-        for pending in self._pending:
-            if not pending.future.done():
-                pending.future.set_exception(ConnectionError("gateway shutting down"))
+        _fail(self._pending)
 
     async def run_set(self, set_write: SetWrite[Any], item: Any) -> Any:
         """Add `item` to the next batch's set write of its kind; return its result once committed."""
@@ -138,19 +143,21 @@ class GroupCommitter:
             for pending in live:
                 if not pending.future.done():
                     pending.future.set_result(results[id(pending)])
+            self._after_commit()
         except asyncio.CancelledError:
-            for pending in live:  # nothing of this batch is known to be committed
-                if not pending.future.done():
-                    pending.future.set_exception(ConnectionError("gateway shutting down"))
+            _fail(live)
             raise
         except Exception as batch_error:
             if len(live) == 1:
                 if not live[0].future.done():
                     live[0].future.set_exception(batch_error)
-            else:
+                return
+            try:
                 for pending in live:
                     await self._commit([pending])
-        self._after_commit()
+            except asyncio.CancelledError:
+                _fail(live)
+                raise
 
     async def _write(self, live: list[_Pending]) -> dict[int, Any]:
         results: dict[int, Any] = {}
