@@ -118,7 +118,7 @@ def plot(results: dict[str, Any], png: Path) -> None:
         offered = [p["offered"] for p in points]
         left.plot(offered, [p["throughput"] for p in points], marker=marker, color=colour, label=name)
         right.plot(offered, [p["p99_ms"] for p in points], marker=marker, color=colour, label=name)
-    left.set(xlabel="offered load (CALLs/s)", ylabel="answered (CALLs/s)", title="throughput")
+    left.set(xlabel="offered load (CALLs/s)", ylabel="answered (CALLs/s)", title="throughput", yscale="log")
     right.set(xlabel="offered load (CALLs/s)", ylabel="p99 CALL->CALLRESULT (ms)", title="p99 latency",
               yscale="log")
     for axis in (left, right):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 
 from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
@@ -75,6 +75,15 @@ def unsampled_parents_record_nothing() -> bool:
     span whose parent was not sampled is not recorded, so it need not be made."""
     provider = trace.get_tracer_provider()
     return isinstance(provider, TracerProvider) and isinstance(provider.sampler, ParentBased)
+
+
+def untraced() -> AbstractContextManager[None]:
+    """No instrumentation spans inside the block (nor in tasks started from it): for the
+    background work that serves many stations at once, whose statements would each be a
+    root span of a trace of their own, linked to no station's message."""
+    from opentelemetry.instrumentation.utils import suppress_instrumentation
+
+    return suppress_instrumentation()
 
 
 def shutdown_tracing() -> None:

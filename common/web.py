@@ -19,6 +19,7 @@ from .settings import ServiceSettings
 from .tracing import setup_tracing, shutdown_tracing
 
 log = get_logger(__name__)
+POOL_CLOSE_TIMEOUT = 10.0  # seconds
 
 
 def json_response(data: Any, status: int = 200) -> web.Response:
@@ -99,7 +100,11 @@ async def _db_context(app: web.Application) -> AsyncIterator[None]:
     pool = await create_pool(settings.database_url, settings.db_pool_min, settings.db_pool_max)
     app[DB_POOL] = pool
     yield
-    await pool.close()
+    try:  # a connection never released must not keep the process from stopping
+        await asyncio.wait_for(pool.close(), POOL_CLOSE_TIMEOUT)
+    except TimeoutError:
+        log.warning("database pool did not close in time, terminated", timeout_s=POOL_CLOSE_TIMEOUT)
+        pool.terminate()
 
 
 async def redis_context(app: web.Application) -> AsyncIterator[None]:

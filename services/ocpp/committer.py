@@ -23,6 +23,7 @@ from typing import Any, Generic, TypeVar
 import asyncpg
 
 from chargeplane.common.outbox import OutboxEvent, OutboxRow, insert_outbox_rows, outbox_row
+from chargeplane.common.tracing import untraced
 
 T = TypeVar("T")
 MAX_BATCH = 2048
@@ -32,6 +33,7 @@ MAX_BATCH = 2048
 # has one message at a time, so concurrent batches never hold the same station's rows,
 # and a station's later events get later outbox ids (its earlier commit came first).
 CONCURRENT_COMMITS = 3
+STOP_GRACE_S = 5.0  # how long shutdown waits for the commits in flight
 
 
 @dataclass(slots=True)
@@ -69,6 +71,13 @@ class _Pending:
     item: Any
 
 
+def _fail(batch: list[_Pending]) -> None:
+    """Nothing of these is known to be committed: their stations get InternalError."""
+    for pending in batch:
+        if not pending.future.done():
+            pending.future.set_exception(ConnectionError("gateway shutting down"))
+
+
 class GroupCommitter:
     def __init__(self, pool: asyncpg.Pool, source: str, after_commit: Callable[[], None] = lambda: None,
                  on_batch: Callable[[int], None] = lambda _: None) -> None:
@@ -81,21 +90,29 @@ class GroupCommitter:
         self._slots = asyncio.Semaphore(CONCURRENT_COMMITS)
         self._commits: set[asyncio.Task[None]] = set()
         self._task: asyncio.Task[None] | None = None
+        self._stopped = False
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="group-committer")
+        with untraced():  # the commit tasks inherit it: a batch is no one station's
+            self._task = asyncio.create_task(self._run(), name="group-committer")
 
     async def stop(self) -> None:
-        for task in (self._task, *self._commits):
-            if task is not None:
+        self._stopped = True  # a write queued from now on would wait for a commit that never comes
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        # Commits in flight finish (their stations get their replies) unless they hang.
+        if self._commits:
+            _, hanging = await asyncio.wait(set(self._commits), timeout=STOP_GRACE_S)
+            for task in hanging:
                 task.cancel()
-        await asyncio.gather(*(t for t in (self._task, *self._commits) if t is not None), return_exceptions=True)
-        for pending in self._pending:
-            if not pending.future.done():
-                pending.future.set_exception(ConnectionError("gateway shutting down"))
+            await asyncio.gather(*hanging, return_exceptions=True)
+        _fail(self._pending)
 
     async def run_set(self, set_write: SetWrite[Any], item: Any) -> Any:
         """Add `item` to the next batch's set write of its kind; return its result once committed."""
+        if self._stopped:
+            raise ConnectionError("gateway shutting down")
         pending = _Pending(asyncio.get_running_loop().create_future(), set_write, item)
         self._pending.append(pending)
         self._wakeup.set()
@@ -126,14 +143,21 @@ class GroupCommitter:
             for pending in live:
                 if not pending.future.done():
                     pending.future.set_result(results[id(pending)])
+            self._after_commit()
+        except asyncio.CancelledError:
+            _fail(live)
+            raise
         except Exception as batch_error:
             if len(live) == 1:
                 if not live[0].future.done():
                     live[0].future.set_exception(batch_error)
-            else:
+                return
+            try:
                 for pending in live:
                     await self._commit([pending])
-        self._after_commit()
+            except asyncio.CancelledError:
+                _fail(live)
+                raise
 
     async def _write(self, live: list[_Pending]) -> dict[int, Any]:
         results: dict[int, Any] = {}

@@ -15,6 +15,7 @@ import asyncpg
 
 from chargeplane.common.logs import get_logger
 from chargeplane.common.timeutil import utcnow
+from chargeplane.common.tracing import untraced
 
 log = get_logger(__name__)
 
@@ -41,7 +42,8 @@ class FrameLog:
         self._buffer.append((station_id, direction, message_type, unique_id, action, frame, utcnow()))
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="frame-log")
+        with untraced():
+            self._task = asyncio.create_task(self._run(), name="frame-log")
 
     async def stop(self) -> None:
         if self._task is not None:

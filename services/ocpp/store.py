@@ -26,6 +26,7 @@ SESSION_STOP = "/internal/ocpp/session-stop"
 STATION_BOOTED = "/internal/ocpp/station-booted"
 METER_VALUES = "/internal/ocpp/meter-values"
 METER_VALUES_BATCH = "/internal/ocpp/meter-values/batch"
+METER_VALUES_PER_EVENT = 500
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,12 +191,13 @@ async def _meter_values(tx: Transaction, items: Sequence[MeterValuesWrite]) -> l
             " WHERE connectors.meter_at IS NULL OR connectors.meter_at <= EXCLUDED.meter_at",
             *_columns(readings, 4),
         )
-    # One event for the whole batch: one outbox row, one request to telemetry, one INSERT
-    # there, however many stations sent MeterValues in this commit.
-    tx.enqueue([OutboxEvent("telemetry", METER_VALUES_BATCH, f"meter-values:{uuid.uuid4()}", {"meter_values": [
-        {"station_id": i.station_id, "connector_id": i.connector_id, "transaction_id": i.transaction_id,
-         "meter_value": i.meter_value} for i in items
-    ]})], None)
+    # One event for many stations: one outbox row, one request to telemetry, one INSERT
+    # there. Capped, so that one request stays well inside the relay's timeout.
+    for start in range(0, len(items), METER_VALUES_PER_EVENT):
+        tx.enqueue([OutboxEvent("telemetry", METER_VALUES_BATCH, f"meter-values:{uuid.uuid4()}", {"meter_values": [
+            {"station_id": i.station_id, "connector_id": i.connector_id, "transaction_id": i.transaction_id,
+             "meter_value": i.meter_value} for i in items[start : start + METER_VALUES_PER_EVENT]
+        ]})], None)
     return [None] * len(items)
 
 
