@@ -44,6 +44,9 @@ up: $(STAMP) ## run the whole platform on this machine (embedded PostgreSQL and 
 test: $(STAMP) ## run every test (unit, integration against embedded PostgreSQL/Redis, end-to-end)
 	$(BIN)/pytest
 
+chaos: $(STAMP) ## the fault-injection suite, long run: 60 faults while 200 stations charge, then its table (SEED=n repeats a run)
+	$(BIN)/pytest tests/chaos --chaos-faults 60 $(if $(SEED),--chaos-seed $(SEED)) --timeout 1800
+
 screenshot: $(STAMP) ## docs/emulator-gui.png: the desktop emulator mid-session, under Xvfb against the platform
 	$(BIN)/pytest tests/e2e/test_emulator_gui.py --gui-screenshot docs/emulator-gui.png
 
@@ -82,4 +85,4 @@ kind-down: ## delete the kind cluster
 clean: ## remove the virtualenv and local data
 	rm -rf $(VENV) .data build
 
-.PHONY: help install demo up test screenshot bench lint clean images sync-crds chart-check kind-up e2e kind-down
+.PHONY: help install demo up test chaos screenshot bench lint clean images sync-crds chart-check kind-up e2e kind-down

@@ -104,7 +104,7 @@ class BenchPlatform:
         self.cli("migrate")
         self.ports = {name: free_port() for name in (*DOWNSTREAM, "ocpp")}
         downstream_ports = {name: self.ports[name] for name in DOWNSTREAM}
-        self.downstream = start_services(downstream_ports, self.database_url, self.redis_url, self.data_dir / "logs",
+        self.downstream = start_services(downstream_ports, self.database_url, self.redis_url, self.data_dir,
                                          {"LOG_LEVEL": "WARNING", "OTEL_SDK_DISABLED": "true"})
         # In production they run on other nodes; here they share the harness core with the
         # load generators and PostgreSQL, and their work (behind the outbox) may lag.

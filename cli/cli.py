@@ -149,7 +149,7 @@ def cmd_up(args: argparse.Namespace) -> int:
         applied = asyncio.run(_migrate(database_url))
         log.info("database migrated", applied=applied)
         ports = {name: port + args.port_offset for name, port in SERVICES.items()}
-        processes = start_services(ports, database_url, redis_url, data_dir / "logs")
+        processes = start_services(ports, database_url, redis_url, data_dir)
         urls = service_urls(ports)
         ocpp_url = f"ws://127.0.0.1:{ports['ocpp']}/ocpp"
         env = {"DATABASE_URL": database_url, "REDIS_URL": redis_url, "OCPP_URL": ocpp_url,

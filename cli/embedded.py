@@ -164,8 +164,13 @@ class EmbeddedPostgres:
         _stop(self.process, signal.SIGINT, 30)
 
     def kill(self) -> None:
-        """A crash, for fault injection: SIGKILL the postmaster."""
-        _stop(self.process, signal.SIGKILL, 5)
+        """A crash, for fault injection: SIGKILL the postmaster and its backends at once. A
+        postmaster killed alone leaves backends attached to its shared memory, and no new
+        server starts on the data directory until they have noticed and exited."""
+        if self.process is None or self.process.poll() is not None:
+            return
+        os.killpg(self.process.pid, signal.SIGKILL)  # its own session: the group is the server
+        self.process.wait(5)
 
 
 class EmbeddedRedis:

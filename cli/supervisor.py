@@ -3,6 +3,11 @@
 Each service runs as its own process (`python -P -m chargeplane.services.<name>`: -P keeps
 the working directory off sys.path, where the repo's `operator/` folder would shadow the
 standard library); one that dies is restarted with exponential backoff, and the restart is logged.
+Each process's pid is kept in `<data dir>/pids/<service>.pid`, for whoever wants to signal
+one (the fault-injection suite kills them).
+
+A variable `<SERVICE>__<NAME>` in the environment sets `NAME` for that service only:
+`OCPP__SESSIONS_URL=http://127.0.0.1:9000` points the gateway (and nobody else) at a proxy.
 """
 
 from __future__ import annotations
@@ -52,6 +57,8 @@ def service_environment(name: str, port: int, ports: Mapping[str, int], database
         **({"OCPP_HTTP_URL": urls["ocpp"]} if "ocpp" in urls else {}),
         "OTEL_SERVICE_NAME": name.replace("_", "-"),
     })
+    prefix = f"{name.upper()}__"
+    env.update({key.removeprefix(prefix): value for key, value in base.items() if key.startswith(prefix)})
     return env
 
 
@@ -61,6 +68,8 @@ class SupervisedProcess:
     argv: list[str]
     env: dict[str, str]
     log_path: Path
+    # where the running process's pid is written, if anywhere
+    pid_path: Path | None = None
     process: subprocess.Popen[bytes] | None = None
     restarts: int = 0
     backoff: float = 0.5
@@ -72,6 +81,8 @@ class SupervisedProcess:
             self.process = subprocess.Popen(self.argv, env=self.env, stdout=out, stderr=subprocess.STDOUT,
                                             start_new_session=True)
         self.started_at = time.monotonic()
+        if self.pid_path is not None:
+            self.pid_path.write_text(f"{self.process.pid}\n")
 
     def poll(self) -> None:
         """Restart the process if it died, with backoff that resets after a minute of health."""
@@ -96,6 +107,8 @@ class SupervisedProcess:
             log.info("service restarted", service=self.name, restarts=self.restarts, pid=self.process.pid)
 
     def stop(self, timeout: float = 25.0) -> None:
+        if self.pid_path is not None:
+            self.pid_path.unlink(missing_ok=True)
         if self.process is None or self.process.poll() is not None:
             return
         self.process.send_signal(signal.SIGTERM)
@@ -122,15 +135,19 @@ def wait_ready(url: str, timeout: float, process: SupervisedProcess) -> None:
     raise TimeoutError(f"{process.name} not ready at {url} after {timeout:.0f} s; see {process.log_path}")
 
 
-def start_services(ports: Mapping[str, int], database_url: str, redis_url: str, log_dir: Path,
+def start_services(ports: Mapping[str, int], database_url: str, redis_url: str, data_dir: Path,
                    extra_env: Mapping[str, str] | None = None) -> list[SupervisedProcess]:
+    """Start every service; logs go to `data_dir/logs`, pids to `data_dir/pids`."""
+    log_dir, pid_dir = data_dir / "logs", data_dir / "pids"
     log_dir.mkdir(parents=True, exist_ok=True)
+    pid_dir.mkdir(parents=True, exist_ok=True)
     base = {**os.environ, **(extra_env or {})}
     processes = []
     for name, port in ports.items():
         process = SupervisedProcess(
             name, python_module(f"chargeplane.services.{name}"),
             service_environment(name, port, ports, database_url, redis_url, base), log_dir / f"{name}.log",
+            pid_dir / f"{name}.pid",
         )
         process.start()
         processes.append(process)

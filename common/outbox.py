@@ -116,9 +116,13 @@ class OutboxRelay:
             wakeup.clear()
             try:
                 delivered = await self.deliver_pending(destination)
-            except (_Retry, OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as exc:
-                if not isinstance(exc, _Retry):
+            except Exception as exc:
+                if isinstance(exc, OSError | asyncpg.PostgresError | asyncpg.InterfaceError | TimeoutError):
                     log.warning("outbox relay error", destination=destination, error=repr(exc))
+                elif not isinstance(exc, _Retry):
+                    # Whatever else (asyncpg's InternalClientError after a database crash, a bug):
+                    # a relay that died here would leave every later event undelivered, silently.
+                    log.exception("outbox relay error", destination=destination)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self._settings.outbox_retry_max)
                 continue

@@ -25,6 +25,9 @@ class ServiceSettings(BaseSettings):
     # Pending TCP connections the kernel holds for accept(): after a restart thousands of
     # stations reconnect at once, and a connection dropped here costs a station seconds.
     listen_backlog: int = 4096
+    # An HTTP connection idle this long is closed; idle counts from its opening too, so this
+    # also bounds how long a client may take to send its first request.
+    keepalive_timeout_s: float = 75.0
     # Outbox relay: how long to wait between retries of a failing downstream call.
     outbox_retry_min: float = 0.2
     outbox_retry_max: float = 30.0

@@ -146,6 +146,7 @@ def run_service(factory: Callable[[Any], web.Application], settings: ServiceSett
             port=settings.port,
             shutdown_timeout=settings.shutdown_timeout,
             backlog=settings.listen_backlog,
+            keepalive_timeout=settings.keepalive_timeout_s,
             print=None,
             access_log=None,
             handle_signals=True,

@@ -93,6 +93,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="seconds to wait for the CSMS to answer a call (default: %(default)s)",
     )
     add("--summary-json", type=Path, default=None, metavar="FILE", help="also write the summary as JSON to FILE")
+    add(
+        "--ledger",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="append every CALL the stations send, with the reply it got, to FILE (JSON lines)",
+    )
     add("--quiet", action="store_true", help="no progress line (the summary table is still printed)")
     return parser
 
@@ -115,6 +122,7 @@ def fleet_config_from_args(args: argparse.Namespace) -> FleetConfig:
         ramp=args.ramp,
         max_pause_seconds=args.max_pause,
         call_timeout=args.call_timeout,
+        ledger_path=args.ledger,
     )
 
 

@@ -11,12 +11,14 @@ import random
 import time
 from collections import Counter
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Final
 
 import aiohttp
 
 from .errors import ConnectorStateError, NoActiveTransaction, SessionRejected, StationOffline
 from .events import EventListener
+from .ledger import Ledger
 from .protocol import CallError
 from .station import DEFAULT_CSMS_URL, Station, StationConfig, TransactionRecord
 
@@ -53,6 +55,8 @@ class FleetConfig:
     # A station that cannot get online for this long gives up its remaining sessions, and a
     # session start or stop the CSMS has not confirmed by then counts as failed.
     online_timeout: float = 60.0
+    # Every CALL of every station and its reply, as JSON lines (see `ledger`).
+    ledger_path: Path | None = None
 
     def __post_init__(self) -> None:
         if self.stations < 0 or self.sessions < 0:
@@ -162,12 +166,14 @@ class Fleet:
             connector=aiohttp.TCPConnector(limit=0),
             timeout=aiohttp.ClientTimeout(total=None, sock_connect=self.config.connect_timeout),
         )
+        ledger = Ledger(self.config.ledger_path) if self.config.ledger_path is not None else None
         drivers: list[asyncio.Task[None]] = []
         try:
             for index in range(1, self.config.stations + 1):
                 if not await self._wait_for_launch_slot(index):
                     break
-                station = Station(self.config.station_config(index, self.seed), http, on_event=self._on_event)
+                station = Station(self.config.station_config(index, self.seed), http, on_event=self._on_event,
+                                  ledger=ledger)
                 self.stations.append(station)
                 drivers.append(asyncio.create_task(self._drive(station, index), name=station.station_id))
             await asyncio.gather(*drivers)
@@ -177,6 +183,8 @@ class Fleet:
                 driver.cancel()
             await asyncio.gather(*drivers, return_exceptions=True)
             await http.close()
+            if ledger is not None:
+                ledger.close()
             self._finished_at = time.monotonic()
         return self.summary()
 

@@ -43,6 +43,7 @@ from .errors import (
     StationOffline,
 )
 from .events import ConnectionState, EventEmitter, EventKind, EventListener, StationEvent
+from .ledger import Ledger
 from .meter import EnergyMeter
 from .protocol import (
     CALL,
@@ -231,9 +232,12 @@ class Station:
         http: aiohttp.ClientSession | None = None,
         *,
         on_event: EventListener | None = None,
+        ledger: Ledger | None = None,
     ) -> None:
-        """`http` is shared by many stations; without one the station makes and owns its own."""
+        """`http` is shared by many stations; without one the station makes and owns its own.
+        Every CALL the station sends, and its reply, goes into `ledger` when there is one."""
         self.config = config
+        self._ledger = ledger
         self.events = EventEmitter()
         if on_event is not None:
             self.events.add(on_event)
@@ -480,24 +484,37 @@ class Station:
             unique_id = self._next_unique_id()
             reply: asyncio.Future[Payload] = asyncio.get_running_loop().create_future()
             self._awaiting = (unique_id, reply)
+            outcome: dict[str, Any] = {"no_reply": "offline"}
             try:
                 await self._send_frame(build_call(unique_id, action, payload))
                 async with asyncio.timeout(self.config.call_timeout):
-                    return await reply
+                    result = await reply
+                outcome = {"result": result}
+                return result
             except TimeoutError:
                 self.stats.call_timeouts += 1
+                outcome = {"no_reply": "timeout"}
                 raise CallTimeout(action, unique_id, self.config.call_timeout) from None
             except CallError as exc:
                 self.stats.call_errors[exc.code] = self.stats.call_errors.get(exc.code, 0) + 1
+                outcome = {"error": exc.code}
                 raise
             finally:
                 self._awaiting = None
+                if self._ledger is not None:
+                    self._ledger.record(self.station_id, unique_id, action, payload, outcome)
                 if reply.done() and not reply.cancelled():
                     reply.exception()  # mark as retrieved when we left before awaiting it
 
     async def _send_frame(self, frame: bytes) -> None:
         ws = self._ws
-        if ws is None or ws.closed:
+        if ws is None:
+            raise StationOffline(f"{self.station_id} is not connected")
+        if ws.closed:
+            # aiohttp marks a socket closed before the reader task has run to say so. The
+            # station must count as offline at once: the transaction queue would otherwise
+            # resend to this socket without ever yielding to that reader.
+            self._on_connection_lost(ws)
             raise StationOffline(f"{self.station_id} is not connected")
         if self.events:
             # Announced before the await: the reply may be read before send returns.
@@ -505,6 +522,7 @@ class Station:
         try:
             await _send_text(ws, frame)
         except (ConnectionError, aiohttp.ClientError) as exc:
+            self._on_connection_lost(ws)
             raise StationOffline(f"{self.station_id}: send failed: {exc}") from exc
         self.stats.messages_sent += 1
 

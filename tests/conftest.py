@@ -35,6 +35,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--gui-screenshot", type=Path, default=None, metavar="PNG",
         help="the desktop emulator's window test also saves a screenshot of a live session here",
     )  # fmt: skip
+    chaos = parser.getgroup("chaos", "the fault-injection suite (tests/chaos)")
+    chaos.addoption("--chaos-faults", type=int, default=12, metavar="N",
+                    help="faults to inject (default: %(default)s, a short run; `make chaos` runs 60)")
+    chaos.addoption("--chaos-seed", type=int, default=None, metavar="SEED",
+                    help="plan the same faults and station behaviour again (default: a random seed, reported)")
+    chaos.addoption("--chaos-stations", type=int, default=200, metavar="N",
+                    help="emulated stations charging through the faults (default: %(default)s)")
 
 
 @pytest.fixture(scope="session")

@@ -11,7 +11,8 @@ from chargeplane.common.keys import DB_POOL
 from chargeplane.common.web import base_app
 
 from . import views
-from .keys import REPOSITORY
+from .keys import READING_WAITS, REPOSITORY
+from .readings import ReadingWaits
 from .repository import BillingRepository
 from .settings import BillingSettings
 
@@ -25,6 +26,7 @@ async def _repository_context(app: web.Application) -> AsyncIterator[None]:
 
 def create_app(settings: BillingSettings) -> web.Application:
     app = base_app(settings)
+    app[READING_WAITS] = ReadingWaits(settings.reading_wait_s)
     app.cleanup_ctx.append(http_client_context)
     app.cleanup_ctx.append(_repository_context)
     app.router.add_post("/internal/ocpp/session-stopped", views.session_stopped)

@@ -16,3 +16,5 @@ class SessionStopped(BaseModel):
     meter_stop_wh: int
     started_at: AwareDatetime
     stopped_at: AwareDatetime
+    # the newest energy reading the station's messages gave: telemetry must hold it first
+    last_reading_at: AwareDatetime | None = None

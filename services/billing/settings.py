@@ -6,3 +6,5 @@ from chargeplane.common.settings import DownstreamUrls, ServiceSettings
 class BillingSettings(ServiceSettings, DownstreamUrls):
     service_name: str = "billing"
     port: int = 8083
+    # the longest a bill waits for telemetry to hold the session's last meter reading, in seconds
+    reading_wait_s: float = 300.0

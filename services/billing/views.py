@@ -15,9 +15,10 @@ from chargeplane.common.keys import HTTP, SETTINGS
 from chargeplane.common.metrics import DOWNSTREAM_SECONDS
 from chargeplane.common.web import ApiError, json_response, read_json
 
-from .keys import REPOSITORY
+from .keys import READING_WAITS, REPOSITORY
 from .models import SessionStopped
 from .pricing import MeterSample, SessionUsage, Tariff, price_session
+from .readings import holds_reading
 from .settings import BillingSettings
 
 log = structlog.get_logger(__name__)
@@ -50,6 +51,13 @@ async def session_stopped(request: web.Request) -> web.Response:
             samples = await _energy_samples(request, session.session_id)
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise ApiError(503, "telemetry_unavailable", repr(exc)) from exc
+        if not holds_reading(samples, session.last_reading_at):
+            if request.app[READING_WAITS].may_wait(session.session_id):
+                raise ApiError(503, "meter_values_pending", "telemetry does not hold the session's last meter"
+                               f" reading ({session.last_reading_at}) yet; retry later")
+            log.warning("bill priced without the last meter reading", session_id=session.session_id,
+                        last_reading_at=str(session.last_reading_at))
+        request.app[READING_WAITS].settled(session.session_id)
         bill = price_session(tariff, SessionUsage(
             started_at=session.started_at, stopped_at=session.stopped_at, meter_start_wh=session.meter_start_wh,
             meter_stop_wh=session.meter_stop_wh, samples=samples,

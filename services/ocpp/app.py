@@ -19,7 +19,8 @@ from .commands import commands_context
 from .committer import GroupCommitter
 from .connection import ocpp_websocket
 from .framelog import FrameLog
-from .keys import AUTH, COMMITTER, FRAME_LOG, REGISTRY, STORE
+from .keys import AUTH, AUTH_THROTTLE, COMMITTER, FRAME_LOG, HANDSHAKES, REGISTRY, STORE
+from .limits import AuthThrottle, HandshakeSlots
 from .registry import ConnectionRegistry
 from .settings import OcppSettings
 from .store import METER_VALUES, METER_VALUES_BATCH, SESSION_START, SESSION_STOP, SOURCE, STATION_BOOTED, StationStore
@@ -74,6 +75,8 @@ def create_app(settings: OcppSettings) -> web.Application:
     app = base_app(settings)
     app[REGISTRY] = registry = ConnectionRegistry()
     metrics.CONNECTED_STATIONS.set_function(registry.__len__)
+    app[HANDSHAKES] = HandshakeSlots(settings.max_pending_handshakes)
+    app[AUTH_THROTTLE] = AuthThrottle(settings.auth_max_failures, settings.auth_failure_window_s)
     app.cleanup_ctx.append(http_client_context)
     app.cleanup_ctx.append(outbox_context(
         {"sessions": settings.sessions_url, "telemetry": settings.telemetry_url}, FAILURE_EVENTS))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import math
 import uuid
 from typing import Any
 
@@ -12,15 +13,18 @@ import structlog
 from aiohttp import WSCloseCode, WSMsgType, hdrs, web
 from opentelemetry.trace import Status, StatusCode
 
+from chargeplane.common.keys import SETTINGS
 from chargeplane.common.timeutil import utcnow
 
 from . import metrics, protocol, schemas
 from .auth_client import AuthUnavailable
 from .context import StationContext
 from .framelog import FrameLog
-from .keys import AUTH, COMMANDS, FRAME_LOG, REGISTRY, STORE
+from .keys import AUTH, AUTH_THROTTLE, COMMANDS, FRAME_LOG, HANDSHAKES, REGISTRY, STORE
+from .limits import MessageRate, TooManyHandshakes, is_valid_station_id
 from .protocol import Call, CallErrorFrame, CallResult, ErrorCode, FrameError, OcppError
 from .router import KNOWN_STATION_ACTIONS, ROUTES
+from .settings import OcppSettings
 from .spans import call_span
 
 log = structlog.get_logger(__name__)
@@ -121,9 +125,12 @@ class StationConnection:
 
 def _station_id(request: web.Request) -> str:
     station_id = request.match_info.get("station_id") or request.query.get("station_id", "")
-    if not station_id or len(station_id) > 48:
+    if not is_valid_station_id(station_id):
         metrics.HANDSHAKE_REFUSALS.labels("bad_station_id").inc()
-        raise web.HTTPBadRequest(text="a station id is required: /ocpp/{station_id} or /ocpp/ws?station_id=ID")
+        # cut short: the id is the caller's, as long as a request line allows
+        log.warning("station id refused", station_id=station_id[:64], length=len(station_id), peer=request.remote)
+        raise web.HTTPBadRequest(text="a station id is 1 to 48 of A-Z a-z 0-9 * - _ = : + | @ . in"
+                                      " /ocpp/{station_id} or /ocpp/ws?station_id=ID")
     return station_id
 
 
@@ -150,8 +157,20 @@ def _unauthorized(reason: str) -> web.HTTPUnauthorized:
 
 
 async def _authenticate(request: web.Request, station_id: str) -> None:
-    """OCPP security profile 1: HTTP Basic on the upgrade, for stations with credentials."""
-    password = _basic_auth_password(request, station_id)
+    """OCPP security profile 1: HTTP Basic on the upgrade, for stations with credentials.
+    Wrong guesses from one address are throttled (`limits.AuthThrottle`)."""
+    throttle, key = request.app[AUTH_THROTTLE], (station_id, request.remote or "")
+    if (retry_after := throttle.retry_after(key)) > 0:
+        metrics.HANDSHAKE_REFUSALS.labels("authentication_throttled").inc()
+        log.warning("station authentication throttled", station_id=station_id, peer=request.remote,
+                    retry_after_s=round(retry_after, 1))
+        raise web.HTTPTooManyRequests(headers={hdrs.RETRY_AFTER: str(math.ceil(retry_after))},
+                                      text="too many wrong passwords; retry later")
+    try:
+        password = _basic_auth_password(request, station_id)
+    except web.HTTPClientError:
+        throttle.failed(key)
+        raise
     try:
         allowed = await request.app[AUTH].station_may_connect(station_id, password)
     except AuthUnavailable as exc:
@@ -159,15 +178,17 @@ async def _authenticate(request: web.Request, station_id: str) -> None:
         log.warning("station authentication unavailable", station_id=station_id, error=str(exc))
         raise web.HTTPServiceUnavailable(text="station authentication is unavailable; retry later") from exc
     if not allowed:
+        throttle.failed(key)
         metrics.HANDSHAKE_REFUSALS.labels("authentication_failed").inc()
         log.warning("station authentication failed", station_id=station_id, peer=request.remote,
                     password_given=password is not None)
         raise _unauthorized("wrong or missing password for this station")
+    throttle.succeeded(key)
 
 
-async def ocpp_websocket(request: web.Request) -> web.StreamResponse:
-    """`/ocpp/{station_id}` (OCPP-J) and `/ocpp/ws?station_id=ID` (legacy)."""
-    station_id = _station_id(request)
+async def _upgrade(request: web.Request, station_id: str) -> StationConnection:
+    """Everything that needs the database happens before the upgrade: if PostgreSQL is
+    away the station gets a 503 and retries, instead of a socket we cannot serve."""
     app = request.app
     offered = [p.strip() for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",") if p.strip()]
     if offered and SUBPROTOCOL not in offered:
@@ -185,32 +206,84 @@ async def ocpp_websocket(request: web.Request) -> web.StreamResponse:
         log.warning("unknown station refused", station_id=station_id, peer=request.remote)
         raise web.HTTPNotFound(text=f"unknown station {station_id!r}: register it with "
                                     f"`chargeplane station add {station_id}`")
-    # Everything that needs the database happens before the upgrade: if PostgreSQL is
-    # away the station gets a 503 and retries, instead of a socket we cannot serve.
     ctx = StationContext(connected.station, app[STORE], app[AUTH])
     ctx.open_transactions = {t.connector_id: t for t in connected.open_transactions}
-    ws = web.WebSocketResponse(protocols=(SUBPROTOCOL,), autoping=True, heartbeat=None, max_msg_size=1 << 20)
+    ws = web.WebSocketResponse(protocols=(SUBPROTOCOL,), autoping=True, heartbeat=None,
+                               max_msg_size=_settings(app).max_frame_bytes)
     await ws.prepare(request)
-    connection = StationConnection(ctx, ws, app[FRAME_LOG])
+    return StationConnection(ctx, ws, app[FRAME_LOG])
+
+
+def _settings(app: web.Application) -> OcppSettings:
+    settings = app[SETTINGS]
+    assert isinstance(settings, OcppSettings)
+    return settings
+
+
+async def _serve(connection: StationConnection, settings: OcppSettings) -> None:
+    """Read and answer frames until the socket closes, or stays silent (no frame, no ping) for
+    `idle_heartbeats` heartbeat intervals. A station sending faster than `message_rate` is
+    slowed down, its frames waiting their turn: a flood costs the flooder, nobody else."""
+    ws, station_id = connection.ws, connection.ctx.station_id
+    idle_s = settings.idle_heartbeats * connection.ctx.station.heartbeat_interval
+    rate, throttled = MessageRate(settings.message_rate, settings.message_burst), False
+    while True:
+        try:
+            message = await ws.receive(timeout=idle_s)
+        except TimeoutError:
+            log.warning("idle station socket closed", station_id=station_id, idle_s=idle_s)
+            await ws.close(code=WSCloseCode.POLICY_VIOLATION, message=b"silent for too long: heartbeat")
+            return
+        if message.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED):
+            return
+        if message.type == WSMsgType.ERROR:  # aiohttp has closed the socket, 1009 for a frame too large
+            log.warning("ocpp frame refused", station_id=station_id, error=str(message.data),
+                        max_frame_bytes=settings.max_frame_bytes)
+            continue
+        if (wait := rate.delay()) > 0:
+            if not throttled:
+                log.warning("station rate limited", station_id=station_id, rate=settings.message_rate,
+                            burst=settings.message_burst)
+            throttled = True
+            await asyncio.sleep(wait)
+        else:
+            throttled = False
+        if message.type == WSMsgType.TEXT:
+            try:
+                await connection.on_text(message.data)
+            except (ConnectionResetError, asyncio.CancelledError):
+                raise
+            except Exception:  # a bug must cost one message, never the station's connection
+                log.exception("ocpp frame handling failed", station_id=station_id)
+        elif message.type == WSMsgType.BINARY:
+            await connection.send(protocol.call_error(protocol.UNKNOWN_UNIQUE_ID, ErrorCode.FORMATION_VIOLATION,
+                                                      "OCPP-J frames are text"), 4, protocol.UNKNOWN_UNIQUE_ID)
+
+
+async def ocpp_websocket(request: web.Request) -> web.StreamResponse:
+    """`/ocpp/{station_id}` (OCPP-J) and `/ocpp/ws?station_id=ID` (legacy)."""
+    station_id = _station_id(request)
+    app = request.app
+    try:
+        with app[HANDSHAKES].slot():
+            connection = await _upgrade(request, station_id)
+    except TooManyHandshakes as exc:
+        metrics.HANDSHAKE_REFUSALS.labels("too_many_handshakes").inc()
+        log.warning("too many pending handshakes", station_id=station_id, error=str(exc))
+        raise web.HTTPServiceUnavailable(headers={hdrs.RETRY_AFTER: "5"},
+                                         text="too many stations connecting at once; retry later") from exc
+    ws = connection.ws
     registry = app[REGISTRY]
     replaced = registry.register(station_id, connection)
     if replaced is not None:
         log.info("station reconnected, closing its previous connection", station_id=station_id)
         await replaced.ws.close(code=WSCloseCode.POLICY_VIOLATION, message=b"replaced by a newer connection")
     await app[COMMANDS].claim(station_id)
-    log.info("station connected", station_id=station_id, peer=request.remote, subprotocol=ws.ws_protocol)
+    peer = request.transport.get_extra_info("peername") if request.transport else None
+    log.info("station connected", station_id=station_id, peer=request.remote, subprotocol=ws.ws_protocol,
+             peer_port=peer[1] if peer else None)
     try:
-        async for message in ws:
-            if message.type == WSMsgType.TEXT:
-                try:
-                    await connection.on_text(message.data)
-                except (ConnectionResetError, asyncio.CancelledError):
-                    raise
-                except Exception:  # a bug must cost one message, never the station's connection
-                    log.exception("ocpp frame handling failed", station_id=station_id)
-            elif message.type == WSMsgType.BINARY:
-                await connection.send(protocol.call_error(protocol.UNKNOWN_UNIQUE_ID, ErrorCode.FORMATION_VIOLATION,
-                                                          "OCPP-J frames are text"), 4, protocol.UNKNOWN_UNIQUE_ID)
+        await _serve(connection, _settings(app))
     except (asyncio.CancelledError, ConnectionResetError):
         pass
     finally:

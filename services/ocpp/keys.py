@@ -9,6 +9,7 @@ from aiohttp import web
 from .auth_client import AuthClient
 from .committer import GroupCommitter
 from .framelog import FrameLog
+from .limits import AuthThrottle, HandshakeSlots
 from .registry import ConnectionRegistry
 from .store import StationStore
 
@@ -20,4 +21,6 @@ STORE = web.AppKey("store", StationStore)
 FRAME_LOG = web.AppKey("frame_log", FrameLog)
 COMMITTER = web.AppKey("committer", GroupCommitter)
 AUTH = web.AppKey("auth_client", AuthClient)
+AUTH_THROTTLE = web.AppKey("auth_throttle", AuthThrottle)
+HANDSHAKES = web.AppKey("handshakes", HandshakeSlots)
 COMMANDS: web.AppKey[CommandRouter] = web.AppKey("commands")

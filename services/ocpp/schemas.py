@@ -38,11 +38,27 @@ def schema(name: str) -> dict[str, Any]:
     return loaded
 
 
+# OCPP 1.6 integers are 32-bit (xs:int in its WSDL); the JSON schemas leave them unbounded.
+INT32 = {"minimum": -(2**31), "maximum": 2**31 - 1}
+
+
+def _bounded(node: Any) -> Any:
+    """The schema with every integer bounded to 32 bits (a tighter bound it has stays): a
+    larger one overflows the CSMS's columns, and an event no receiver can store would block
+    the outbox behind it."""
+    if isinstance(node, list):
+        return [_bounded(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    bounded = {key: _bounded(value) for key, value in node.items()}
+    return {**INT32, **bounded} if node.get("type") == "integer" else bounded
+
+
 @functools.cache
 def validator(name: str) -> jsonschema_rs.Draft4Validator:
     # Timestamps are parsed by the handlers, which accept what stations in the field
     # send (a missing offset means UTC); every other keyword is enforced.
-    return jsonschema_rs.Draft4Validator(schema(name), validate_formats=False)
+    return jsonschema_rs.Draft4Validator(_bounded(schema(name)), validate_formats=False)
 
 
 def validate(name: str, payload: dict[str, Any]) -> None:

@@ -15,12 +15,17 @@ from chargeplane.common.keys import DB_POOL
 from chargeplane.common.web import ApiError, json_response, read_json
 
 from .keys import REGISTRY
+from .limits import is_valid_station_id
 
 STATION_COLUMNS = (
     "id, vendor, model, serial_number, firmware_version, registration_status, heartbeat_interval, connected,"
     " last_boot_at, last_heartbeat_at, last_seen_at, created_at"
 )
-CONNECTOR_COLUMNS = "connector_id, status, error_code, info, status_at, transaction_id, meter_wh, meter_at"
+# a transaction that ended (stopped, or closed when its station booted) is no longer the connector's
+CONNECTOR_COLUMNS = (
+    "connector_id, status, error_code, info, status_at,"
+    " CASE WHEN transaction_ended THEN NULL ELSE transaction_id END AS transaction_id, meter_wh, meter_at"
+)
 
 
 class StationRegistration(BaseModel):
@@ -32,8 +37,8 @@ class StationRegistration(BaseModel):
 
 def _station_id(request: web.Request) -> str:
     station_id = request.match_info["station_id"]
-    if not 0 < len(station_id) <= 48:
-        raise ApiError(400, "invalid_station_id", "a station id has 1 to 48 characters")
+    if not is_valid_station_id(station_id):
+        raise ApiError(400, "invalid_station_id", "a station id is 1 to 48 of A-Z a-z 0-9 * - _ = : + | @ .")
     return station_id
 
 

@@ -78,6 +78,8 @@ class StopWrite:
     reason: str | None
     id_tag: str | None
     transaction_data: list[dict[str, Any]]
+    # the newest energy reading in `transaction_data`, if any
+    end_reading_at: datetime | None
     traceparent: str | None
 
 
@@ -95,7 +97,7 @@ async def _connect(tx: Transaction, items: Sequence[tuple[str, datetime]]) -> li
         " FROM arrived a WHERE s.id = a.id RETURNING s.id, s.registration_status, s.heartbeat_interval)"
         " SELECT k.id, k.registration_status, k.heartbeat_interval, c.connector_id, c.transaction_id,"
         " c.session_traceparent FROM known k"
-        " LEFT JOIN connectors c ON c.station_id = k.id AND c.transaction_id IS NOT NULL",
+        " LEFT JOIN connectors c ON c.station_id = k.id AND c.transaction_id IS NOT NULL AND NOT c.transaction_ended",
         *_columns(items, 2),
     )
     found: dict[str, ConnectedStation] = {}
@@ -130,14 +132,14 @@ async def _boot(tx: Transaction, items: Sequence[tuple[str, dict[str, Any], date
         [i[1].get("firmwareVersion") for i in items], [i[2] for i in items],
     )
     # A rebooted station has lost its open transactions (unless it sends their
-    # StopTransaction later): sessions closes them from the last meter reading.
+    # StopTransaction later): sessions closes them from the last meter reading. They stay on
+    # their connectors, marked ended: many stations boot on every reconnect and carry on, and
+    # the StartTransaction they resend (its reply was lost) or their late StopTransaction must
+    # still find them.
     abandoned = await tx.conn.fetch(
-        "WITH open AS (SELECT station_id, connector_id, transaction_id, meter_wh, meter_at FROM connectors"
-        " WHERE station_id = ANY($1::text[]) AND transaction_id IS NOT NULL FOR UPDATE)"
-        " UPDATE connectors c SET transaction_id = NULL, session_traceparent = NULL, transaction_started_at = NULL,"
-        " transaction_meter_start = NULL, updated_at = now() FROM open o"
-        " WHERE c.station_id = o.station_id AND c.connector_id = o.connector_id"
-        " RETURNING o.station_id, o.connector_id, o.transaction_id, o.meter_wh, o.meter_at",
+        "UPDATE connectors SET transaction_ended = true, updated_at = now()"
+        " WHERE station_id = ANY($1::text[]) AND transaction_id IS NOT NULL AND NOT transaction_ended"
+        " RETURNING station_id, connector_id, transaction_id, meter_wh, meter_at",
         [i[0] for i in items],
     )
     by_station: dict[str, list[asyncpg.Record]] = {}
@@ -203,8 +205,8 @@ async def _meter_values(tx: Transaction, items: Sequence[MeterValuesWrite]) -> l
 
 async def _start(tx: Transaction, items: Sequence[StartWrite]) -> list[int]:
     current = {(r["station_id"], r["connector_id"]): r for r in await tx.conn.fetch(
-        "SELECT c.station_id, c.connector_id, c.transaction_id, c.transaction_started_at, c.transaction_meter_start,"
-        " c.meter_wh, c.meter_at FROM connectors c JOIN unnest($1::text[], $2::int[]) AS s(station_id, connector_id)"
+        "SELECT c.station_id, c.connector_id, c.transaction_id, c.transaction_ended, c.transaction_started_at,"
+        " c.transaction_meter_start, c.meter_wh, c.meter_at FROM connectors c JOIN unnest($1::text[], $2::int[]) AS s(station_id, connector_id)"
         " USING (station_id, connector_id) ORDER BY c.station_id, c.connector_id FOR UPDATE OF c",
         [i.station_id for i in items], [i.connector_id for i in items],
     )}
@@ -214,7 +216,7 @@ async def _start(tx: Transaction, items: Sequence[StartWrite]) -> list[int]:
         row = current.get((item.station_id, item.connector_id))
         if (row and row["transaction_id"] is not None and row["transaction_started_at"] == item.started_at
                 and row["transaction_meter_start"] == item.meter_start):
-            results.append(int(row["transaction_id"]))  # the same StartTransaction again
+            results.append(int(row["transaction_id"]))  # the same StartTransaction again, ended or not
         else:
             results.append(0)
             new.append((item, row))
@@ -231,7 +233,7 @@ async def _start(tx: Transaction, items: Sequence[StartWrite]) -> list[int]:
         " session_traceparent = EXCLUDED.session_traceparent,"
         " transaction_started_at = EXCLUDED.transaction_started_at,"
         " transaction_meter_start = EXCLUDED.transaction_meter_start, meter_wh = EXCLUDED.meter_wh,"
-        " meter_at = EXCLUDED.meter_at, updated_at = now()",
+        " meter_at = EXCLUDED.meter_at, transaction_ended = false, updated_at = now()",
         [i.station_id for i, _ in new], [i.connector_id for i, _ in new], ids, [i.traceparent for i, _ in new],
         [i.started_at for i, _ in new], [i.meter_start for i, _ in new],
     )
@@ -250,7 +252,7 @@ async def _start(tx: Transaction, items: Sequence[StartWrite]) -> list[int]:
         transaction_id = results[position] = next(allocated)
         row = current.get((item.station_id, item.connector_id))
         superseded = None
-        if row and row["transaction_id"] is not None:
+        if row and row["transaction_id"] is not None and not row["transaction_ended"]:
             superseded = {"transaction_id": row["transaction_id"], "meter_wh": row["meter_wh"],
                           "meter_at": row["meter_at"].isoformat() if row["meter_at"] else None}
         tx.enqueue([OutboxEvent("sessions", SESSION_START, f"session-start:{transaction_id}", {
@@ -262,24 +264,38 @@ async def _start(tx: Transaction, items: Sequence[StartWrite]) -> list[int]:
 
 
 async def _stop(tx: Transaction, items: Sequence[StopWrite]) -> list[None]:
-    connectors = {(r["station_id"], r["transaction_id"]): r["connector_id"] for r in await tx.conn.fetch(
-        "UPDATE connectors c SET transaction_id = NULL, session_traceparent = NULL, transaction_started_at = NULL,"
-        " transaction_meter_start = NULL, meter_wh = s.meter, meter_at = s.at, updated_at = now()"
-        " FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::timestamptz[]) AS s(station_id, tx, meter, at)"
-        " WHERE c.station_id = s.station_id AND c.transaction_id = s.tx"
-        " RETURNING c.station_id, s.tx AS transaction_id, c.connector_id",
+    """Mark each connector's transaction ended (it stays there: a stop sent again finds it too)
+    and queue the session stop with `last_reading_at`, the newest energy reading acknowledged
+    for the transaction (its periodic MeterValues, or the stop's own transactionData). The
+    readings travel to telemetry on another relay; billing prices the session only once
+    telemetry holds that reading."""
+    before = {(r["station_id"], r["transaction_id"]): r for r in await tx.conn.fetch(
+        "WITH s AS (SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::timestamptz[])"
+        " AS s(station_id, tx, meter, at)),"
+        " before AS (SELECT c.station_id, c.connector_id, s.tx, s.meter, s.at, c.meter_at, c.transaction_started_at"
+        " FROM connectors c JOIN s ON c.station_id = s.station_id AND c.transaction_id = s.tx"
+        " ORDER BY c.station_id, c.connector_id FOR UPDATE OF c)"
+        " UPDATE connectors c SET transaction_ended = true, meter_wh = b.meter, meter_at = b.at, updated_at = now()"
+        " FROM before b WHERE c.station_id = b.station_id AND c.connector_id = b.connector_id"
+        " RETURNING b.station_id, b.tx AS transaction_id, b.connector_id, b.meter_at, b.transaction_started_at",
         [i.station_id for i in items], [i.transaction_id for i in items], [i.meter_stop for i in items],
         [i.stopped_at for i in items],
     )}
     for i in items:
+        row = before.get((i.station_id, i.transaction_id))
+        # at the start meter_at is the start itself, which is no reading of telemetry's
+        periodic = row["meter_at"] if row and row["meter_at"] and row["meter_at"] > row["transaction_started_at"] \
+            else None
+        last_reading_at = max((at for at in (i.end_reading_at, periodic) if at is not None), default=None)
         events = [OutboxEvent("sessions", SESSION_STOP, f"session-stop:{i.station_id}:{i.transaction_id}", {
             "transaction_id": i.transaction_id, "station_id": i.station_id, "meter_stop_wh": i.meter_stop,
             "stopped_at": i.stopped_at.isoformat(), "reason": i.reason or "Local", "id_tag": i.id_tag,
+            "last_reading_at": last_reading_at.isoformat() if last_reading_at else None,
         })]
         if i.transaction_data:
             events.append(OutboxEvent(
                 "telemetry", METER_VALUES, f"stop-meter-values:{i.station_id}:{i.transaction_id}", {
-                    "station_id": i.station_id, "connector_id": connectors.get((i.station_id, i.transaction_id), 0),
+                    "station_id": i.station_id, "connector_id": row["connector_id"] if row else 0,
                     "transaction_id": i.transaction_id, "meter_value": i.transaction_data,
                 }))
         tx.enqueue(events, i.traceparent)
@@ -294,8 +310,6 @@ STATUS = SetWrite("status", _status)
 METER_VALUES_WRITE = SetWrite("meter-values", _meter_values)
 START = SetWrite("start", _start)
 STOP = SetWrite("stop", _stop)
-
-
 
 
 class StationStore:

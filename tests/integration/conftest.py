@@ -64,6 +64,8 @@ class Platform:
     ports: dict[str, int] = field(default_factory=dict)
     host: str = "127.0.0.1"
     runners: dict[str, web.AppRunner] = field(default_factory=dict)
+    # settings of one service that differ from the rest (applied at its next start)
+    overrides: dict[str, dict[str, object]] = field(default_factory=dict)
 
     @property
     def ocpp_url(self) -> str:
@@ -82,7 +84,7 @@ class Platform:
         }
         if name == "ocpp":
             settings["frame_log_flush_interval"] = 0.05
-        return settings
+        return {**settings, **self.overrides.get(name, {})}
 
     async def start(self, name: str) -> None:
         factory, settings_class = APP_FACTORIES[name]

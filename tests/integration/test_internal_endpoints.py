@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import aiohttp
+import asyncpg
 
-from support.station import energy_sample
+from chargeplane.common.outbox import OutboxRelay
+from support.station import RawStation, energy_sample, now_z
 
 BATCH = {"station_id": "S1", "connector_id": 1, "transaction_id": 7, "meter_value": [energy_sample(1500)]}
 
@@ -105,3 +107,24 @@ async def test_readiness_reports_its_dependencies(platform, http: aiohttp.Client
         assert (await response.json())["checks"] == {"postgres": "ok", "redis": "ok"}
     async with http.get(platform.url("ocpp") + "/healthz") as response:
         assert response.status == 200
+
+
+async def test_the_outbox_relay_outlives_an_unexpected_error(platform, http, monkeypatch) -> None:
+    """A relay whose delivery loop died would leave the outbox undrained, silently (the chaos
+    suite saw one stuck after a PostgreSQL crash)."""
+    deliver = OutboxRelay.deliver_pending
+    failures = iter([asyncpg.exceptions.InternalClientError("cannot switch to state 15")])
+
+    async def flaky(self: OutboxRelay, destination: str) -> int:
+        if destination == "sessions" and (error := next(failures, None)) is not None:
+            raise error  # the gateway's relay to sessions meets it at its next round
+        return await deliver(self, destination)
+
+    monkeypatch.setattr(OutboxRelay, "deliver_pending", flaky)
+    await platform.db.execute("INSERT INTO charging_stations (id) VALUES ('RELAY-1')")
+    async with http.ws_connect(f"{platform.ocpp_url}/RELAY-1", protocols=["ocpp1.6"]) as ws:
+        reply = await RawStation(ws).call("StartTransaction", {"connectorId": 1, "idTag": "T", "meterStart": 0,
+                                                               "timestamp": now_z()})
+    await platform.outbox_drained()
+    assert next(failures, None) is None, "the relay met the error"
+    assert await platform.db.fetchval("SELECT id FROM charging_sessions") == reply["transactionId"]

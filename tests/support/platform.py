@@ -45,15 +45,16 @@ def _ports_free(ports: list[int]) -> bool:
 
 @contextmanager
 def running_platform(log_path: Path, extra_env: dict[str, str] | None = None) -> Iterator[RunningPlatform]:
+    """`chargeplane up` on embedded servers of its own, unless `extra_env` names
+    `DATABASE_URL` / `REDIS_URL` (the caller's servers, e.g. ones it crashes on purpose)."""
     while True:
         offset = random.randrange(5000, 22000, 10)  # below the ephemeral port range
         if _ports_free([port + offset for port in SERVICES.values()]):
             break
     # not under pytest's basetemp (see tests/conftest.py)
     data_dir = Path(tempfile.mkdtemp(prefix="chargeplane-platform-"))
-    env = {**os.environ, **(extra_env or {})}
-    env.pop("DATABASE_URL", None)
-    env.pop("REDIS_URL", None)
+    env = {key: value for key, value in os.environ.items() if key not in ("DATABASE_URL", "REDIS_URL")}
+    env.update(extra_env or {})
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
             python_module("chargeplane", "up", "--data-dir", str(data_dir), "--port-offset", str(offset),

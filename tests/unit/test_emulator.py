@@ -17,6 +17,7 @@ from chargeplane.emulator.__main__ import main
 from chargeplane.emulator.errors import CallTimeout
 from chargeplane.emulator.events import ConnectionState, EventKind, StationEvent
 from chargeplane.emulator.fleet import Fleet, FleetConfig
+from chargeplane.emulator.ledger import Ledger, read_ledger
 from chargeplane.emulator.protocol import (
     Call,
     CallError,
@@ -469,3 +470,58 @@ async def test_a_forever_station_with_an_exact_id_charges_until_stopped(csms: Fa
 def test_an_exact_station_id_names_exactly_one_station() -> None:
     with pytest.raises(ValueError, match="one station"):
         FleetConfig(stations=2, station_id_override="CP-1")
+async def test_the_ledger_records_every_call_with_its_reply_or_why_there_was_none(
+    csms: FakeCsms, tmp_path: Path
+) -> None:
+    ledger_path = tmp_path / "ledger.jsonl"
+    config = dataclasses.replace(fast_fleet(csms.url, stations=2), ledger_path=ledger_path)
+    csms.internal_errors["StartTransaction"] = 1
+    summary = await Fleet(config).run()
+    ledger = Ledger(ledger_path)
+    station = Station(StationConfig("CP-SILENT", csms.url, call_timeout=0.1), ledger=ledger)
+    try:
+        await station.connect()
+        csms.silent_for.add("Heartbeat")
+        with pytest.raises(CallTimeout):
+            await station.call("Heartbeat", {})
+    finally:
+        await station.close()
+        ledger.close()
+    with ledger_path.open("ab") as cut_short:
+        cut_short.write(b'{"station": "CP-KILLED", "act')  # a writer killed mid-line
+
+    entries = read_ledger(ledger_path)
+    sent = [frame for frames in csms.frames.values() for frame in frames if frame[0] == 2]
+    assert sorted(entry["unique_id"] for entry in entries) == sorted(frame[1] for frame in sent)
+    assert len(entries) == summary.messages_sent + 4  # CP-SILENT: boot, two statuses, the heartbeat
+    refused, *accepted = [entry for entry in entries if entry["action"] == "StartTransaction"]
+    assert refused["error"] == "InternalError" and "result" not in refused
+    resent = next(entry for entry in accepted if entry["station"] == refused["station"])
+    assert resent["payload"] == refused["payload"] and resent["result"]["transactionId"] > 0
+    (silent,) = [entry for entry in entries if entry["station"] == "CP-SILENT" and entry["action"] == "Heartbeat"]
+    assert silent["no_reply"] == "timeout" and "result" not in silent
+    assert all(OCPP_TIMESTAMP.match(entry["at"]) for entry in entries)
+
+
+class _ClosedSocket:
+    """What the station's socket looks like once aiohttp has marked it closed while the reader
+    task, busy closing it, has not yet said so."""
+
+    closed = True
+
+
+async def test_a_socket_closed_under_the_station_takes_it_offline_at_once(csms: FakeCsms) -> None:
+    """Found by the chaos suite: a station still online to itself resent a MeterValues to such a
+    socket in a loop that never yielded to the reader, and froze the whole fleet's event loop."""
+    station = Station(StationConfig("CP-CLOSED", csms.url, meter_interval=FAST_INTERVAL, power_kw=FAST_POWER_KW))
+    await station.connect()
+    real_socket = station._ws
+    assert real_socket is not None
+    try:
+        await station.start_session(1, "TAG-CLOSED")
+        station._ws = _ClosedSocket()  # type: ignore[assignment]
+        await eventually(lambda: not station.is_online)  # a spinning queue would never let this run
+    finally:
+        await station.close()
+        await real_socket.close()
+    assert station.stats.disconnects == 1

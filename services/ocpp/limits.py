@@ -1,0 +1,95 @@
+"""What the gateway puts up with from a station, and no more: the station id it may claim,
+how fast it may send, how many handshakes may be in progress, how often it may guess a
+password. Each limit is a setting (`OcppSettings`) and is logged when hit."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections import OrderedDict, deque
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+# OCPP 2.0.1's identifierString, at most 48 characters: nothing a path, a log line, a header
+# or a shell could take for anything but a name.
+STATION_ID = re.compile(r"[A-Za-z0-9*\-_=:+|@.]{1,48}")
+
+
+def is_valid_station_id(station_id: str) -> bool:
+    return STATION_ID.fullmatch(station_id) is not None
+
+
+class MessageRate:
+    """A token bucket: `rate` messages a second on average, `burst` at once."""
+
+    def __init__(self, rate: float, burst: int) -> None:
+        self._rate = rate
+        self._burst = float(burst)
+        self._tokens = float(burst)
+        self._updated = time.monotonic()
+
+    def delay(self) -> float:
+        """Seconds the next message must wait (0 within the rate); it is counted either way."""
+        now = time.monotonic()
+        self._tokens = min(self._burst, self._tokens + (now - self._updated) * self._rate)
+        self._updated = now
+        self._tokens -= 1.0
+        return 0.0 if self._tokens >= 0 else -self._tokens / self._rate
+
+
+class TooManyHandshakes(Exception):
+    pass
+
+
+class HandshakeSlots:
+    """At most `limit` handshakes (request received, socket not yet upgraded) at once: each
+    costs database queries and maybe a password check, which a flood must not pile up."""
+
+    def __init__(self, limit: int) -> None:
+        self._limit = limit
+        self.pending = 0
+
+    @contextmanager
+    def slot(self) -> Iterator[None]:
+        if self.pending >= self._limit:
+            raise TooManyHandshakes(f"{self.pending} handshakes in progress")
+        self.pending += 1
+        try:
+            yield
+        finally:
+            self.pending -= 1
+
+
+class AuthThrottle:
+    """Failed password attempts per (station, peer address) in a sliding window: after
+    `max_failures` every attempt is refused unchecked until the oldest failure leaves the
+    window, so guessing costs time and the auth service no hashing. Only the `max_keys` most
+    recently failing keys are remembered, which bounds the memory a guesser can take."""
+
+    def __init__(self, max_failures: int, window_s: float, max_keys: int = 10_000) -> None:
+        self._max_failures = max_failures
+        self._window_s = window_s
+        self._max_keys = max_keys
+        self._failures: OrderedDict[tuple[str, str], deque[float]] = OrderedDict()
+
+    def retry_after(self, key: tuple[str, str]) -> float:
+        """Seconds until `key` may try again; 0 when it may now."""
+        failures = self._failures.get(key)
+        if failures is None:
+            return 0.0
+        now = time.monotonic()
+        while failures and failures[0] <= now - self._window_s:
+            failures.popleft()
+        if not failures:
+            del self._failures[key]
+            return 0.0
+        return failures[0] + self._window_s - now if len(failures) >= self._max_failures else 0.0
+
+    def failed(self, key: tuple[str, str]) -> None:
+        self._failures.setdefault(key, deque()).append(time.monotonic())
+        self._failures.move_to_end(key)
+        while len(self._failures) > self._max_keys:
+            self._failures.popitem(last=False)
+
+    def succeeded(self, key: tuple[str, str]) -> None:
+        self._failures.pop(key, None)

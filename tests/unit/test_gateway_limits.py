@@ -1,0 +1,63 @@
+"""The gateway's limits on what one station may do (services/ocpp/limits.py)."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from chargeplane.services.ocpp.limits import (
+    AuthThrottle,
+    HandshakeSlots,
+    MessageRate,
+    TooManyHandshakes,
+    is_valid_station_id,
+)
+
+
+@pytest.mark.parametrize("station_id", ["CP-1", "EMU-0001", "a.b:c+d|e@f*g=h_i", "x" * 48])
+def test_ocpp_identifier_strings_are_station_ids(station_id: str) -> None:
+    assert is_valid_station_id(station_id)
+
+
+@pytest.mark.parametrize("station_id", ["", "x" * 49, "../x", "a'--", "CP 1", "CP\n", "ΣΤΑΘΜΟΣ", "a/b", "%2F"])
+def test_anything_else_is_not(station_id: str) -> None:
+    assert not is_valid_station_id(station_id)
+
+
+def test_a_burst_passes_then_messages_wait_their_turn() -> None:
+    rate = MessageRate(rate=100, burst=10)
+    assert [rate.delay() for _ in range(10)] == [0.0] * 10
+    waits = [rate.delay() for _ in range(5)]
+    assert waits == sorted(waits) and 0.045 < waits[-1] < 0.06  # the 5th beyond the burst: 50 ms
+
+
+def test_handshake_slots_refuse_beyond_the_limit_and_free_on_the_way_out() -> None:
+    slots = HandshakeSlots(limit=1)
+    with slots.slot():
+        with pytest.raises(TooManyHandshakes), slots.slot():
+            pass
+    with slots.slot():
+        assert slots.pending == 1
+
+
+def test_wrong_guesses_lock_one_address_out_of_one_station_for_the_window() -> None:
+    throttle = AuthThrottle(max_failures=2, window_s=0.2)
+    guesser, other_peer, other_station = ("CP-1", "10.0.0.1"), ("CP-1", "10.0.0.2"), ("CP-2", "10.0.0.1")
+    throttle.failed(guesser)
+    assert throttle.retry_after(guesser) == 0
+    throttle.failed(guesser)
+    assert 0 < throttle.retry_after(guesser) <= 0.2
+    assert throttle.retry_after(other_peer) == throttle.retry_after(other_station) == 0
+    time.sleep(0.21)
+    assert throttle.retry_after(guesser) == 0
+
+
+def test_a_success_forgets_the_failures_and_memory_stays_bounded() -> None:
+    throttle = AuthThrottle(max_failures=1, window_s=60, max_keys=100)
+    throttle.failed(("CP-1", "a"))
+    throttle.succeeded(("CP-1", "a"))
+    assert throttle.retry_after(("CP-1", "a")) == 0
+    for n in range(1000):
+        throttle.failed((f"CP-{n}", "a"))
+    assert throttle.retry_after(("CP-0", "a")) == 0 and throttle.retry_after(("CP-999", "a")) > 0

@@ -1,0 +1,40 @@
+"""`chargeplane up`'s supervisor: per-service settings and the pid files others signal."""
+
+from __future__ import annotations
+
+import signal
+import time
+from pathlib import Path
+
+from chargeplane.supervisor import SERVICES, SupervisedProcess, python_module, service_environment
+
+
+def test_a_double_underscore_variable_sets_one_service_only() -> None:
+    base = {"OCPP__SESSIONS_URL": "http://127.0.0.1:9999", "API_GATEWAY__LOG_LEVEL": "DEBUG", "KEEP": "1"}
+    gateway = service_environment("ocpp", 8081, SERVICES, "postgresql://db", "redis://r", base)
+    billing = service_environment("billing", 8083, SERVICES, "postgresql://db", "redis://r", base)
+    api = service_environment("api_gateway", 8080, SERVICES, "postgresql://db", "redis://r", base)
+    assert gateway["SESSIONS_URL"] == "http://127.0.0.1:9999"
+    assert billing["SESSIONS_URL"] == "http://127.0.0.1:8082"
+    assert api["LOG_LEVEL"] == "DEBUG" and "LOG_LEVEL" not in gateway
+    assert gateway["KEEP"] == billing["KEEP"] == "1"
+
+
+def test_the_pid_file_follows_a_restart_and_goes_with_the_stop(tmp_path: Path) -> None:
+    pid_path = tmp_path / "sleeper.pid"
+    process = SupervisedProcess("sleeper", python_module("http.server", "--bind", "127.0.0.1", "0"), {},
+                                tmp_path / "sleeper.log", pid_path)
+    process.start()
+    try:
+        first = int(pid_path.read_text())
+        assert process.process is not None and first == process.process.pid
+        process.process.send_signal(signal.SIGKILL)
+        process.process.wait(10)
+        deadline = time.monotonic() + 10
+        while process.restarts == 0 and time.monotonic() < deadline:
+            process.poll()
+            time.sleep(0.05)
+        assert process.restarts == 1 and int(pid_path.read_text()) == process.process.pid != first
+    finally:
+        process.stop()
+    assert not pid_path.exists()
