@@ -246,7 +246,7 @@ async def _serve(connection: StationConnection, settings: OcppSettings) -> None:
                             burst=settings.message_burst)
             throttled = True
             await asyncio.sleep(wait)
-        else:
+        elif rate.recovered:
             throttled = False
         if message.type == WSMsgType.TEXT:
             try:

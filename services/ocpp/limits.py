@@ -36,6 +36,12 @@ class MessageRate:
         self._tokens -= 1.0
         return 0.0 if self._tokens >= 0 else -self._tokens / self._rate
 
+    @property
+    def recovered(self) -> bool:
+        """Half the burst is back: the station has kept within the rate for a while, so a
+        flood has ended (a single message that did not wait says nothing on a busy loop)."""
+        return self._tokens >= self._burst / 2
+
 
 class TooManyHandshakes(Exception):
     pass

@@ -206,7 +206,8 @@ async def _meter_values(tx: Transaction, items: Sequence[MeterValuesWrite]) -> l
 async def _start(tx: Transaction, items: Sequence[StartWrite]) -> list[int]:
     current = {(r["station_id"], r["connector_id"]): r for r in await tx.conn.fetch(
         "SELECT c.station_id, c.connector_id, c.transaction_id, c.transaction_ended, c.transaction_started_at,"
-        " c.transaction_meter_start, c.meter_wh, c.meter_at FROM connectors c JOIN unnest($1::text[], $2::int[]) AS s(station_id, connector_id)"
+        " c.transaction_meter_start, c.meter_wh, c.meter_at FROM connectors c"
+        " JOIN unnest($1::text[], $2::int[]) AS s(station_id, connector_id)"
         " USING (station_id, connector_id) ORDER BY c.station_id, c.connector_id FOR UPDATE OF c",
         [i.station_id for i in items], [i.connector_id for i in items],
     )}

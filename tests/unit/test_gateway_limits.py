@@ -32,6 +32,15 @@ def test_a_burst_passes_then_messages_wait_their_turn() -> None:
     assert waits == sorted(waits) and 0.045 < waits[-1] < 0.06  # the 5th beyond the burst: 50 ms
 
 
+def test_a_flood_has_ended_once_half_the_burst_is_back() -> None:
+    rate = MessageRate(rate=1000, burst=10)
+    for _ in range(12):
+        rate.delay()
+    assert not rate.recovered
+    time.sleep(0.01)  # 10 tokens' worth: from -2 back to at least 5
+    assert rate.delay() == 0.0 and rate.recovered
+
+
 def test_handshake_slots_refuse_beyond_the_limit_and_free_on_the_way_out() -> None:
     slots = HandshakeSlots(limit=1)
     with slots.slot():
