@@ -45,7 +45,7 @@ test: $(STAMP) ## run every test (unit, integration against embedded PostgreSQL/
 	$(BIN)/pytest
 
 chaos: $(STAMP) ## the fault-injection suite, long run: 60 faults while 200 stations charge, then its table (SEED=n repeats a run)
-	$(BIN)/pytest tests/chaos --chaos-faults 60 $(if $(SEED),--chaos-seed $(SEED)) --timeout 1800
+	$(BIN)/pytest tests/chaos --chaos-faults 60 $(if $(SEED),--chaos-seed $(SEED))
 
 screenshot: $(STAMP) ## docs/emulator-gui.png: the desktop emulator mid-session, under Xvfb against the platform
 	$(BIN)/pytest tests/e2e/test_emulator_gui.py --gui-screenshot docs/emulator-gui.png

@@ -39,8 +39,9 @@ class BillingRepository:
         return Tariff.model_validate(definition)
 
     async def save_bill(self, session: SessionStopped, bill: Bill) -> tuple[dict[str, Any], bool]:
-        """Insert the session's one bill; re-price it only if the session's energy changed
-        (a station's late StopTransaction corrected a session the platform had closed)."""
+        """Insert the session's one bill; replace it only if pricing the session now gives
+        another bill (a station's late StopTransaction corrected a session the platform had
+        closed: its energy, or only its end, and so its time, changed)."""
         row = await self._pool.fetchrow(
             "INSERT INTO billing_transactions (session_id, station_id, tariff_id, currency, energy_wh,"
             " charging_seconds, parking_seconds, amount_excl_tax, tax_amount, amount_incl_tax, line_items)"
@@ -49,7 +50,10 @@ class BillingRepository:
             " charging_seconds = EXCLUDED.charging_seconds, parking_seconds = EXCLUDED.parking_seconds,"
             " amount_excl_tax = EXCLUDED.amount_excl_tax, tax_amount = EXCLUDED.tax_amount,"
             " amount_incl_tax = EXCLUDED.amount_incl_tax, line_items = EXCLUDED.line_items"
-            " WHERE billing_transactions.energy_wh <> EXCLUDED.energy_wh"
+            " WHERE (billing_transactions.tariff_id, billing_transactions.energy_wh,"
+            " billing_transactions.charging_seconds, billing_transactions.parking_seconds,"
+            " billing_transactions.amount_incl_tax) IS DISTINCT FROM (EXCLUDED.tariff_id, EXCLUDED.energy_wh,"
+            " EXCLUDED.charging_seconds, EXCLUDED.parking_seconds, EXCLUDED.amount_incl_tax)"
             f" RETURNING {BILL_COLUMNS}, (xmax = 0) AS inserted",
             session.session_id, session.station_id, bill.tariff_id, bill.currency, bill.energy_wh,
             bill.charging_seconds, bill.parking_seconds, bill.amount_excl_tax, bill.tax_amount,

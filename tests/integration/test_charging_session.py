@@ -242,3 +242,30 @@ async def test_a_station_that_boots_on_reconnect_keeps_its_transaction(platform,
     ends = await platform.db.fetch("SELECT connector_id, session_id FROM telemetry_data WHERE context = $1",
                                    "Transaction.End")
     assert {(r["connector_id"], r["session_id"]) for r in ends} == {(1, transaction_id)}
+
+
+async def test_a_late_stop_that_changes_only_the_time_reprices_the_bill(platform, station, http) -> None:
+    """A session the platform closed at a boot is billed up to its last reading; the station's
+    own StopTransaction then moves its end, not its energy. The bill must follow the time too
+    (found by the chaos suite: it was replaced only when the energy changed)."""
+    billing = platform.url("billing")
+    tariff = {"currency": "EUR", "tax_rate": "0", "elements": [{"price_components": [
+        {"type": "ENERGY", "price": "0.30"}, {"type": "TIME", "price": "360.00"},
+        {"type": "PARKING_TIME", "price": "36.00"}]}]}
+    async with http.put(f"{billing}/internal/tariffs/by-the-second", json=tariff) as response:
+        assert response.status == 200
+    async with http.put(f"{billing}/internal/stations/{STATION}/tariff", json={"tariff_id": "by-the-second"}) as r:
+        assert r.status == 200
+    await boot(station)
+    transaction_id = await start(station, meter_start=0, at="2026-01-01T10:00:00Z")
+    await station.call("MeterValues", {"connectorId": 1, "transactionId": transaction_id,
+                                       "meterValue": [energy_sample(1000, "2026-01-01T10:00:10Z")]})
+    await boot(station)  # the platform closes the session at its last reading, 10 s in
+    await platform.outbox_drained()
+    assert await platform.db.fetchval("SELECT amount_incl_tax FROM billing_transactions") == Decimal("1.30")
+    await station.call("StopTransaction", {"transactionId": transaction_id, "meterStop": 1000,
+                                           "timestamp": "2026-01-01T10:00:30Z"})  # parked 20 s more
+    await platform.outbox_drained()
+    bill = await platform.db.fetchrow("SELECT * FROM billing_transactions WHERE session_id = $1", transaction_id)
+    assert (bill["energy_wh"], bill["charging_seconds"], bill["parking_seconds"]) == (1000, 10, 20)
+    assert bill["amount_incl_tax"] == Decimal("1.50")  # 1 kWh x 0.30 + 10 s x 0.10 + 20 s x 0.01
