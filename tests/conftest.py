@@ -40,6 +40,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="faults to inject (default: %(default)s, a short run; `make chaos` runs 60)")
     chaos.addoption("--chaos-seed", type=int, default=None, metavar="SEED",
                     help="plan the same faults and station behaviour again (default: a random seed, reported)")
+    chaos.addoption("--chaos-keep", type=Path, default=None, metavar="DIR",
+                    help="keep the run's PostgreSQL data, logs and ledger in DIR (new or empty), to look into")
     chaos.addoption("--chaos-stations", type=int, default=200, metavar="N",
                     help="emulated stations charging through the faults (default: %(default)s)")
 

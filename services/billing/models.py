@@ -18,3 +18,5 @@ class SessionStopped(BaseModel):
     stopped_at: AwareDatetime
     # the newest energy reading the station's messages gave: telemetry must hold it first
     last_reading_at: AwareDatetime | None = None
+    # "station" (its StopTransaction: final), or why the platform closed it ("reboot", ...)
+    closed_by: str | None = None

@@ -41,23 +41,25 @@ class BillingRepository:
     async def save_bill(self, session: SessionStopped, bill: Bill) -> tuple[dict[str, Any], bool]:
         """Insert the session's one bill; replace it only if pricing the session now gives
         another bill (a station's late StopTransaction corrected a session the platform had
-        closed: its energy, or only its end, and so its time, changed)."""
+        closed: its energy, or only its end, and so its time, changed). A bill for the
+        station's own stop is final: events may arrive twice, and late."""
         row = await self._pool.fetchrow(
-            "INSERT INTO billing_transactions (session_id, station_id, tariff_id, currency, energy_wh,"
-            " charging_seconds, parking_seconds, amount_excl_tax, tax_amount, amount_incl_tax, line_items)"
-            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+            "INSERT INTO billing_transactions AS b (session_id, station_id, tariff_id, currency, energy_wh,"
+            " charging_seconds, parking_seconds, amount_excl_tax, tax_amount, amount_incl_tax, line_items, closed_by)"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
             " ON CONFLICT (session_id) DO UPDATE SET tariff_id = EXCLUDED.tariff_id, energy_wh = EXCLUDED.energy_wh,"
             " charging_seconds = EXCLUDED.charging_seconds, parking_seconds = EXCLUDED.parking_seconds,"
             " amount_excl_tax = EXCLUDED.amount_excl_tax, tax_amount = EXCLUDED.tax_amount,"
-            " amount_incl_tax = EXCLUDED.amount_incl_tax, line_items = EXCLUDED.line_items"
-            " WHERE (billing_transactions.tariff_id, billing_transactions.energy_wh,"
-            " billing_transactions.charging_seconds, billing_transactions.parking_seconds,"
-            " billing_transactions.amount_incl_tax) IS DISTINCT FROM (EXCLUDED.tariff_id, EXCLUDED.energy_wh,"
-            " EXCLUDED.charging_seconds, EXCLUDED.parking_seconds, EXCLUDED.amount_incl_tax)"
+            " amount_incl_tax = EXCLUDED.amount_incl_tax, line_items = EXCLUDED.line_items,"
+            " closed_by = EXCLUDED.closed_by"
+            " WHERE b.closed_by IS DISTINCT FROM 'station'"
+            " AND (b.tariff_id, b.energy_wh, b.charging_seconds, b.parking_seconds, b.amount_incl_tax)"
+            " IS DISTINCT FROM (EXCLUDED.tariff_id, EXCLUDED.energy_wh, EXCLUDED.charging_seconds,"
+            " EXCLUDED.parking_seconds, EXCLUDED.amount_incl_tax)"
             f" RETURNING {BILL_COLUMNS}, (xmax = 0) AS inserted",
             session.session_id, session.station_id, bill.tariff_id, bill.currency, bill.energy_wh,
             bill.charging_seconds, bill.parking_seconds, bill.amount_excl_tax, bill.tax_amount,
-            bill.amount_incl_tax, bill.to_json()["line_items"],
+            bill.amount_incl_tax, bill.to_json()["line_items"], session.closed_by,
         )
         if row is None:  # the same session again: its bill stands
             existing = await self._pool.fetchrow(

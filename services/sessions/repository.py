@@ -45,6 +45,7 @@ def _bill_event(session: asyncpg.Record, key_suffix: str = "", last_reading_at: 
         "meter_start_wh": session["meter_start_wh"], "meter_stop_wh": session["meter_stop_wh"],
         "started_at": session["started_at"].isoformat(), "stopped_at": session["stopped_at"].isoformat(),
         "last_reading_at": last_reading_at.isoformat() if last_reading_at else None,
+        "closed_by": session["closed_by"],
     }
     return OutboxEvent("billing", SESSION_STOPPED, f"session-stopped:{session['id']}{key_suffix}", payload)
 

@@ -56,9 +56,10 @@ SETTLE_S = 3.0
 
 
 @contextmanager
-def crashable_servers() -> Iterator[tuple[EmbeddedPostgres, EmbeddedRedis]]:
-    """PostgreSQL (durable: a crash must lose no commit) and Redis, owned by the suite."""
-    data_dir = Path(tempfile.mkdtemp(prefix="chargeplane-chaos-"))
+def crashable_servers(keep: Path | None) -> Iterator[tuple[EmbeddedPostgres, EmbeddedRedis]]:
+    """PostgreSQL (durable: a crash must lose no commit) and Redis, owned by the suite; their
+    data is left in `keep`, if given."""
+    data_dir = keep or Path(tempfile.mkdtemp(prefix="chargeplane-chaos-"))
     postgres = EmbeddedPostgres(data_dir / "postgres", free_port())
     redis = EmbeddedRedis(data_dir / "redis", free_port())
     try:
@@ -68,12 +69,13 @@ def crashable_servers() -> Iterator[tuple[EmbeddedPostgres, EmbeddedRedis]]:
     finally:
         redis.stop()
         postgres.stop()
-        shutil.rmtree(data_dir, ignore_errors=True)
+        if keep is None:
+            shutil.rmtree(data_dir, ignore_errors=True)
 
 
 @contextmanager
-def chaos_platform(log_path: Path) -> Iterator[tuple[RunningPlatform, FaultInjector]]:
-    with crashable_servers() as (postgres, redis), proxy_network(list(LINKS)) as network:
+def chaos_platform(log_path: Path, keep: Path | None) -> Iterator[tuple[RunningPlatform, FaultInjector]]:
+    with crashable_servers(keep) as (postgres, redis), proxy_network(list(LINKS)) as network:
         env = {"DATABASE_URL": postgres.url, "REDIS_URL": redis.url,
                **{setting: network.proxies[link].url for link, (setting, _) in LINKS.items()}}
         with running_platform(log_path, env) as platform:
@@ -144,11 +146,15 @@ def test_nothing_acknowledged_is_lost_or_counted_twice(
     seed = pytestconfig.getoption("chaos_seed") or random.SystemRandom().randrange(2**31)
     stations = pytestconfig.getoption("chaos_stations")
     plan = plan_faults(seed, pytestconfig.getoption("chaos_faults"), list(SERVICES), list(LINKS))
-    with chaos_platform(tmp_path / "up.log") as (platform, injector):
+    keep: Path | None = pytestconfig.getoption("chaos_keep")
+    assert keep is None or not keep.exists() or not any(keep.iterdir()), "--chaos-keep: a new or empty folder"
+    work_dir = keep or tmp_path  # up.log, the services' logs, the stations' log and ledger
+    work_dir.mkdir(parents=True, exist_ok=True)
+    with chaos_platform(work_dir / "up.log", keep and keep / "servers") as (platform, injector):
         _put_json(f"{platform.env['BILLING_URL']}/internal/tariffs/chaos", SENSITIVE_TARIFF)
         platform.cli("station", "add", "--count", str(stations), "--prefix", PREFIX, "--tariff", "chaos")
         database_url = platform.env["DATABASE_URL"]
-        fleet = _start_fleet(platform, stations, seed, tmp_path)
+        fleet = _start_fleet(platform, stations, seed, work_dir)
         try:
             asyncio.run(_poll(database_url, f"SELECT count(*) FROM charging_stations WHERE id LIKE '{PREFIX}%'"
                               " AND last_boot_at IS NOT NULL", stations, BOOT_WITHIN_S, "stations booted"))
@@ -167,9 +173,9 @@ def test_nothing_acknowledged_is_lost_or_counted_twice(
             except subprocess.TimeoutExpired:
                 fleet.kill()
                 raise AssertionError(f"the emulated stations did not stop within {FLEET_EXIT_WITHIN_S:.0f} s"
-                                     f" of SIGTERM (seed {seed}); their ledger: {tmp_path / 'ledger.jsonl'}") from None
+                                     f" of SIGTERM (seed {seed}); their ledger: {work_dir / 'ledger.jsonl'}") from None
         drain_s = asyncio.run(_drain(database_url))
-        truth = station_truth(read_ledger(tmp_path / "ledger.jsonl"))
+        truth = station_truth(read_ledger(work_dir / "ledger.jsonl"))
         findings = asyncio.run(check_invariants(database_url, platform.env["REDIS_URL"], PREFIX, truth))
     report = ChaosReport(seed, stations, plan, under_faults_s, findings, max(recoveries, default=0.0), drain_s)
     report_table.append(report.table())

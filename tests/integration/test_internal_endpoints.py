@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import aiohttp
 import asyncpg
 
@@ -60,6 +62,34 @@ async def test_a_repeated_stop_is_one_stop_and_one_bill(platform, http: aiohttp.
     async with http.post(platform.url("billing") + "/internal/ocpp/session-stopped", json=event) as response:
         assert response.status == 200
     assert await platform.db.fetchval("SELECT count(*) FROM billing_transactions") == 1
+
+
+async def test_a_stale_bill_event_delivered_late_does_not_undo_the_stations_stop(
+    platform, http: aiohttp.ClientSession
+) -> None:
+    """The bill for a session the platform closed (the station rebooted) is replaced by the
+    bill for the station's own StopTransaction; a copy of the first event that a faulty network
+    held back must not bring the old bill back (found by make chaos)."""
+    billing = platform.url("billing")
+    by_time = {"currency": "EUR", "tax_rate": "0", "elements": [{"price_components": [{"type": "TIME", "price": "1"}]}]}
+    async with http.put(f"{billing}/internal/tariffs/by-time", json=by_time) as response:
+        assert response.status == 200
+    await platform.db.execute("INSERT INTO charging_stations (id) VALUES ('S1')")
+    async with http.put(f"{billing}/internal/stations/S1/tariff", json={"tariff_id": "by-time"}) as response:
+        assert response.status == 200
+    await platform.db.execute("INSERT INTO charging_sessions (id, station_id, connector_id, status, meter_start_wh,"
+                              " started_at) VALUES (41, 'S1', 1, 'completed', 0, '2026-03-02T10:00:00Z')")
+    closed_at_reboot = {"session_id": 41, "station_id": "S1", "connector_id": 1, "meter_start_wh": 0,
+                        "meter_stop_wh": 7000, "started_at": "2026-03-02T10:00:00Z",
+                        "stopped_at": "2026-03-02T10:30:00Z", "closed_by": "reboot"}
+    stopped_by_station = {**closed_at_reboot, "stopped_at": "2026-03-02T11:00:00Z", "closed_by": "station"}
+    bills = []
+    for event in (closed_at_reboot, stopped_by_station, closed_at_reboot):
+        async with http.post(f"{billing}/internal/ocpp/session-stopped", json=event) as response:
+            assert response.status in (200, 201)
+        bills.append(await platform.db.fetchval("SELECT amount_incl_tax FROM billing_transactions"))
+    assert bills[:2] == [Decimal("0.50"), Decimal("1.00")], "the station's stop re-priced the bill"
+    assert bills[2] == bills[1], "the late copy of the reboot's event changed nothing"
 
 
 async def test_billing_waits_for_telemetry_rather_than_guess(platform, http: aiohttp.ClientSession) -> None:
