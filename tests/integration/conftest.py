@@ -49,6 +49,9 @@ APP_FACTORIES = {
 }
 
 
+STOP_WITHIN_S = 30.0
+
+
 @dataclass
 class Platform:
     """The running services; `stop`/`start` one to play a downstream outage.
@@ -94,7 +97,14 @@ class Platform:
         self.runners[name] = runner
 
     async def stop(self, name: str) -> None:
-        await self.runners.pop(name).cleanup()
+        runner = self.runners.pop(name)
+        try:
+            await asyncio.wait_for(runner.cleanup(), STOP_WITHIN_S)
+        except TimeoutError:
+            # A hang here once stalled a whole test run: name the service and every task still waiting.
+            for task in asyncio.all_tasks():
+                task.print_stack(limit=12)
+            raise AssertionError(f"{name} did not stop within {STOP_WITHIN_S} s (task stacks printed above)") from None
 
     async def outbox_drained(self, within_s: float = 10.0) -> None:
         """Wait until every service delivered its outbox events."""

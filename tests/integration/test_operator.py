@@ -206,7 +206,7 @@ def granted_permissions() -> set[tuple[str, str, str]]:
             for resource in rule["resources"] for verb in rule["verbs"]}
 
 
-async def until(predicate: Callable[[], Awaitable[Any]], within_s: float = 30.0) -> Any:
+async def until(predicate: Callable[[], Awaitable[Any]], within_s: float = 60.0) -> Any:
     # kmock matches each request against all earlier ones, so every poll slows the rest a little
     return await wait_for(predicate, within_s=within_s, interval=0.1)
 
