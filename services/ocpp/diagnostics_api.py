@@ -51,6 +51,16 @@ def _validated(action: str, payload: dict[str, Any]) -> None:
         schemas.validate(action, payload)
     except OcppError as exc:
         raise ApiError(422, "invalid_payload", exc.description, exc.details) from exc
+    if _has_nul(payload):  # the request is kept as jsonb, which cannot hold one
+        raise ApiError(422, "invalid_payload", "the payload contains a NUL character")
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    return isinstance(value, list) and any(_has_nul(v) for v in value)
 
 
 async def _request_upload(request: web.Request, action: str, body: dict[str, Any]) -> web.Response:

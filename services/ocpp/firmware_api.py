@@ -21,7 +21,9 @@ from .stations_api import Page
 log = structlog.get_logger(__name__)
 
 MAX_CAMPAIGN_ID = 2**63 - 1
-StationId = Annotated[str, StringConstraints(min_length=1, max_length=48)]
+# PostgreSQL text cannot hold NUL characters.
+NO_NUL = r"^[^\x00]*$"
+StationId = Annotated[str, StringConstraints(min_length=1, max_length=48, pattern=NO_NUL)]
 CAMPAIGN_COLUMNS = ("id, name, location, retrieve_date, install_date, retries, retry_interval,"
                     " signature IS NOT NULL AS signed, created_at")
 
@@ -29,7 +31,7 @@ CAMPAIGN_COLUMNS = ("id, name, location, retrieve_date, install_date, retries, r
 class CampaignRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(default="", max_length=200)
+    name: str = Field(default="", max_length=200, pattern=NO_NUL)
     # The image's URL; SignedUpdateFirmware allows 512 characters.
     location: AnyUrl
     # When the stations retrieve the image; now when not given.
@@ -40,8 +42,8 @@ class CampaignRequest(BaseModel):
     retry_interval: int | None = Field(default=None, ge=0, le=86400)
     station_ids: list[StationId] = Field(min_length=1, max_length=10_000)
     # Both or neither: with them the campaign is a SignedUpdateFirmware (security extension).
-    signing_certificate: str | None = Field(default=None, min_length=1, max_length=5500)
-    signature: str | None = Field(default=None, min_length=1, max_length=800)
+    signing_certificate: str | None = Field(default=None, min_length=1, max_length=5500, pattern=NO_NUL)
+    signature: str | None = Field(default=None, min_length=1, max_length=800, pattern=NO_NUL)
 
     @model_validator(mode="after")
     def _consistent(self) -> CampaignRequest:
