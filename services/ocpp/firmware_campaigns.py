@@ -117,7 +117,12 @@ class CampaignDispatcher:
         self._connected_last_sweep = connected
         if not connected:
             return
-        claimed = await self._pool.fetch(_CLAIM, list(connected), list(settled), CAMPAIGN_ACTIVE_STATUSES)
+        # Few stations wait for a campaign, many are connected: ask only about the former.
+        waiting = {r["station_id"] for r in await self._pool.fetch(
+            "SELECT DISTINCT station_id FROM firmware_campaign_stations WHERE status IN ('Pending', 'Sending')")}
+        if not (here := waiting & connected):
+            return
+        claimed = await self._pool.fetch(_CLAIM, list(here), list(here & settled), CAMPAIGN_ACTIVE_STATUSES)
         await asyncio.gather(*(self._send(target) for target in claimed))
 
     async def _send(self, target: asyncpg.Record) -> None:
