@@ -21,6 +21,7 @@ from urllib.parse import quote
 
 import aiohttp
 
+from .auth_cache import AuthorizationCache
 from .configuration import (
     HEARTBEAT_INTERVAL,
     METER_VALUE_SAMPLE_INTERVAL,
@@ -33,6 +34,7 @@ from .configuration import (
     format_seconds,
 )
 from .csms_calls import HANDLERS
+from .diagnostics import UploadState
 from .errors import (
     CallTimeout,
     ConnectorBusy,
@@ -43,6 +45,7 @@ from .errors import (
     StationOffline,
 )
 from .events import ConnectionState, EventEmitter, EventKind, EventListener, StationEvent
+from .firmware import FirmwareState
 from .meter import EnergyMeter
 from .protocol import (
     CALL,
@@ -257,6 +260,9 @@ class Station:
         self.station_status = "Available"
         self.connection_state = ConnectionState.DISCONNECTED
         self.boot_status: str | None = None
+        self.firmware = FirmwareState(config.firmware_version)
+        self.uploads = UploadState()
+        self.auth_cache = AuthorizationCache()
 
         self._http = http
         self._owns_http = http is None
@@ -495,6 +501,15 @@ class Station:
                 if reply.done() and not reply.cancelled():
                     reply.exception()  # mark as retrieved when we left before awaiting it
 
+    async def send_best_effort(self, action: str, payload: Payload) -> Payload | None:
+        """call() for a report whose loss must not abort what the station is doing (a firmware
+        or upload status): a failure becomes an error event, and None is returned."""
+        try:
+            return await self.call(action, payload)
+        except (StationOffline, CallTimeout, CallError) as exc:
+            self._report_error(f"{action} failed", exc)
+            return None
+
     async def _send_frame(self, frame: bytes) -> None:
         ws = self._ws
         if ws is None or ws.closed:
@@ -600,7 +615,7 @@ class Station:
                 "chargePointVendor": self.config.vendor,
                 "chargePointModel": self.config.model,
                 "chargePointSerialNumber": self.station_id[:25],
-                "firmwareVersion": self.config.firmware_version[:50],
+                "firmwareVersion": self.firmware.version[:50],
             },
         )
         self.boot_status = str(reply.get("status"))
@@ -769,6 +784,7 @@ class Station:
         try:
             if authorize:
                 reply = await self.call("Authorize", {"idTag": id_tag})
+                self.auth_cache.remember(id_tag, reply["idTagInfo"])
                 if (status := reply["idTagInfo"]["status"]) != "Accepted":
                     raise SessionRejected(id_tag, status)
             await self.set_status(connector_id, "Preparing")
@@ -781,6 +797,7 @@ class Station:
             reply = await asyncio.shield(start.reply)
             transaction_id = int(reply["transactionId"])
             tag_status = reply["idTagInfo"]["status"]
+            self.auth_cache.remember(id_tag, reply["idTagInfo"])
         except BaseException:
             if start is not None:
                 # Not yet sent: the CSMS never hears of it. Sent: the CSMS closes the orphan

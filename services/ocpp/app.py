@@ -13,11 +13,12 @@ from chargeplane.common.keys import DB_POOL, HTTP, OUTBOX, SETTINGS
 from chargeplane.common.outbox import outbox_context
 from chargeplane.common.web import base_app
 
-from . import commands_api, metrics, stations_api
+from . import commands_api, diagnostics_api, firmware_api, metrics, stations_api, uploads_api
 from .auth_client import AuthClient
 from .commands import commands_context
 from .committer import GroupCommitter
 from .connection import ocpp_websocket
+from .firmware_campaigns import dispatcher_context
 from .framelog import FrameLog
 from .keys import AUTH, COMMITTER, FRAME_LOG, REGISTRY, STORE
 from .registry import ConnectionRegistry
@@ -79,9 +80,13 @@ def create_app(settings: OcppSettings) -> web.Application:
         {"sessions": settings.sessions_url, "telemetry": settings.telemetry_url}, FAILURE_EVENTS))
     app.cleanup_ctx.append(_gateway_context)
     app.cleanup_ctx.append(commands_context)
+    app.cleanup_ctx.append(dispatcher_context)
     app.on_shutdown.append(_close_sockets)
     stations_api.add_routes(app)
     commands_api.add_routes(app)
+    diagnostics_api.add_routes(app)
+    uploads_api.add_routes(app)
+    firmware_api.add_routes(app)
     app.router.add_get("/ocpp/ws", ocpp_websocket)
     app.router.add_get("/ocpp/{station_id}", ocpp_websocket)
     return app

@@ -303,6 +303,10 @@ class StationStore:
         self._committer = committer
         self._pool = pool  # reads, and writes no station waits for
 
+    async def run(self, set_write: SetWrite[Any], item: Any) -> Any:
+        """Commit a set write of another module (one per feature) with the next batch."""
+        return await self._committer.run_set(set_write, item)
+
     async def find_station(self, station_id: str) -> Station | None:
         row = await self._pool.fetchrow(
             "SELECT id, registration_status, heartbeat_interval FROM charging_stations WHERE id = $1", station_id
