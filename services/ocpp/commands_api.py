@@ -14,7 +14,7 @@ from chargeplane.common.keys import DB_POOL
 from chargeplane.common.web import ApiError, json_response, read_json
 
 from . import schemas
-from .keys import COMMANDS, STORE
+from .keys import COMMANDS, CONFIGURATION, STORE
 from .protocol import OcppError
 
 # Every action OCPP 1.6 (with the Security Whitepaper edition 3) lets a CSMS send.
@@ -58,6 +58,7 @@ async def post_command(request: web.Request) -> web.Response:
     if outcome.status == "error":
         raise ApiError(502, "station_call_error", f"station answered CALLERROR {outcome.payload['errorCode']}",
                        outcome.payload)
+    await request.app[CONFIGURATION].after_command(station_id, action, payload, outcome)
     if action == "RemoteStartTransaction" and outcome.payload.get("status") == "Accepted":
         await request.app[STORE].record_remote_start(
             station_id, payload.get("connectorId"), payload["idTag"], REMOTE_START_EXPIRY_S
