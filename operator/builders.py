@@ -240,6 +240,8 @@ def build_registration(spec: Mapping[str, Any]) -> dict[str, Any]:
     return {
         "heartbeat_interval": spec.get("heartbeatIntervalSeconds", DEFAULT_HEARTBEAT_INTERVAL),
         "registration_status": spec.get("registrationStatus", "Accepted"),
+        # the gateway enforces these whenever the station is online
+        "desired_configuration": dict(spec.get("configuration", {})),
     }
 
 

@@ -385,3 +385,44 @@ async def test_gateway_replicas_follow_the_stations_and_settings_update_the_plat
             await until(lambda s=service: matching(kubectl.get("Deployment", f"chargeplane-{s}"),
                                                    lambda d: images(d) == {"chargeplane:next"}))
         assert (await gateway() or {})["spec"]["replicas"] == 1
+
+
+async def test_spec_configuration_is_enforced_on_the_online_station_and_reported_as_a_condition(
+    run_operator: OperatorRunner, kubectl: Kubectl, platform_at_service_ports: Platform,
+) -> None:
+    from chargeplane.emulator.station import Station, StationConfig
+
+    station = example("ChargingStation")
+    station["spec"] |= {"simulator": {"enabled": False},
+                        "configuration": {"MeterValueSampleInterval": "30", "NumberOfConnectors": "4"}}
+
+    async def configuration_condition(test: Callable[[dict[str, Any]], bool]) -> dict[str, Any] | None:
+        resource = await kubectl.get("ChargingStation", "depot-01")
+        found = condition(resource, "ConfigurationApplied")
+        return found if found and test(found) else None
+
+    async with run_operator():
+        await kubectl.apply(example("Tariff"))
+        await kubectl.apply(station)
+        # registered, never connected: nothing could be enforced yet
+        pending = await until(lambda: configuration_condition(lambda c: c["reason"] == "Pending"))
+        assert (pending["status"], pending["observedGeneration"]) == ("False", 1)
+        secret = await until(lambda: kubectl.get("Secret", "depot-01-ocpp-credentials"))
+        emulator = Station(StationConfig("DEPOT-01", csms_url=platform_at_service_ports.ocpp_url, connectors=2,
+                                         password=secret["stringData"]["password"], meter_interval=60))
+        await emulator.connect()
+        try:
+            rejected = await until(lambda: configuration_condition(lambda c: c["reason"] == "Rejected"))
+            assert rejected["status"] == "False"
+            assert rejected["message"] == "the station refused: NumberOfConnectors (Rejected)"
+            assert emulator.configuration.get("MeterValueSampleInterval") == "30"
+
+            # a change of the desired state reaches the station while it is online
+            await kubectl.patch_spec("ChargingStation", "depot-01", {
+                "configuration": {"MeterValueSampleInterval": "45", "NumberOfConnectors": None}})
+            applied = await until(lambda: configuration_condition(lambda c: c["status"] == "True"))
+            assert (applied["reason"], applied["observedGeneration"]) == ("Applied", 2)
+            assert applied["message"] == "the station reports the desired value of MeterValueSampleInterval"
+            assert emulator.configuration.get("MeterValueSampleInterval") == "45"
+        finally:
+            await emulator.close()

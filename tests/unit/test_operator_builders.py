@@ -135,10 +135,13 @@ def test_the_simulator_takes_a_given_secret_and_the_schema_defaults() -> None:
         "1", "60", "11"]
 
 
-def test_registration_carries_the_heartbeat_interval_and_registration_status() -> None:
-    assert build_registration({"stationId": "A"}) == {"heartbeat_interval": 300, "registration_status": "Accepted"}
-    assert build_registration({"heartbeatIntervalSeconds": 60, "registrationStatus": "Pending"}) == {
-        "heartbeat_interval": 60, "registration_status": "Pending"}
+def test_registration_carries_the_heartbeat_interval_registration_status_and_configuration() -> None:
+    assert build_registration({"stationId": "A"}) == {"heartbeat_interval": 300, "registration_status": "Accepted",
+                                                      "desired_configuration": {}}
+    assert build_registration({"heartbeatIntervalSeconds": 60, "registrationStatus": "Pending",
+                               "configuration": {"MeterValueSampleInterval": "30"}}) == {
+        "heartbeat_interval": 60, "registration_status": "Pending",
+        "desired_configuration": {"MeterValueSampleInterval": "30"}}
 
 
 def test_a_tariff_spec_becomes_billings_tariff_and_prices_by_time_of_use() -> None:
