@@ -29,6 +29,7 @@ from .configuration import (
     STOP_TRANSACTION_ON_INVALID_ID,
     TRANSACTION_MESSAGE_ATTEMPTS,
     TRANSACTION_MESSAGE_RETRY_INTERVAL,
+    WEB_SOCKET_PING_INTERVAL,
     ChangeResult,
     Configuration,
     format_seconds,
@@ -431,7 +432,8 @@ class Station:
         if self.config.password is not None:
             headers["Authorization"] = _basic_auth_header(self.station_id, self.config.password)
         async with asyncio.timeout(self.config.connect_timeout):
-            ws = await self._http.ws_connect(self.config.url, protocols=(SUBPROTOCOL,), headers=headers)
+            ws = await self._http.ws_connect(self.config.url, protocols=(SUBPROTOCOL,), headers=headers,
+                                             heartbeat=self.configuration.seconds(WEB_SOCKET_PING_INTERVAL) or None)
         if ws.protocol != SUBPROTOCOL:
             # OCPP-J: without an agreed subprotocol the station must not talk OCPP.
             await ws.close()

@@ -8,6 +8,11 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from .constants import (
+    DATABASE_SECRET,
+    DATABASE_URL_KEY,
+    JWT_SECRET,
+    JWT_SECRET_KEY,
+    JWT_SERVICES,
     LABEL_COMPONENT,
     LABEL_MANAGED_BY,
     LABEL_NAME,
@@ -63,13 +68,21 @@ def _container_security() -> dict[str, Any]:
     return {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}}
 
 
-def build_service_env(service: str, settings: OperatorSettings) -> list[dict[str, str]]:
-    """The environment of one platform service (the cluster twin of `chargeplane up`'s)."""
+def _from_secret(name: str, secret: str, key: str) -> dict[str, Any]:
+    return {"name": name, "valueFrom": {"secretKeyRef": {"name": secret, "key": key}}}
+
+
+def _database_url_env() -> dict[str, Any]:
+    return _from_secret("DATABASE_URL", DATABASE_SECRET, DATABASE_URL_KEY)
+
+
+def build_service_env(service: str, settings: OperatorSettings) -> list[dict[str, Any]]:
+    """The environment of one platform service (the cluster twin of `chargeplane up`'s); the
+    database URL and the JWT key come from the namespace's platform Secrets."""
     env = {
         "SERVICE_NAME": service,
         "HOST": "0.0.0.0",
         "PORT": str(PLATFORM_SERVICES[service]),
-        "DATABASE_URL": settings.database_url,
         "REDIS_URL": settings.redis_url,
         "SESSIONS_URL": service_url("sessions"),
         "BILLING_URL": service_url("billing"),
@@ -81,7 +94,10 @@ def build_service_env(service: str, settings: OperatorSettings) -> list[dict[str
         "OTEL_SERVICE_NAME": service,
         "LOG_LEVEL": settings.log_level,
     }
-    return [{"name": key, "value": value} for key, value in env.items()]
+    secrets = [_database_url_env()]
+    if service in JWT_SERVICES:
+        secrets.append(_from_secret("JWT_SECRET", JWT_SECRET, JWT_SECRET_KEY))
+    return [*({"name": key, "value": value} for key, value in env.items()), *secrets]
 
 
 def build_platform_deployment(service: str, *, settings: OperatorSettings, replicas: int,
@@ -105,7 +121,7 @@ def build_platform_deployment(service: str, *, settings: OperatorSettings, repli
                         "image": settings.image,
                         "imagePullPolicy": settings.image_pull_policy,
                         "command": ["chargeplane", "migrate"],
-                        "env": [{"name": "DATABASE_URL", "value": settings.database_url}],
+                        "env": [_database_url_env()],
                         "securityContext": _container_security(),
                     }],
                     "containers": [{
@@ -145,11 +161,34 @@ def build_platform_service(service: str, *, owners: Iterable[OwnerReference]) ->
     }
 
 
+def _platform_secret(name: str, component: str, data: dict[str, str], owners: Iterable[OwnerReference]) -> Manifest:
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": name, "labels": _labels(name, component), "ownerReferences": owner_references(owners)},
+        "type": "Opaque",
+        "stringData": data,
+    }
+
+
+def build_database_secret(settings: OperatorSettings, *, owners: Iterable[OwnerReference]) -> Manifest:
+    """The database URL of a namespace's platform: the operator's own, so it follows its settings."""
+    return _platform_secret(DATABASE_SECRET, "database", {DATABASE_URL_KEY: settings.database_url}, owners)
+
+
+def build_jwt_secret(key: str, *, owners: Iterable[OwnerReference]) -> Manifest:
+    """The key auth signs API tokens with and api-gateway verifies them with. Created once with
+    a random `key`; a later run adopts the existing Secret and never rotates it (every token
+    issued would turn invalid)."""
+    return _platform_secret(JWT_SECRET, "jwt", {JWT_SECRET_KEY: key}, owners)
+
+
 def build_platform(*, settings: OperatorSettings, stations: int, owners: Iterable[OwnerReference]) -> list[Manifest]:
-    """Every Deployment and Service of one namespace's platform, owned by all its
-    ChargingStations and Tariffs (so it goes when the last of them goes)."""
+    """The database Secret and every Deployment and Service of one namespace's platform, owned
+    by all its ChargingStations and Tariffs (so it goes when the last of them goes). The JWT
+    Secret is apart: its random key is no pure function (build_jwt_secret)."""
     owners = list(owners)
-    manifests = []
+    manifests = [build_database_secret(settings, owners=owners)]
     for service in PLATFORM_SERVICES:
         replicas = gateway_replicas(stations, settings) if service == "ocpp" else 1
         manifests.append(build_platform_deployment(service, settings=settings, replicas=replicas, owners=owners))
@@ -240,6 +279,8 @@ def build_registration(spec: Mapping[str, Any]) -> dict[str, Any]:
     return {
         "heartbeat_interval": spec.get("heartbeatIntervalSeconds", DEFAULT_HEARTBEAT_INTERVAL),
         "registration_status": spec.get("registrationStatus", "Accepted"),
+        # the gateway enforces these whenever the station is online
+        "desired_configuration": dict(spec.get("configuration", {})),
     }
 
 

@@ -15,7 +15,7 @@ from chargeplane.common.web import ApiError, json_response, read_json
 
 from . import schemas
 from .commands import CommandOutcome
-from .keys import COMMANDS, STORE
+from .keys import COMMANDS, CONFIGURATION, STORE
 from .protocol import OcppError
 
 # Every action OCPP 1.6 (with the Security Whitepaper edition 3) lets a CSMS send.
@@ -49,6 +49,7 @@ async def post_command(request: web.Request) -> web.Response:
     await require_station(request, station_id)
     outcome = await request.app[COMMANDS].send(station_id, action, payload, within_s)
     result = station_reply(station_id, outcome, within_s)
+    await request.app[CONFIGURATION].after_command(station_id, action, payload, outcome)
     if action == "RemoteStartTransaction" and result.get("status") == "Accepted":
         await request.app[STORE].record_remote_start(
             station_id, payload.get("connectorId"), payload["idTag"], REMOTE_START_EXPIRY_S

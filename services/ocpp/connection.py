@@ -6,6 +6,7 @@ import asyncio
 import base64
 import binascii
 import uuid
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import structlog
@@ -18,7 +19,7 @@ from . import metrics, protocol, schemas
 from .auth_client import AuthUnavailable
 from .context import StationContext
 from .framelog import FrameLog
-from .keys import AUTH, COMMANDS, FRAME_LOG, REGISTRY, STORE
+from .keys import AUTH, BOOT_LISTENERS, COMMANDS, FRAME_LOG, REGISTRY, STORE
 from .protocol import Call, CallErrorFrame, CallResult, ErrorCode, FrameError, OcppError
 from .router import KNOWN_STATION_ACTIONS, ROUTES
 from .spans import call_span
@@ -29,10 +30,12 @@ SUBPROTOCOL = "ocpp1.6"
 
 
 class StationConnection:
-    def __init__(self, ctx: StationContext, ws: web.WebSocketResponse, frame_log: FrameLog) -> None:
+    def __init__(self, ctx: StationContext, ws: web.WebSocketResponse, frame_log: FrameLog,
+                 boot_listeners: Sequence[Callable[[str], None]] = ()) -> None:
         self.ctx = ctx
         self.ws = ws
         self.frame_log = frame_log
+        self.boot_listeners = boot_listeners
         self._call_lock = asyncio.Lock()
         self._pending_calls: dict[str, asyncio.Future[CallResult | CallErrorFrame]] = {}
 
@@ -56,6 +59,10 @@ class StationConnection:
             self.frame_log.record(self.ctx.station_id, "in", text, 2, frame.unique_id, frame.action)
             reply = await self.on_call(frame)
             await self.send(reply, int(reply[1]), frame.unique_id, frame.action)
+            if (frame.action == "BootNotification" and int(reply[1]) == protocol.MessageType.CALLRESULT
+                    and self.ctx.station.registration_status == "Accepted"):
+                for listener in self.boot_listeners:
+                    listener(self.ctx.station_id)
         else:
             kind = 3 if isinstance(frame, CallResult) else 4
             self.frame_log.record(self.ctx.station_id, "in", text, kind, frame.unique_id)
@@ -191,7 +198,7 @@ async def ocpp_websocket(request: web.Request) -> web.StreamResponse:
     ctx.open_transactions = {t.connector_id: t for t in connected.open_transactions}
     ws = web.WebSocketResponse(protocols=(SUBPROTOCOL,), autoping=True, heartbeat=None, max_msg_size=1 << 20)
     await ws.prepare(request)
-    connection = StationConnection(ctx, ws, app[FRAME_LOG])
+    connection = StationConnection(ctx, ws, app[FRAME_LOG], app[BOOT_LISTENERS])
     registry = app[REGISTRY]
     replaced = registry.register(station_id, connection)
     if replaced is not None:

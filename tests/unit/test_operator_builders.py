@@ -14,13 +14,14 @@ import pytest
 from chargeplane.operator.builders import (
     billing_tariff_id,
     build_credentials_secret,
+    build_jwt_secret,
     build_platform,
     build_registration,
     build_simulator_deployment,
     build_tariff_body,
     gateway_replicas,
 )
-from chargeplane.operator.constants import LABEL_SERVICE, PLATFORM_SERVICES
+from chargeplane.operator.constants import DATABASE_SECRET, JWT_SECRET, LABEL_SERVICE, PLATFORM_SERVICES
 from chargeplane.operator.settings import OperatorSettings
 from chargeplane.services.billing.pricing import SessionUsage, Tariff, price_session
 
@@ -61,7 +62,11 @@ def test_the_platform_is_a_deployment_and_service_per_service_owned_by_every_res
         assert manifest["metadata"]["ownerReferences"] == [STATION_OWNER, TARIFF_OWNER]
     by_kind_and_name = {(m["kind"], m["metadata"]["name"]): m for m in manifests}
     assert set(by_kind_and_name) == {(kind, f"chargeplane-{service}") for service in PLATFORM_SERVICES
-                                     for kind in ("Deployment", "Service")}
+                                     for kind in ("Deployment", "Service")} | {("Secret", DATABASE_SECRET)}
+    assert manifests[0]["kind"] == "Secret"  # before the pods that read it
+    assert by_kind_and_name["Secret", DATABASE_SECRET]["stringData"] == {"url": "postgresql://db/cp"}
+    database_url = {"secretKeyRef": {"name": DATABASE_SECRET, "key": "url"}}
+    jwt_key = {"secretKeyRef": {"name": JWT_SECRET, "key": "jwt-secret"}}
     for service, port in PLATFORM_SERVICES.items():
         deployment = by_kind_and_name["Deployment", f"chargeplane-{service}"]
         pod = deployment["spec"]["template"]
@@ -72,8 +77,10 @@ def test_the_platform_is_a_deployment_and_service_per_service_owned_by_every_res
         module = service.replace("-", "_")  # api-gateway is chargeplane.services.api_gateway
         assert container["command"] == ["python", "-P", "-m", f"chargeplane.services.{module}"]
         assert container["image"] == SETTINGS.image and container["ports"][0]["containerPort"] == port
+        # the secrets come from Secrets; only the services that sign or verify tokens get the JWT key
         assert env_of(container) == {
-            "SERVICE_NAME": service, "HOST": "0.0.0.0", "PORT": str(port), "DATABASE_URL": "postgresql://db/cp",
+            "SERVICE_NAME": service, "HOST": "0.0.0.0", "PORT": str(port), "DATABASE_URL": database_url,
+            **({"JWT_SECRET": jwt_key} if service in ("auth", "api-gateway") else {}),
             "REDIS_URL": "redis://cache:6379/0", "SESSIONS_URL": "http://chargeplane-sessions:8082",
             "BILLING_URL": "http://chargeplane-billing:8083", "TELEMETRY_URL": "http://chargeplane-telemetry:8084",
             "AUTH_URL": "http://chargeplane-auth:8085", "OCPP_HTTP_URL": "http://chargeplane-ocpp:8081",
@@ -83,15 +90,24 @@ def test_the_platform_is_a_deployment_and_service_per_service_owned_by_every_res
             "/healthz", "/readyz")
         (migrate,) = pod["spec"]["initContainers"]
         assert migrate["command"] == ["chargeplane", "migrate"]
-        assert env_of(migrate) == {"DATABASE_URL": "postgresql://db/cp"}
+        assert env_of(migrate) == {"DATABASE_URL": database_url}
         service_manifest = by_kind_and_name["Service", f"chargeplane-{service}"]
         assert service_manifest["spec"]["selector"] == deployment["spec"]["selector"]["matchLabels"]
         assert service_manifest["spec"]["ports"][0]["port"] == port
 
 
+def test_the_jwt_key_is_a_secret_of_its_own_owned_by_the_platforms_owners() -> None:
+    secret = build_jwt_secret("k" * 64, owners=[TARIFF_OWNER, STATION_OWNER])
+    kubernetes_validate.validate(secret, KUBERNETES_VERSION, strict=True)
+    assert (secret["metadata"]["name"], secret["stringData"]) == (JWT_SECRET, {"jwt-secret": "k" * 64})
+    assert secret["metadata"]["ownerReferences"] == [STATION_OWNER, TARIFF_OWNER]
+
+
 def test_the_platform_follows_the_settings() -> None:
-    changed = OperatorSettings(image="chargeplane:next", otlp_endpoint="", log_level="DEBUG")
-    deployment = build_platform(settings=changed, stations=1, owners=[TARIFF_OWNER])[0]
+    changed = OperatorSettings(image="chargeplane:next", otlp_endpoint="", log_level="DEBUG",
+                               database_url="postgresql://elsewhere/cp")
+    secret, deployment = build_platform(settings=changed, stations=1, owners=[TARIFF_OWNER])[:2]
+    assert secret["stringData"] == {"url": "postgresql://elsewhere/cp"}
     pod = deployment["spec"]["template"]["spec"]
     assert {c["image"] for c in (*pod["containers"], *pod["initContainers"])} == {"chargeplane:next"}
     env = env_of(pod["containers"][0])
@@ -135,10 +151,13 @@ def test_the_simulator_takes_a_given_secret_and_the_schema_defaults() -> None:
         "1", "60", "11"]
 
 
-def test_registration_carries_the_heartbeat_interval_and_registration_status() -> None:
-    assert build_registration({"stationId": "A"}) == {"heartbeat_interval": 300, "registration_status": "Accepted"}
-    assert build_registration({"heartbeatIntervalSeconds": 60, "registrationStatus": "Pending"}) == {
-        "heartbeat_interval": 60, "registration_status": "Pending"}
+def test_registration_carries_the_heartbeat_interval_registration_status_and_configuration() -> None:
+    assert build_registration({"stationId": "A"}) == {"heartbeat_interval": 300, "registration_status": "Accepted",
+                                                      "desired_configuration": {}}
+    assert build_registration({"heartbeatIntervalSeconds": 60, "registrationStatus": "Pending",
+                               "configuration": {"MeterValueSampleInterval": "30"}}) == {
+        "heartbeat_interval": 60, "registration_status": "Pending",
+        "desired_configuration": {"MeterValueSampleInterval": "30"}}
 
 
 def test_a_tariff_spec_becomes_billings_tariff_and_prices_by_time_of_use() -> None:
