@@ -13,8 +13,8 @@ from aiohttp import web
 from chargeplane.common.keys import DB_POOL
 from chargeplane.common.web import ApiError, json_response, read_json
 
-from . import schemas
-from .keys import COMMANDS, STORE
+from . import schemas, security
+from .keys import COMMANDS, SECURITY, STORE
 from .protocol import OcppError
 
 # Every action OCPP 1.6 (with the Security Whitepaper edition 3) lets a CSMS send.
@@ -44,6 +44,7 @@ async def post_command(request: web.Request) -> web.Response:
         schemas.validate(action, payload)
     except OcppError as exc:
         raise ApiError(422, "invalid_payload", exc.description, exc.details) from exc
+    security.check_command(action, payload)
     try:
         within_s = min(max(float(request.query.get("timeout", DEFAULT_WAIT_S)), 1.0), MAX_WAIT_S)
     except ValueError as exc:
@@ -58,6 +59,7 @@ async def post_command(request: web.Request) -> web.Response:
     if outcome.status == "error":
         raise ApiError(502, "station_call_error", f"station answered CALLERROR {outcome.payload['errorCode']}",
                        outcome.payload)
+    await request.app[SECURITY].after_command(station_id, action, payload, outcome)
     if action == "RemoteStartTransaction" and outcome.payload.get("status") == "Accepted":
         await request.app[STORE].record_remote_start(
             station_id, payload.get("connectorId"), payload["idTag"], REMOTE_START_EXPIRY_S

@@ -14,6 +14,8 @@ from .store import StationStore
 
 if TYPE_CHECKING:
     from .commands import CommandRouter
+    from .security import StationSecurity
+    from .tls import TlsListener
 
 REGISTRY = web.AppKey("registry", ConnectionRegistry)
 STORE = web.AppKey("store", StationStore)
@@ -21,3 +23,5 @@ FRAME_LOG = web.AppKey("frame_log", FrameLog)
 COMMITTER = web.AppKey("committer", GroupCommitter)
 AUTH = web.AppKey("auth_client", AuthClient)
 COMMANDS: web.AppKey[CommandRouter] = web.AppKey("commands")
+SECURITY: web.AppKey[StationSecurity] = web.AppKey("security")
+TLS_LISTENER: web.AppKey[TlsListener] = web.AppKey("tls_listener")

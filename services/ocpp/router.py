@@ -13,6 +13,8 @@ from .handlers import (
     data_transfer,
     heartbeat,
     meter_values,
+    security_event_notification,
+    sign_certificate,
     start_transaction,
     status_notification,
     stop_transaction,
@@ -46,6 +48,8 @@ ROUTES: dict[str, Route] = {
         Route("StopTransaction", stop_transaction.handle),
         Route("MeterValues", meter_values.handle),
         Route("DataTransfer", data_transfer.handle),
+        Route("SignCertificate", sign_certificate.handle),
+        Route("SecurityEventNotification", security_event_notification.handle),
     )
 }
 
@@ -53,5 +57,5 @@ ROUTES: dict[str, Route] = {
 # NotSupported (a known action) rather than NotImplemented (an unknown one).
 KNOWN_STATION_ACTIONS = frozenset({
     "DiagnosticsStatusNotification", "FirmwareStatusNotification", "LogStatusNotification",
-    "SecurityEventNotification", "SignCertificate", "SignedFirmwareStatusNotification",
+    "SignedFirmwareStatusNotification",
 })

@@ -18,7 +18,7 @@ from .keys import REGISTRY
 
 STATION_COLUMNS = (
     "id, vendor, model, serial_number, firmware_version, registration_status, heartbeat_interval, connected,"
-    " last_boot_at, last_heartbeat_at, last_seen_at, created_at"
+    " last_boot_at, last_heartbeat_at, last_seen_at, security_profile, created_at"
 )
 CONNECTOR_COLUMNS = "connector_id, status, error_code, info, status_at, transaction_id, meter_wh, meter_at"
 
@@ -28,6 +28,8 @@ class StationRegistration(BaseModel):
 
     heartbeat_interval: int = Field(default=300, ge=10, le=86400)
     registration_status: Literal["Accepted", "Pending", "Rejected"] = "Accepted"
+    # OCPP security profile: 1 HTTP Basic, 2 TLS + Basic, 3 TLS with a client certificate
+    security_profile: Literal[1, 2, 3] = 1
 
 
 def _station_id(request: web.Request) -> str:
@@ -52,10 +54,10 @@ async def put_station(request: web.Request) -> web.Response:
     station_id = _station_id(request)
     body = StationRegistration.model_validate(await read_json(request) if request.can_read_body else {})
     created = await request.app[DB_POOL].fetchval(
-        "INSERT INTO charging_stations (id, heartbeat_interval, registration_status) VALUES ($1, $2, $3)"
-        " ON CONFLICT (id) DO UPDATE SET heartbeat_interval = $2, registration_status = $3, updated_at = now()"
-        " RETURNING (xmax = 0)",
-        station_id, body.heartbeat_interval, body.registration_status,
+        "INSERT INTO charging_stations (id, heartbeat_interval, registration_status, security_profile)"
+        " VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO UPDATE SET heartbeat_interval = $2, registration_status = $3,"
+        " security_profile = $4, updated_at = now() RETURNING (xmax = 0)",
+        station_id, body.heartbeat_interval, body.registration_status, body.security_profile,
     )
     return json_response(await _station_view(request, station_id), status=201 if created else 200)
 
