@@ -348,8 +348,8 @@ async def test_security_events_are_stored_and_listed(platform: Platform, api: Ap
 
     async with emulated(StationConfig("SEC-EVT", csms_url=platform.ocpp_url, password=PASSWORD),
                         maintained=True):
-        status, body = await api.command("SEC-EVT", "Reset", {"type": "Soft"})
-        assert body["result"] == {"status": "Accepted"}
+        assert await api.command("SEC-EVT", "Reset", {"type": "Soft"}) == (200, {
+            "station_id": "SEC-EVT", "action": "Reset", "result": {"status": "Accepted"}})
 
         async def reset_reported() -> bool:
             items = (await api.get("/stations/SEC-EVT/security-events"))["items"]
