@@ -15,6 +15,9 @@ PLATFORM_SERVICES = {
     "ocpp": 8081, "sessions": 8082, "billing": 8083, "telemetry": 8084, "auth": 8085, "api-gateway": 8080,
 }
 NAME_PREFIX = "chargeplane-"
+# Where the gateway mounts its TLS Secret and the platform CA's (cert-manager's key names)
+GATEWAY_TLS_DIR = "/etc/chargeplane/tls"
+PLATFORM_CA_DIR = "/etc/chargeplane/ca"
 
 # Label keys. `chargeplane.io/service` selects a service's pods (the chart's NodePort
 # Service for the gateway selects `chargeplane.io/service: ocpp`).
