@@ -286,12 +286,23 @@ async def test_the_examples_make_the_platform_register_bill_show_live_status_and
             for connector, state in ((1, "Charging"), (2, "Available")):
                 await station.call("StatusNotification", {"connectorId": connector, "errorCode": "NoError",
                                                           "status": state, "timestamp": now_z()})
-            online = await until(lambda: station_phase("Online"))
-            assert online["status"]["connectorStates"] == "Charging,Available"
+            # the status timer may have seen the station online before its connectors' statuses
+            online = await until(lambda: matching(station_phase("Online"),
+                                                  lambda s: s["status"]["connectorStates"] == "Charging,Available"))
             assert online["status"]["lastHeartbeat"].endswith("Z")
             assert condition(online, "Connected")["reason"] == "Online"
             assert condition(online, "AsExpected")["status"] == "True"  # the vendor and model of the example
         await until(lambda: station_phase("Offline"))
+
+        # spec.securityProfile is the gateway's: at profile 2 the plain port refuses the station
+        await kubectl.patch_spec("ChargingStation", "depot-01", {"securityProfile": 2})
+        await until(lambda: matching(station_view(), lambda view: view["security_profile"] == 2))
+        with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+            await http.ws_connect(f"{platform.ocpp_url}/DEPOT-01", protocols=["ocpp1.6"], headers=basic)
+        assert refused.value.status == 403
+        # the change is fully applied before the next one, as a user waits for READY before the next edit
+        await until(lambda: matching(kubectl.get("ChargingStation", "depot-01"),
+                                     lambda s: s.get("status", {}).get("observedGeneration") == 2))
 
         # a price change reaches billing
         elements = example("Tariff")["spec"]["elements"]
