@@ -32,6 +32,7 @@ def on_reset(station: Station, payload: Payload) -> Reply:
 
     async def reboot() -> None:
         await station.stop_all_sessions(reason=f"{reset_type}Reset")
+        station.security.report("ResetOrReboot", f"{reset_type} reset by the CSMS")
         # A reset station reconnects and boots again; Station.maintain_connection() does
         # the reconnecting, as after any other drop.
         await station.disconnect()
@@ -111,7 +112,8 @@ def on_change_configuration(station: Station, payload: Payload) -> Reply:
     key, value = payload["key"], payload["value"]
     if not isinstance(key, str) or not isinstance(value, str):
         raise TypeError("key and value must be strings")
-    return Reply({"status": str(station.change_configuration(key, value))})
+    result = station.change_configuration(key, value)
+    return Reply({"status": str(result)}, station.security.after_configuration_change(key, result))
 
 
 HANDLERS: Final[dict[str, Handler]] = {
@@ -130,4 +132,9 @@ HANDLERS: Final[dict[str, Handler]] = {
     "GetLog": on_get_log,
     "SignedUpdateFirmware": on_signed_update_firmware,
     "ExtendedTriggerMessage": on_extended_trigger_message,
+    # the security extension: emulator/security.py
+    "CertificateSigned": lambda station, payload: station.security.on_certificate_signed(payload),
+    "InstallCertificate": lambda station, payload: station.security.on_install_certificate(payload),
+    "GetInstalledCertificateIds": lambda station, payload: station.security.on_get_installed_certificate_ids(payload),
+    "DeleteCertificate": lambda station, payload: station.security.on_delete_certificate(payload),
 }

@@ -62,6 +62,7 @@ from .protocol import (
     unique_id_factory,
     utc_timestamp,
 )
+from .security import AUTHORIZATION_KEY, StationSecurity
 from .transaction_queue import QueuedMessage, RetryPolicy, TransactionQueue
 
 __all__ = [
@@ -113,6 +114,11 @@ class StationConfig:
     transaction_attempts: int = 5
     transaction_retry_interval: float = 5.0
     initial_energy_wh: float = 0.0
+    # Security profiles 2 and 3 (`wss://` URLs): the CA file the CSMS's certificate must chain
+    # to, and the client certificate and key the station starts with (profile 3).
+    ca_file: str | None = None
+    client_certificate_file: str | None = None
+    client_key_file: str | None = None
     # Seeds meter noise and EV state of charge, for reproducible runs.
     seed: int | str | None = None
 
@@ -257,6 +263,7 @@ class Station:
             for number in range(1, config.connectors + 1)
         }
         self.transaction_queue = TransactionQueue()
+        self.security = StationSecurity(self)
         # The status of connector 0, i.e. of the station as a whole.
         self.station_status = "Available"
         self.connection_state = ConnectionState.DISCONNECTED
@@ -334,7 +341,8 @@ class Station:
         self._set_connection_state(ConnectionState.CONNECTING)
         try:
             ws = await self._open_socket()
-        except BaseException:
+        except BaseException as exc:
+            self.security.on_connect_failed(exc)
             self.stats.connect_failures += 1
             self._set_connection_state(ConnectionState.DISCONNECTED)
             raise
@@ -433,7 +441,8 @@ class Station:
             headers["Authorization"] = _basic_auth_header(self.station_id, self.config.password)
         async with asyncio.timeout(self.config.connect_timeout):
             ws = await self._http.ws_connect(self.config.url, protocols=(SUBPROTOCOL,), headers=headers,
-                                             heartbeat=self.configuration.seconds(WEB_SOCKET_PING_INTERVAL) or None)
+                                             heartbeat=self.configuration.seconds(WEB_SOCKET_PING_INTERVAL) or None,
+                                             ssl=self.security.ssl_context())
         if ws.protocol != SUBPROTOCOL:
             # OCPP-J: without an agreed subprotocol the station must not talk OCPP.
             await ws.close()
@@ -761,6 +770,8 @@ class Station:
 
     def change_configuration(self, key: str, value: str) -> ChangeResult:
         """Apply a configuration change, asked for by the CSMS or by whoever drives the station."""
+        if key == AUTHORIZATION_KEY:  # write-only: never stored among the readable keys
+            return self.security.change_authorization_key(value)
         result = self.configuration.change(key, value)
         if result is ChangeResult.ACCEPTED and key == HEARTBEAT_INTERVAL:
             self.restart_heartbeat()

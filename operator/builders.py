@@ -10,6 +10,7 @@ from typing import Any
 from .constants import (
     DATABASE_SECRET,
     DATABASE_URL_KEY,
+    GATEWAY_TLS_DIR,
     JWT_SECRET,
     JWT_SECRET_KEY,
     JWT_SERVICES,
@@ -22,6 +23,7 @@ from .constants import (
     MANAGED_BY,
     NAME_PREFIX,
     PART_OF,
+    PLATFORM_CA_DIR,
     PLATFORM_SERVICES,
 )
 from .settings import OperatorSettings
@@ -94,10 +96,36 @@ def build_service_env(service: str, settings: OperatorSettings) -> list[dict[str
         "OTEL_SERVICE_NAME": service,
         "LOG_LEVEL": settings.log_level,
     }
+    if service == "ocpp":
+        env |= _gateway_security_env(settings)
     secrets = [_database_url_env()]
     if service in JWT_SERVICES:
         secrets.append(_from_secret("JWT_SECRET", JWT_SECRET, JWT_SECRET_KEY))
     return [*({"name": key, "value": value} for key, value in env.items()), *secrets]
+
+
+def _gateway_security_env(settings: OperatorSettings) -> dict[str, str]:
+    """The gateway's TLS listener and platform CA (services/ocpp/settings.py), from mounted Secrets."""
+    env = {}
+    if settings.gateway_tls_secret:
+        env |= {"TLS_PORT": str(settings.gateway_tls_port), "TLS_CERT_FILE": f"{GATEWAY_TLS_DIR}/tls.crt",
+                "TLS_KEY_FILE": f"{GATEWAY_TLS_DIR}/tls.key", "TLS_CLIENT_CA_FILE": f"{GATEWAY_TLS_DIR}/ca.crt"}
+    if settings.platform_ca_secret:
+        env |= {"CA_CERT_FILE": f"{PLATFORM_CA_DIR}/tls.crt", "CA_KEY_FILE": f"{PLATFORM_CA_DIR}/tls.key"}
+    return env
+
+
+def _add_gateway_secrets(pod: Manifest, settings: OperatorSettings) -> None:
+    """Mount the gateway's TLS Secret and the platform CA's, and open the TLS port. A missing
+    Secret keeps the pod from starting, which says plainly what is wrong."""
+    container = pod["containers"][0]
+    for name, secret, path in (("gateway-tls", settings.gateway_tls_secret, GATEWAY_TLS_DIR),
+                               ("platform-ca", settings.platform_ca_secret, PLATFORM_CA_DIR)):
+        if secret:
+            pod.setdefault("volumes", []).append({"name": name, "secret": {"secretName": secret}})
+            container.setdefault("volumeMounts", []).append({"name": name, "mountPath": path, "readOnly": True})
+    if settings.gateway_tls_secret:
+        container["ports"].append({"name": "ocpps", "containerPort": settings.gateway_tls_port, "protocol": "TCP"})
 
 
 def build_platform_deployment(service: str, *, settings: OperatorSettings, replicas: int,
@@ -105,7 +133,7 @@ def build_platform_deployment(service: str, *, settings: OperatorSettings, repli
     name = platform_name(service)
     labels = {**_labels(name, service), LABEL_SERVICE: service}
     probe = {"httpGet": {"path": "/healthz", "port": "http"}, "periodSeconds": 10, "failureThreshold": 3}
-    return {
+    deployment = {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
         "metadata": {"name": name, "labels": labels, "ownerReferences": owner_references(owners)},
@@ -143,11 +171,18 @@ def build_platform_deployment(service: str, *, settings: OperatorSettings, repli
             },
         },
     }
+    if service == "ocpp":
+        _add_gateway_secrets(deployment["spec"]["template"]["spec"], settings)
+    return deployment
 
 
-def build_platform_service(service: str, *, owners: Iterable[OwnerReference]) -> Manifest:
+def build_platform_service(service: str, *, owners: Iterable[OwnerReference], tls_port: int | None = None) -> Manifest:
+    """`tls_port`: the gateway's TLS listener, served beside its plain port."""
     name = platform_name(service)
     port = PLATFORM_SERVICES[service]
+    ports = [{"name": "http", "port": port, "targetPort": "http", "protocol": "TCP"}]
+    if tls_port is not None:
+        ports.append({"name": "ocpps", "port": tls_port, "targetPort": "ocpps", "protocol": "TCP"})
     return {
         "apiVersion": "v1",
         "kind": "Service",
@@ -156,7 +191,7 @@ def build_platform_service(service: str, *, owners: Iterable[OwnerReference]) ->
         "spec": {
             "type": "ClusterIP",
             "selector": _selector(service),
-            "ports": [{"name": "http", "port": port, "targetPort": "http", "protocol": "TCP"}],
+            "ports": ports,
         },
     }
 
@@ -192,7 +227,8 @@ def build_platform(*, settings: OperatorSettings, stations: int, owners: Iterabl
     for service in PLATFORM_SERVICES:
         replicas = gateway_replicas(stations, settings) if service == "ocpp" else 1
         manifests.append(build_platform_deployment(service, settings=settings, replicas=replicas, owners=owners))
-        manifests.append(build_platform_service(service, owners=owners))
+        tls_port = settings.gateway_tls_port if service == "ocpp" and settings.gateway_tls_secret else None
+        manifests.append(build_platform_service(service, owners=owners, tls_port=tls_port))
     return manifests
 
 
@@ -232,8 +268,12 @@ def build_simulator_deployment(station: str, spec: Mapping[str, Any], *, setting
     simulator = {**DEFAULT_SIMULATOR, **spec.get("simulator", {})}
     secret, key = credentials_reference(station, spec)
     labels = {**_labels(name, "simulator"), LABEL_STATION: station}
+    # security profile 2 connects over TLS, trusting the CA of the gateway's TLS Secret
+    over_tls = spec.get("securityProfile", 1) >= 2 and bool(settings.gateway_tls_secret)
+    url = (f"wss://{platform_name('ocpp')}:{settings.gateway_tls_port}/ocpp" if over_tls
+           else f"ws://{platform_name('ocpp')}:{PLATFORM_SERVICES['ocpp']}/ocpp")
     args = [
-        "--url", f"ws://{platform_name('ocpp')}:{PLATFORM_SERVICES['ocpp']}/ocpp",
+        "--url", url,
         "--station-id", spec["stationId"],
         "--connectors", str(max(1, len(spec.get("connectors", [])))),
         "--sessions", str(simulator["sessions"]),
@@ -246,6 +286,22 @@ def build_simulator_deployment(station: str, spec: Mapping[str, Any], *, setting
         "--password", "$(OCPP_PASSWORD)",
         "--quiet",
     ]  # fmt: skip
+    container: Manifest = {
+        "name": "emulator",
+        "image": settings.image,
+        "imagePullPolicy": settings.image_pull_policy,
+        "command": ["chargeplane-emulator"],
+        "args": args,
+        "env": [{"name": "OCPP_PASSWORD", "valueFrom": {"secretKeyRef": {"name": secret, "key": key}}}],
+        "resources": {"requests": {"cpu": "10m", "memory": "64Mi"}},
+        "securityContext": _container_security(),
+    }
+    pod: Manifest = {"containers": [container]}
+    if over_tls:
+        args += ["--ca-file", f"{GATEWAY_TLS_DIR}/ca.crt"]
+        pod["volumes"] = [{"name": "gateway-ca", "secret": {"secretName": settings.gateway_tls_secret,
+                                                            "items": [{"key": "ca.crt", "path": "ca.crt"}]}}]
+        container["volumeMounts"] = [{"name": "gateway-ca", "mountPath": GATEWAY_TLS_DIR, "readOnly": True}]
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
@@ -255,21 +311,7 @@ def build_simulator_deployment(station: str, spec: Mapping[str, Any], *, setting
             # two emulators with one station id would take each other's socket over
             "strategy": {"type": "Recreate"},
             "selector": {"matchLabels": {LABEL_PART_OF: PART_OF, LABEL_STATION: station}},
-            "template": {
-                "metadata": {"labels": labels},
-                "spec": {
-                    "containers": [{
-                        "name": "emulator",
-                        "image": settings.image,
-                        "imagePullPolicy": settings.image_pull_policy,
-                        "command": ["chargeplane-emulator"],
-                        "args": args,
-                        "env": [{"name": "OCPP_PASSWORD", "valueFrom": {"secretKeyRef": {"name": secret, "key": key}}}],
-                        "resources": {"requests": {"cpu": "10m", "memory": "64Mi"}},
-                        "securityContext": _container_security(),
-                    }],
-                },
-            },
+            "template": {"metadata": {"labels": labels}, "spec": pod},
         },
     }
 
@@ -281,6 +323,7 @@ def build_registration(spec: Mapping[str, Any]) -> dict[str, Any]:
         "registration_status": spec.get("registrationStatus", "Accepted"),
         # the gateway enforces these whenever the station is online
         "desired_configuration": dict(spec.get("configuration", {})),
+        "security_profile": spec.get("securityProfile", 1),
     }
 
 

@@ -13,9 +13,9 @@ from aiohttp import web
 from chargeplane.common.keys import DB_POOL
 from chargeplane.common.web import ApiError, json_response, read_json
 
-from . import schemas
+from . import schemas, security
 from .commands import CommandOutcome
-from .keys import COMMANDS, CONFIGURATION, STORE
+from .keys import COMMANDS, CONFIGURATION, SECURITY, STORE
 from .protocol import OcppError
 
 # Every action OCPP 1.6 (with the Security Whitepaper edition 3) lets a CSMS send.
@@ -45,11 +45,13 @@ async def post_command(request: web.Request) -> web.Response:
         schemas.validate(action, payload)
     except OcppError as exc:
         raise ApiError(422, "invalid_payload", exc.description, exc.details) from exc
+    security.check_command(action, payload)
     within_s = wait_seconds(request)
     await require_station(request, station_id)
     outcome = await request.app[COMMANDS].send(station_id, action, payload, within_s)
     result = station_reply(station_id, outcome, within_s)
     await request.app[CONFIGURATION].after_command(station_id, action, payload, outcome)
+    await request.app[SECURITY].after_command(station_id, action, payload, outcome)
     if action == "RemoteStartTransaction" and result.get("status") == "Accepted":
         await request.app[STORE].record_remote_start(
             station_id, payload.get("connectorId"), payload["idTag"], REMOTE_START_EXPIRY_S

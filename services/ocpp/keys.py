@@ -17,6 +17,8 @@ if TYPE_CHECKING:
     from .commands import CommandRouter
     from .configuration import ConfigurationSync
     from .firmware_campaigns import CampaignDispatcher
+    from .security import StationSecurity
+    from .tls import TlsListener
 
 REGISTRY = web.AppKey("registry", ConnectionRegistry)
 STORE = web.AppKey("store", StationStore)
@@ -29,3 +31,5 @@ CONFIGURATION: web.AppKey[ConfigurationSync] = web.AppKey("configuration")
 # Called with the station id once a station's BootNotification was answered Accepted (the
 # reply already sent): where the CSMS starts calls of its own, as OCPP 1.6 allows only then.
 BOOT_LISTENERS: web.AppKey[list[Callable[[str], None]]] = web.AppKey("boot_listeners")
+SECURITY: web.AppKey[StationSecurity] = web.AppKey("security")
+TLS_LISTENER: web.AppKey[TlsListener] = web.AppKey("tls_listener")

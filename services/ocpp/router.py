@@ -17,6 +17,8 @@ from .handlers import (
     log_status_notification,
     meter_values,
     signed_firmware_status_notification,
+    security_event_notification,
+    sign_certificate,
     start_transaction,
     status_notification,
     stop_transaction,
@@ -54,9 +56,10 @@ ROUTES: dict[str, Route] = {
         Route("DiagnosticsStatusNotification", diagnostics_status_notification.handle),
         Route("LogStatusNotification", log_status_notification.handle),
         Route("SignedFirmwareStatusNotification", signed_firmware_status_notification.handle),
+        Route("SignCertificate", sign_certificate.handle),
+        Route("SecurityEventNotification", security_event_notification.handle),
     )
 }
 
 # Actions OCPP 1.6 defines for a station to send that we do not handle yet: they get
 # NotSupported (a known action) rather than NotImplemented (an unknown one).
-KNOWN_STATION_ACTIONS = frozenset({"SecurityEventNotification", "SignCertificate"})

@@ -19,7 +19,7 @@ from .keys import CONFIGURATION, REGISTRY
 
 STATION_COLUMNS = (
     "id, vendor, model, serial_number, firmware_version, registration_status, heartbeat_interval, connected,"
-    " last_boot_at, last_heartbeat_at, last_seen_at, created_at"
+    " last_boot_at, last_heartbeat_at, last_seen_at, security_profile, created_at"
 )
 CONNECTOR_COLUMNS = "connector_id, status, error_code, info, status_at, transaction_id, meter_wh, meter_at"
 
@@ -31,6 +31,8 @@ class StationRegistration(BaseModel):
     registration_status: Literal["Accepted", "Pending", "Rejected"] = "Accepted"
     # OCPP key -> value the gateway enforces whenever the station is online
     desired_configuration: DesiredConfiguration = Field(default_factory=dict)
+    # OCPP security profile: 1 HTTP Basic, 2 TLS + Basic, 3 TLS with a client certificate
+    security_profile: Literal[1, 2, 3] = 1
 
 
 def _station_id(request: web.Request) -> str:
@@ -58,10 +60,12 @@ async def put_station(request: web.Request) -> web.Response:
         previous = await conn.fetchval(
             "SELECT desired_configuration FROM charging_stations WHERE id = $1 FOR UPDATE", station_id)
         created = await conn.fetchval(
-            "INSERT INTO charging_stations (id, heartbeat_interval, registration_status, desired_configuration)"
-            " VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO UPDATE SET heartbeat_interval = $2,"
-            " registration_status = $3, desired_configuration = $4, updated_at = now() RETURNING (xmax = 0)",
+            "INSERT INTO charging_stations (id, heartbeat_interval, registration_status, desired_configuration,"
+            " security_profile) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id) DO UPDATE SET heartbeat_interval = $2,"
+            " registration_status = $3, desired_configuration = $4, security_profile = $5, updated_at = now()"
+            " RETURNING (xmax = 0)",
             station_id, body.heartbeat_interval, body.registration_status, body.desired_configuration,
+            body.security_profile,
         )
     if body.desired_configuration and body.desired_configuration != previous:
         request.app[CONFIGURATION].desired_changed(station_id)

@@ -312,6 +312,7 @@ async def test_the_examples_make_the_platform_register_bill_show_live_status_and
             assert condition(online, "AsExpected")["status"] == "True"  # the vendor and model of the example
         await until(lambda: station_phase("Offline"))
 
+
         # a price change reaches billing
         elements = example("Tariff")["spec"]["elements"]
         elements[1]["priceComponents"][0]["price"] = 0.25
@@ -361,6 +362,29 @@ async def test_a_station_without_its_tariff_says_so_until_the_tariff_exists(
         await kubectl.apply(example("Tariff"))
         await until(lambda: matching(kubectl.get("ChargingStation", "depot-01"),
                                 lambda s: condition(s, "TariffBound").get("status") == "True"))
+
+
+async def test_the_security_profile_of_a_station_is_the_gateways(
+    run_operator: OperatorRunner, kubectl: Kubectl, platform_at_service_ports: Platform,
+    http: aiohttp.ClientSession,
+) -> None:
+    platform = platform_at_service_ports
+    station = example("ChargingStation")
+    station["spec"]["securityProfile"] = 2
+
+    async def registered_with_profile_2() -> bool:
+        async with http.get(f"{platform.url('ocpp')}/internal/stations/DEPOT-01") as response:
+            return response.status == 200 and (await response.json())["security_profile"] == 2
+
+    async with run_operator():
+        await kubectl.apply(station)
+        await until(registered_with_profile_2)
+        secret = await until(lambda: kubectl.get("Secret", "depot-01-ocpp-credentials"))
+        basic = {"Authorization": aiohttp.encode_basic_auth("DEPOT-01", secret["stringData"]["password"])}
+        # profile 2: even with its password, the plain port refuses the station
+        with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+            await http.ws_connect(f"{platform.ocpp_url}/DEPOT-01", protocols=["ocpp1.6"], headers=basic)
+        assert refused.value.status == 403
 
 
 async def test_billing_rejecting_a_tariff_is_a_permanent_error_shown_in_status(

@@ -151,13 +151,62 @@ def test_the_simulator_takes_a_given_secret_and_the_schema_defaults() -> None:
         "1", "60", "11"]
 
 
-def test_registration_carries_the_heartbeat_interval_registration_status_and_configuration() -> None:
+def test_registration_carries_the_heartbeat_interval_registration_status_configuration_and_security_profile() -> None:
     assert build_registration({"stationId": "A"}) == {"heartbeat_interval": 300, "registration_status": "Accepted",
-                                                      "desired_configuration": {}}
+                                                      "desired_configuration": {}, "security_profile": 1}
     assert build_registration({"heartbeatIntervalSeconds": 60, "registrationStatus": "Pending",
-                               "configuration": {"MeterValueSampleInterval": "30"}}) == {
+                               "configuration": {"MeterValueSampleInterval": "30"}, "securityProfile": 3}) == {
         "heartbeat_interval": 60, "registration_status": "Pending",
-        "desired_configuration": {"MeterValueSampleInterval": "30"}}
+        "desired_configuration": {"MeterValueSampleInterval": "30"}, "security_profile": 3}
+
+
+TLS_SETTINGS = OperatorSettings(gateway_tls_secret="chargeplane-gateway-tls", platform_ca_secret="chargeplane-ca")
+
+
+def test_the_gateway_mounts_its_tls_and_ca_secrets_and_serves_the_tls_port() -> None:
+    manifests = {(m["kind"], m["metadata"]["name"]): m
+                 for m in build_platform(settings=TLS_SETTINGS, stations=1, owners=[TARIFF_OWNER])}
+    for manifest in manifests.values():
+        kubernetes_validate.validate(manifest, KUBERNETES_VERSION, strict=True)
+    pod = manifests["Deployment", "chargeplane-ocpp"]["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    assert {v["name"]: v["secret"]["secretName"] for v in pod["volumes"]} == {
+        "gateway-tls": "chargeplane-gateway-tls", "platform-ca": "chargeplane-ca"}
+    assert {m["name"]: m["mountPath"] for m in container["volumeMounts"]} == {
+        "gateway-tls": "/etc/chargeplane/tls", "platform-ca": "/etc/chargeplane/ca"}
+    env = env_of(container)
+    assert {key: env[key] for key in ("TLS_PORT", "TLS_CERT_FILE", "TLS_KEY_FILE", "TLS_CLIENT_CA_FILE",
+                                      "CA_CERT_FILE", "CA_KEY_FILE")} == {
+        "TLS_PORT": "8443", "TLS_CERT_FILE": "/etc/chargeplane/tls/tls.crt",
+        "TLS_KEY_FILE": "/etc/chargeplane/tls/tls.key", "TLS_CLIENT_CA_FILE": "/etc/chargeplane/tls/ca.crt",
+        "CA_CERT_FILE": "/etc/chargeplane/ca/tls.crt", "CA_KEY_FILE": "/etc/chargeplane/ca/tls.key"}
+    assert [p["containerPort"] for p in container["ports"]] == [8081, 8443]
+    service = manifests["Service", "chargeplane-ocpp"]
+    assert [(p["name"], p["port"]) for p in service["spec"]["ports"]] == [("http", 8081), ("ocpps", 8443)]
+    # the other services know nothing of it
+    sessions = manifests["Deployment", "chargeplane-sessions"]["spec"]["template"]["spec"]
+    assert "volumes" not in sessions and "TLS_PORT" not in env_of(sessions["containers"][0])
+    # without the settings the gateway has no TLS listener
+    plain = build_platform(settings=SETTINGS, stations=1, owners=[TARIFF_OWNER])
+    ocpp = next(m for m in plain if m["kind"] == "Deployment" and m["metadata"]["name"] == "chargeplane-ocpp")
+    assert "volumes" not in ocpp["spec"]["template"]["spec"]
+    assert "TLS_PORT" not in env_of(ocpp["spec"]["template"]["spec"]["containers"][0])
+
+
+def test_a_profile_2_simulator_connects_over_tls_trusting_the_gateway_ca() -> None:
+    spec = {"stationId": "CP-2", "tariffRef": {"name": "t"}, "securityProfile": 2, "simulator": {"enabled": True}}
+    deployment = build_simulator_deployment("cp-2", spec, settings=TLS_SETTINGS, owner=STATION_OWNER)
+    kubernetes_validate.validate(deployment, KUBERNETES_VERSION, strict=True)
+    pod = deployment["spec"]["template"]["spec"]
+    args = pod["containers"][0]["args"]
+    assert args[args.index("--url") + 1] == "wss://chargeplane-ocpp:8443/ocpp"
+    assert args[args.index("--ca-file") + 1] == "/etc/chargeplane/tls/ca.crt"
+    assert pod["volumes"][0]["secret"] == {"secretName": "chargeplane-gateway-tls",
+                                           "items": [{"key": "ca.crt", "path": "ca.crt"}]}
+    plain = build_simulator_deployment("cp-2", {**spec, "securityProfile": 1}, settings=TLS_SETTINGS,
+                                       owner=STATION_OWNER)
+    plain_args = plain["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert plain_args[plain_args.index("--url") + 1] == "ws://chargeplane-ocpp:8081/ocpp"
 
 
 def test_a_tariff_spec_becomes_billings_tariff_and_prices_by_time_of_use() -> None:
