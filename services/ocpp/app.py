@@ -13,7 +13,16 @@ from chargeplane.common.keys import DB_POOL, HTTP, OUTBOX, SETTINGS
 from chargeplane.common.outbox import outbox_context
 from chargeplane.common.web import base_app
 
-from . import commands_api, configuration_api, diagnostics_api, firmware_api, metrics, security_api, stations_api, uploads_api
+from . import (
+    commands_api,
+    configuration_api,
+    diagnostics_api,
+    firmware_api,
+    metrics,
+    security_api,
+    stations_api,
+    uploads_api,
+)
 from .auth_client import AuthClient
 from .commands import commands_context
 from .committer import GroupCommitter
