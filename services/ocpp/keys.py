@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from aiohttp import web
@@ -15,6 +16,10 @@ from .store import StationStore
 
 if TYPE_CHECKING:
     from .commands import CommandRouter
+    from .configuration import ConfigurationSync
+    from .firmware_campaigns import CampaignDispatcher
+    from .security import StationSecurity
+    from .tls import TlsListener
 
 REGISTRY = web.AppKey("registry", ConnectionRegistry)
 STORE = web.AppKey("store", StationStore)
@@ -24,3 +29,10 @@ AUTH = web.AppKey("auth_client", AuthClient)
 AUTH_THROTTLE = web.AppKey("auth_throttle", AuthThrottle)
 HANDSHAKES = web.AppKey("handshakes", HandshakeSlots)
 COMMANDS: web.AppKey[CommandRouter] = web.AppKey("commands")
+CAMPAIGNS: web.AppKey[CampaignDispatcher] = web.AppKey("firmware_campaigns")
+CONFIGURATION: web.AppKey[ConfigurationSync] = web.AppKey("configuration")
+# Called with the station id once a station's BootNotification was answered Accepted (the
+# reply already sent): where the CSMS starts calls of its own, as OCPP 1.6 allows only then.
+BOOT_LISTENERS: web.AppKey[list[Callable[[str], None]]] = web.AppKey("boot_listeners")
+SECURITY: web.AppKey[StationSecurity] = web.AppKey("security")
+TLS_LISTENER: web.AppKey[TlsListener] = web.AppKey("tls_listener")
