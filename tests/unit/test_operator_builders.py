@@ -89,6 +89,18 @@ def test_the_platform_is_a_deployment_and_service_per_service_owned_by_every_res
         assert service_manifest["spec"]["ports"][0]["port"] == port
 
 
+def test_every_platform_pod_and_service_is_annotated_for_prometheus_at_its_metrics_port() -> None:
+    manifests = build_platform(settings=SETTINGS, stations=1, owners=[TARIFF_OWNER])
+    for service, port in PLATFORM_SERVICES.items():
+        wanted = {"prometheus.io/scrape": "true", "prometheus.io/port": str(port), "prometheus.io/path": "/metrics"}
+        by_kind = {m["kind"]: m for m in manifests if m["metadata"]["name"] == f"chargeplane-{service}"}
+        pod = by_kind["Deployment"]["spec"]["template"]
+        # the port that serves the HTTP API serves /metrics too (common/web.py)
+        assert pod["spec"]["containers"][0]["ports"][0]["containerPort"] == port
+        assert pod["metadata"]["annotations"] == wanted
+        assert by_kind["Service"]["metadata"]["annotations"] == wanted
+
+
 def test_the_platform_follows_the_settings() -> None:
     changed = OperatorSettings(image="chargeplane:next", otlp_endpoint="", log_level="DEBUG")
     deployment = build_platform(settings=changed, stations=1, owners=[TARIFF_OWNER])[0]
