@@ -99,13 +99,19 @@ def current_traceparent() -> str | None:
     return carrier.get("traceparent")
 
 
+def traceparent_sampled(traceparent: str) -> bool:
+    """The sampled flag of a W3C `traceparent` (`00-<trace id>-<span id>-<flags>`)."""
+    return bool(int(traceparent[-2:], 16) & 1)
+
+
 @contextmanager
 def attached_traceparent(traceparent: str | None) -> Iterator[None]:
-    """Make `traceparent` the parent of the spans started inside the block."""
+    """Make `traceparent` the parent of the spans started inside the block, and the
+    block's only context: instrumentation works there even inside `untraced()`."""
     if not traceparent:
         yield
         return
-    token = otel_context.attach(propagate.extract({"traceparent": traceparent}))
+    token = otel_context.attach(propagate.extract({"traceparent": traceparent}, context=otel_context.Context()))
     try:
         yield
     finally:
