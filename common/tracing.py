@@ -32,7 +32,9 @@ def setup_tracing(settings: ServiceSettings, extra_processor: SpanProcessor | No
     global _instrumented
     # Probes and scrapes are noise, and an OCPP WebSocket lives for hours: its messages get spans
     # of their own (one trace per charging session), not children of the upgrade.
-    os.environ.setdefault("OTEL_PYTHON_AIOHTTP_SERVER_EXCLUDED_URLS", "^https?://[^/]+/ocpp/,/healthz$,/readyz$,/metrics$")
+    # The instrumentation matches these against the request's path (older releases: its URL).
+    os.environ.setdefault("OTEL_PYTHON_AIOHTTP_SERVER_EXCLUDED_URLS",
+                          "^(https?://[^/]+)?/ocpp/,/healthz$,/readyz$,/metrics$")
     if settings.otel_sdk_disabled:
         return
     install_tracer_provider(settings.service_name, settings.otel_exporter_otlp_endpoint, extra_processor)
