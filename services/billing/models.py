@@ -16,7 +16,7 @@ class SessionStopped(BaseModel):
     meter_stop_wh: int
     started_at: AwareDatetime
     stopped_at: AwareDatetime
-    # the newest energy reading the station's messages gave: telemetry must hold it first
-    last_reading_at: AwareDatetime | None = None
+    # energy readings of the session telemetry must hold before it is priced
+    awaited_readings: list[AwareDatetime] = []
     # "station" (its StopTransaction: final), or why the platform closed it ("reboot", ...)
     closed_by: str | None = None

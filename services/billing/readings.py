@@ -1,7 +1,9 @@
-"""A session's bill waits until telemetry holds the session's last meter reading: the readings
-travel from the gateway to telemetry on another relay than the stop to sessions and billing, so
-a bill priced at once could miss them (and price charging as parking, or the other way round).
-The wait is bounded, so a reading telemetry never stores cannot hold up billing for good."""
+"""A session's bill waits until telemetry holds the readings the gateway named (the newest
+periodic one, the newest of the stop's own): the readings travel from the gateway to telemetry
+on another relay than the stop to sessions and billing, so a bill priced at once could miss
+them (and price charging as parking, or the other way round). Each must be there itself: the
+stop's readings may arrive before the last periodic ones. The wait is bounded, so a reading
+telemetry never stores cannot hold up billing for good."""
 
 from __future__ import annotations
 
@@ -12,8 +14,9 @@ from datetime import datetime
 from .pricing import MeterSample
 
 
-def holds_reading(samples: Sequence[MeterSample], last_reading_at: datetime | None) -> bool:
-    return last_reading_at is None or any(sample.at >= last_reading_at for sample in samples)
+def missing_readings(samples: Sequence[MeterSample], awaited: Sequence[datetime]) -> list[datetime]:
+    held = {sample.at for sample in samples}
+    return [at for at in awaited if at not in held]
 
 
 class ReadingWaits:

@@ -18,7 +18,7 @@ from chargeplane.common.web import ApiError, json_response, read_json
 from .keys import READING_WAITS, REPOSITORY
 from .models import SessionStopped
 from .pricing import MeterSample, SessionUsage, Tariff, price_session
-from .readings import holds_reading
+from .readings import missing_readings
 from .settings import BillingSettings
 
 log = structlog.get_logger(__name__)
@@ -51,12 +51,12 @@ async def session_stopped(request: web.Request) -> web.Response:
             samples = await _energy_samples(request, session.session_id)
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise ApiError(503, "telemetry_unavailable", repr(exc)) from exc
-        if not holds_reading(samples, session.last_reading_at):
+        if missing := missing_readings(samples, session.awaited_readings):
             if request.app[READING_WAITS].may_wait(session.session_id):
-                raise ApiError(503, "meter_values_pending", "telemetry does not hold the session's last meter"
-                               f" reading ({session.last_reading_at}) yet; retry later")
+                raise ApiError(503, "meter_values_pending", "telemetry does not hold the session's meter readings"
+                               f" of {', '.join(map(str, missing))} yet; retry later")
             log.warning("bill priced without the last meter reading", session_id=session.session_id,
-                        last_reading_at=str(session.last_reading_at))
+                        missing=[str(at) for at in missing])
         request.app[READING_WAITS].settled(session.session_id)
         bill = price_session(tariff, SessionUsage(
             started_at=session.started_at, stopped_at=session.stopped_at, meter_start_wh=session.meter_start_wh,

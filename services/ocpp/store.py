@@ -277,10 +277,11 @@ async def _start(tx: Transaction, items: Sequence[StartWrite]) -> list[int]:
 
 async def _stop(tx: Transaction, items: Sequence[StopWrite]) -> list[None]:
     """Mark each connector's transaction ended (it stays there: a stop sent again finds it too)
-    and queue the session stop with `last_reading_at`, the newest energy reading acknowledged
-    for the transaction (its periodic MeterValues, or the stop's own transactionData). The
-    readings travel to telemetry on another relay; billing prices the session only once
-    telemetry holds that reading."""
+    and queue the session stop with the readings billing must wait for: the readings travel to
+    telemetry on another relay, and a bill priced before they arrive would miss them. Two
+    suffice: the newest periodic energy reading acknowledged for the transaction (one station's
+    MeterValues reach telemetry in order, so the earlier ones are there by then) and the newest
+    of the stop's own transactionData (one event of its own, whole or not at all)."""
     before = {(r["station_id"], r["transaction_id"]): r for r in await tx.conn.fetch(
         "WITH s AS (SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::timestamptz[])"
         " AS s(station_id, tx, meter, at)),"
@@ -298,11 +299,11 @@ async def _stop(tx: Transaction, items: Sequence[StopWrite]) -> list[None]:
         # at the start meter_at is the start itself, which is no reading of telemetry's
         periodic = row["meter_at"] if row and row["meter_at"] and row["meter_at"] > row["transaction_started_at"] \
             else None
-        last_reading_at = max((at for at in (i.end_reading_at, periodic) if at is not None), default=None)
+        awaited = sorted({at for at in (periodic, i.end_reading_at) if at is not None})
         events = [OutboxEvent("sessions", SESSION_STOP, f"session-stop:{i.station_id}:{i.transaction_id}", {
             "transaction_id": i.transaction_id, "station_id": i.station_id, "meter_stop_wh": i.meter_stop,
             "stopped_at": i.stopped_at.isoformat(), "reason": i.reason or "Local", "id_tag": i.id_tag,
-            "last_reading_at": last_reading_at.isoformat() if last_reading_at else None,
+            "awaited_readings": [at.isoformat() for at in awaited],
         })]
         if i.transaction_data:
             events.append(OutboxEvent(

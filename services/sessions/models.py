@@ -37,8 +37,8 @@ class SessionStop(_Body):
     stopped_at: AwareDatetime
     reason: str = "Local"
     id_tag: str | None = None
-    # the newest energy reading the gateway acknowledged for the transaction; passed to billing
-    last_reading_at: AwareDatetime | None = None
+    # the energy readings telemetry must hold before the session is billed; passed to billing
+    awaited_readings: list[AwareDatetime] = []
 
 
 class AbandonedTransaction(LastMeterReading):

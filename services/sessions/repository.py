@@ -7,6 +7,7 @@ PostgreSQL when it is empty (a restarted Redis loses nothing that matters).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -38,13 +39,14 @@ def _jsonable(session: asyncpg.Record) -> dict[str, Any]:
     return {k: v.isoformat() if isinstance(v, datetime) else v for k, v in dict(session).items()}
 
 
-def _bill_event(session: asyncpg.Record, key_suffix: str = "", last_reading_at: datetime | None = None) -> OutboxEvent:
+def _bill_event(session: asyncpg.Record, key_suffix: str = "",
+                awaited_readings: Sequence[datetime] = ()) -> OutboxEvent:
     payload = {
         "session_id": session["id"], "station_id": session["station_id"],
         "connector_id": session["connector_id"], "id_tag": session["id_tag"],
         "meter_start_wh": session["meter_start_wh"], "meter_stop_wh": session["meter_stop_wh"],
         "started_at": session["started_at"].isoformat(), "stopped_at": session["stopped_at"].isoformat(),
-        "last_reading_at": last_reading_at.isoformat() if last_reading_at else None,
+        "awaited_readings": [at.isoformat() for at in awaited_readings],
         "closed_by": session["closed_by"],
     }
     return OutboxEvent("billing", SESSION_STOPPED, f"session-stopped:{session['id']}{key_suffix}", payload)
@@ -124,7 +126,7 @@ class SessionRepository:
             key_suffix = "" if session["status"] == "active" else ":station"
             closed = await _close(conn, session["id"], stop.meter_stop_wh, stop.stopped_at, stop.reason,
                                   "station", stop.id_tag)
-            await enqueue(conn, SOURCE, [_bill_event(closed, key_suffix, stop.last_reading_at)], traceparent)
+            await enqueue(conn, SOURCE, [_bill_event(closed, key_suffix, stop.awaited_readings)], traceparent)
         await self._uncache(closed)
         return "stopped", _jsonable(closed)
 

@@ -6,15 +6,19 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from chargeplane.services.billing.pricing import MeterSample
-from chargeplane.services.billing.readings import ReadingWaits, holds_reading
+from chargeplane.services.billing.readings import ReadingWaits, missing_readings
 
 NOON = datetime(2026, 1, 1, 12, tzinfo=UTC)
 
 
-def test_the_samples_hold_the_reading_once_one_is_as_recent() -> None:
-    samples = [MeterSample(NOON, Decimal(1000))]
-    assert holds_reading(samples, NOON) and holds_reading(samples, None) and holds_reading([], None)
-    assert not holds_reading(samples, NOON + timedelta(seconds=1)) and not holds_reading([], NOON)
+def test_each_awaited_reading_must_be_there_itself() -> None:
+    """A later reading (the stop's) may reach telemetry before an earlier one (the last periodic
+    one, found by make chaos): it does not stand in for it."""
+    later = NOON + timedelta(seconds=1)
+    samples = [MeterSample(later, Decimal(1000))]
+    assert missing_readings(samples, [NOON, later]) == [NOON]
+    assert missing_readings([*samples, MeterSample(NOON, Decimal(990))], [NOON, later]) == []
+    assert missing_readings([], []) == []
 
 
 def test_a_bill_waits_until_the_wait_is_up_then_no_more() -> None:
