@@ -9,18 +9,15 @@ expects. Actions missing from HANDLERS are answered with a NotImplemented CALLER
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any, Final, NamedTuple
+from typing import TYPE_CHECKING, Any, Final
 
+from . import local_list, reservations
 from .configuration import AUTHORIZE_REMOTE_TX_REQUESTS
 from .protocol import CallError, Payload
+from .replies import Reply
 
 if TYPE_CHECKING:
     from .station import Station
-
-
-class Reply(NamedTuple):
-    payload: Payload
-    then: Callable[[], Awaitable[Any]] | None = None
 
 
 Handler = Callable[["Station", Payload], Reply]
@@ -76,7 +73,8 @@ def on_remote_start_transaction(station: Station, payload: Payload) -> Reply:
         candidates = list(station.connectors.values())
     else:
         candidates = [station.connectors[requested]] if requested in station.connectors else []
-    connector = next((c for c in candidates if c.operative and not c.in_session), None)
+    connector = next((c for c in candidates if c.operative and not c.in_session
+                      and reservations.admits(c, id_tag, None)), None)
     if connector is None:
         return Reply({"status": "Rejected"})
     authorize = station.configuration.flag(AUTHORIZE_REMOTE_TX_REQUESTS)
@@ -159,4 +157,8 @@ HANDLERS: Final[dict[str, Handler]] = {
     "TriggerMessage": on_trigger_message,
     "GetConfiguration": on_get_configuration,
     "ChangeConfiguration": on_change_configuration,
+    "SendLocalList": local_list.on_send_local_list,
+    "GetLocalListVersion": local_list.on_get_local_list_version,
+    "ReserveNow": reservations.on_reserve_now,
+    "CancelReservation": reservations.on_cancel_reservation,
 }

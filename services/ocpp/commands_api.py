@@ -13,7 +13,8 @@ from aiohttp import web
 from chargeplane.common.keys import DB_POOL
 from chargeplane.common.web import ApiError, json_response, read_json
 
-from . import schemas
+from . import local_list, reservations, schemas
+from .commands import CommandOutcome
 from .keys import COMMANDS, STORE
 from .protocol import OcppError
 
@@ -40,14 +41,32 @@ async def post_command(request: web.Request) -> web.Response:
     payload: Any = await read_json(request) if request.can_read_body else {}
     if not isinstance(payload, dict):
         raise ApiError(422, "invalid_payload", "the command payload must be a JSON object")
+    outcome = await send_checked(request, station_id, action, payload)
+    await reservations.record_reply(request.app[DB_POOL], station_id, action, payload, outcome.payload)
+    await local_list.record_reply(request.app[DB_POOL], station_id, action, payload, outcome.payload)
+    if action == "RemoteStartTransaction" and outcome.payload.get("status") == "Accepted":
+        await request.app[STORE].record_remote_start(
+            station_id, payload.get("connectorId"), payload["idTag"], REMOTE_START_EXPIRY_S
+        )
+    return json_response({"station_id": station_id, "action": action, "result": outcome.payload})
+
+
+def wait_seconds(request: web.Request) -> float:
+    """How long the caller waits for the station: `?timeout=`, bounded."""
+    try:
+        return min(max(float(request.query.get("timeout", DEFAULT_WAIT_S)), 1.0), MAX_WAIT_S)
+    except ValueError as exc:
+        raise ApiError(400, "invalid_timeout", "timeout is a number of seconds") from exc
+
+
+async def send_checked(request: web.Request, station_id: str, action: str, payload: dict[str, Any]) -> CommandOutcome:
+    """Validate the payload against the action's schema, send it, and return the station's
+    CALLRESULT; anything else (unknown station, offline, timeout, CALLERROR) is an ApiError."""
     try:
         schemas.validate(action, payload)
     except OcppError as exc:
         raise ApiError(422, "invalid_payload", exc.description, exc.details) from exc
-    try:
-        within_s = min(max(float(request.query.get("timeout", DEFAULT_WAIT_S)), 1.0), MAX_WAIT_S)
-    except ValueError as exc:
-        raise ApiError(400, "invalid_timeout", "timeout is a number of seconds") from exc
+    within_s = wait_seconds(request)
     if await request.app[STORE].find_station(station_id) is None:
         raise ApiError(404, "station_not_found", f"station {station_id!r} is not registered")
     outcome = await request.app[COMMANDS].send(station_id, action, payload, within_s)
@@ -58,11 +77,7 @@ async def post_command(request: web.Request) -> web.Response:
     if outcome.status == "error":
         raise ApiError(502, "station_call_error", f"station answered CALLERROR {outcome.payload['errorCode']}",
                        outcome.payload)
-    if action == "RemoteStartTransaction" and outcome.payload.get("status") == "Accepted":
-        await request.app[STORE].record_remote_start(
-            station_id, payload.get("connectorId"), payload["idTag"], REMOTE_START_EXPIRY_S
-        )
-    return json_response({"station_id": station_id, "action": action, "result": outcome.payload})
+    return outcome
 
 
 async def list_remote_starts(request: web.Request) -> web.Response:
