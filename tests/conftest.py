@@ -26,7 +26,7 @@ os.environ.setdefault("CHARGEPLANE_STATUS_INTERVAL", "0.5")
 TABLES = (
     "ocpp_message_log", "telemetry_data", "billing_transactions", "unmatched_stop_transactions",
     "charging_sessions", "connectors", "charging_stations", "station_tariffs", "outbox",
-    "id_tags", "api_clients", "station_credentials", "remote_start_requests",
+    "id_tags", "api_clients", "station_credentials", "remote_start_requests", "id_tag_tombstones",
 )
 
 

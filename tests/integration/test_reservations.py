@@ -73,7 +73,7 @@ async def test_a_reservation_is_consumed_by_the_start_that_carries_its_id(platfo
         async def reserved() -> bool:
             return await connector_status(http, api, 1) == "Reserved"
 
-        await wait_for(reserved, 10)
+        await wait_for(reserved)
         assert station.connectors[1].status == "Reserved"
 
         # another tag may not use the reserved connector
@@ -86,10 +86,14 @@ async def test_a_reservation_is_consumed_by_the_start_that_carries_its_id(platfo
             [latest] = await reservation_list(http, api)
             return latest if latest["status"] == "Consumed" else None
 
-        latest = await wait_for(consumed, 10)
+        latest = await wait_for(consumed)
         [start] = frames.calls_sent("StartTransaction")
         assert start["reservationId"] == reservation["reservation_id"]
-        assert latest["transaction_id"] == station.connectors[1].transaction_id
+
+        async def charging() -> int | None:
+            return station.connectors[1].transaction_id
+
+        assert latest["transaction_id"] == await wait_for(charging)
         base, reader, _ = api
         await platform.outbox_drained()
         async with http.get(f"{base}/sessions/{latest['transaction_id']}", headers=reader) as response:
@@ -113,7 +117,7 @@ async def test_a_cancelled_reservation_frees_the_connector(platform, registered,
         async def available() -> bool:
             return await connector_status(http, api, 1) == "Available"
 
-        await wait_for(available, 10)
+        await wait_for(available)
         assert station.connectors[1].reservation is None
         async with http.delete(f"{base}/stations/{STATION}/reservations/{reservation_id}",
                                headers=operator) as response:
@@ -123,7 +127,7 @@ async def test_a_cancelled_reservation_frees_the_connector(platform, registered,
 async def test_an_expired_reservation_is_released_by_the_station_and_the_platform(
         platform, registered, api, http) -> None:
     async with online_station(platform.ocpp_url, STATION) as (station, _):
-        status, body = await reserve(http, api, expires_in_s=2)
+        status, body = await reserve(http, api, expires_in_s=5)
         assert (status, body["reservation"]["status"]) == (201, "Active")
 
         async def reserved() -> bool:
@@ -135,9 +139,9 @@ async def test_an_expired_reservation_is_released_by_the_station_and_the_platfor
         async def expired() -> bool:
             return [r["status"] for r in await reservation_list(http, api)] == ["Expired"]
 
-        await wait_for(reserved, 10)
-        await wait_for(released, 20)
-        await wait_for(expired, 20)
+        await wait_for(reserved)
+        await wait_for(released)
+        await wait_for(expired)
         assert station.connectors[1].reservation is None
         # the connector is free for anyone again
         status, body = await command(http, api, "RemoteStartTransaction", {"idTag": "ANYONE", "connectorId": 1})
