@@ -19,6 +19,7 @@ from aiohttp import web
 from chargeplane.common.keys import HTTP, SETTINGS
 from chargeplane.common.web import ApiError
 
+from . import schemas
 from .settings import OcppSettings
 
 log = structlog.get_logger(__name__)
@@ -29,13 +30,18 @@ COLUMNS = "station_id, list_version, last_update_type, last_update_version, last
 async def record_reply(pool: asyncpg.Pool, station_id: str, action: str, payload: dict[str, Any],
                        reply: dict[str, Any]) -> None:
     """Keep what a SendLocalList or GetLocalListVersion told about the station's list."""
+    if action not in ("SendLocalList", "GetLocalListVersion"):
+        return
+    if not schemas.validator(f"{action}Response").is_valid(reply):
+        log.warning("station reply not recorded", station_id=station_id, action=action, reply=reply)
+        return
     if action == "GetLocalListVersion":
         await pool.execute(
             "INSERT INTO station_local_lists (station_id, list_version) VALUES ($1, $2)"
             " ON CONFLICT (station_id) DO UPDATE SET list_version = $2, updated_at = now()",
             station_id, reply["listVersion"],
         )
-    elif action == "SendLocalList":
+    else:
         status = reply["status"]
         # Accepted: the station holds the version sent. VersionMismatch: it holds another one,
         # which only GetLocalListVersion would tell. Failed, NotSupported: it kept what it had.

@@ -61,9 +61,10 @@ async def push(request: web.Request, station_id: str, update_type: UpdateType, l
                "localAuthorizationList": entries}
     outcome = await send_checked(request, station_id, "SendLocalList", payload)
     await local_list.record_reply(request.app[DB_POOL], station_id, "SendLocalList", payload, outcome.payload)
-    if outcome.payload["status"] == "VersionMismatch" and listing["update_type"] == "Differential":
+    status = outcome.payload.get("status")
+    if status == "VersionMismatch" and listing["update_type"] == "Differential":
         return await push(request, station_id, "Full", listings)
-    return {**result, "status": outcome.payload["status"]}
+    return {**result, "status": status}
 
 
 async def _push_request(request: web.Request) -> PushRequest:

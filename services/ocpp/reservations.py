@@ -26,6 +26,8 @@ from aiohttp import web
 from chargeplane.common.keys import DB_POOL
 from chargeplane.common.timeutil import parse_ocpp
 
+from . import schemas
+
 log = structlog.get_logger(__name__)
 
 EXPIRY_SWEEP_S = 2.0
@@ -36,10 +38,15 @@ COLUMNS = ("id, reservation_id, station_id, connector_id, id_tag, parent_id_tag,
 async def record_reply(pool: asyncpg.Pool, station_id: str, action: str, payload: dict[str, Any],
                        reply: dict[str, Any]) -> dict[str, Any] | None:
     """Keep what a ReserveNow or CancelReservation the station answered did; the reservation
-    row it touched, or None (other actions, or a cancel of a reservation the station refused)."""
+    row it touched, or None (other actions, a cancel the station refused, a malformed reply)."""
+    if action not in ("ReserveNow", "CancelReservation"):
+        return None
+    if not schemas.validator(f"{action}Response").is_valid(reply):
+        log.warning("station reply not recorded", station_id=station_id, action=action, reply=reply)
+        return None
     if action == "ReserveNow":
         return await _record_reserve_now(pool, station_id, payload, reply["status"])
-    if action == "CancelReservation" and reply["status"] == "Accepted":
+    if reply["status"] == "Accepted":
         row = await pool.fetchrow(
             "UPDATE reservations SET status = 'Cancelled', settled_at = now()"
             f" WHERE station_id = $1 AND reservation_id = $2 AND status = 'Active' RETURNING {COLUMNS}",
