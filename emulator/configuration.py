@@ -27,12 +27,14 @@ SEND_LOCAL_LIST_MAX_LENGTH: Final = "SendLocalListMaxLength"
 LOCAL_PRE_AUTHORIZE: Final = "LocalPreAuthorize"
 LOCAL_AUTHORIZE_OFFLINE: Final = "LocalAuthorizeOffline"
 RESERVE_CONNECTOR_ZERO_SUPPORTED: Final = "ReserveConnectorZeroSupported"
+WEB_SOCKET_PING_INTERVAL: Final = "WebSocketPingInterval"
 
 
 class ChangeResult(StrEnum):
     """The ChangeConfiguration.conf statuses."""
 
     ACCEPTED = "Accepted"
+    REBOOT_REQUIRED = "RebootRequired"
     REJECTED = "Rejected"
     NOT_SUPPORTED = "NotSupported"
 
@@ -67,6 +69,8 @@ class KeyRule:
     readonly: bool
     # None for read-only keys.
     is_valid: Callable[[str], bool] | None = None
+    # the value is kept at once but takes effect only when the station next connects
+    reboot_required: bool = False
 
 
 KEY_RULES: Final[dict[str, KeyRule]] = {
@@ -84,6 +88,8 @@ KEY_RULES: Final[dict[str, KeyRule]] = {
     LOCAL_AUTH_LIST_MAX_LENGTH: KeyRule(readonly=True),
     SEND_LOCAL_LIST_MAX_LENGTH: KeyRule(readonly=True),
     RESERVE_CONNECTOR_ZERO_SUPPORTED: KeyRule(readonly=True),
+    # 0 switches WebSocket pings off; read when the station connects.
+    WEB_SOCKET_PING_INTERVAL: KeyRule(readonly=False, is_valid=_is_seconds, reboot_required=True),
     NUMBER_OF_CONNECTORS: KeyRule(readonly=True),
     SUPPORTED_FEATURE_PROFILES: KeyRule(readonly=True),
 }
@@ -120,6 +126,7 @@ class Configuration:
             LOCAL_AUTH_LIST_MAX_LENGTH: "10000",
             SEND_LOCAL_LIST_MAX_LENGTH: "10000",
             RESERVE_CONNECTOR_ZERO_SUPPORTED: "false",
+            WEB_SOCKET_PING_INTERVAL: "0",
             NUMBER_OF_CONNECTORS: str(connectors),
             SUPPORTED_FEATURE_PROFILES: "Core,RemoteTrigger,LocalAuthListManagement,Reservation",
         }
@@ -150,7 +157,7 @@ class Configuration:
         if rule.readonly or rule.is_valid is None or not rule.is_valid(value):
             return ChangeResult.REJECTED
         self._values[key] = value
-        return ChangeResult.ACCEPTED
+        return ChangeResult.REBOOT_REQUIRED if rule.reboot_required else ChangeResult.ACCEPTED
 
     def describe(self, keys: Iterable[str] | None = None) -> Payload:
         """The GetConfiguration.conf payload for `keys` (all keys when None or empty)."""

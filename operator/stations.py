@@ -24,7 +24,16 @@ from .kube import create_if_absent, create_or_patch, delete_if_present, read_sec
 from .platform_api import PlatformRejected, PlatformUnavailable
 from .platforms import ensure_platform
 from .runtime import Runtime
-from .status import REGISTERED, TARIFF_BOUND, build_station_status, note_condition, status_changes
+from .status import (
+    CONFIGURATION_APPLIED,
+    REGISTERED,
+    TARIFF_BOUND,
+    build_station_status,
+    configuration_condition,
+    note_condition,
+    set_condition,
+    status_changes,
+)
 
 # Deleting waits this many retries (of settings.retry_delay) for an unreachable gateway or
 # billing, then lets the resource go: a namespace being deleted takes the platform first.
@@ -106,17 +115,26 @@ async def delete_station(runtime: Runtime, *, namespace: str, spec: Mapping[str,
 async def refresh_station_status(runtime: Runtime, *, namespace: str, spec: Mapping[str, Any],
                                  status: Mapping[str, Any], generation: int | None, stopping: Callable[[], bool],
                                  patch_status: MutableMapping[str, Any], logger: kopf.Logger) -> None:
-    """Phase, connectors and last heartbeat as the gateway has them; only changes are written."""
+    """Phase, connectors, last heartbeat and how far spec.configuration is applied, as the gateway
+    has them; only changes are written."""
     if stopping():
         return
+    configuration = spec.get("configuration") or {}
     try:
         view = await runtime.platform.station_view(namespace, spec["stationId"])
+        # only a station with keys to enforce costs the second call
+        gateway_configuration = (await runtime.platform.station_configuration(namespace, spec["stationId"])
+                                 if configuration and view is not None else None)
     except PlatformUnavailable as exc:
         logger.debug(f"status not refreshed: {exc}")
         desired: dict[str, Any] = {"phase": "Unknown"}
     else:
+        now = datetime.now(UTC)
         desired = build_station_status(view, expected=spec, conditions=status.get("conditions", []),
-                                       generation=generation, now=datetime.now(UTC))
+                                       generation=generation, now=now)
+        ok, reason, message = configuration_condition(configuration, gateway_configuration)
+        desired["conditions"] = set_condition(desired["conditions"], CONFIGURATION_APPLIED, ok, reason, message,
+                                              generation=generation, now=now)
     # A timer still running when the operator stops would write after kopf let go of the API
     # (and an error from its closing client would read as "Unknown").
     if not stopping():

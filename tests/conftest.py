@@ -26,7 +26,9 @@ os.environ.setdefault("CHARGEPLANE_STATUS_INTERVAL", "0.5")
 TABLES = (
     "ocpp_message_log", "telemetry_data", "billing_transactions", "unmatched_stop_transactions",
     "charging_sessions", "connectors", "charging_stations", "station_tariffs", "outbox",
-    "id_tags", "api_clients", "station_credentials", "remote_start_requests", "id_tag_tombstones",
+    "id_tags", "api_clients", "station_credentials", "remote_start_requests",
+    "station_maintenance_statuses", "station_files", "station_upload_requests", "firmware_campaign_stations",
+    "firmware_campaigns", "station_certificates", "security_events", "id_tag_tombstones",
 )
 
 

@@ -13,9 +13,9 @@ from aiohttp import web
 from chargeplane.common.keys import DB_POOL
 from chargeplane.common.web import ApiError, json_response, read_json
 
-from . import local_list, reservations, schemas
+from . import local_list, reservations, schemas, security
 from .commands import CommandOutcome
-from .keys import COMMANDS, STORE
+from .keys import COMMANDS, CONFIGURATION, SECURITY, STORE
 from .protocol import OcppError
 
 # Every action OCPP 1.6 (with the Security Whitepaper edition 3) lets a CSMS send.
@@ -42,34 +42,49 @@ async def post_command(request: web.Request) -> web.Response:
     if not isinstance(payload, dict):
         raise ApiError(422, "invalid_payload", "the command payload must be a JSON object")
     outcome = await send_checked(request, station_id, action, payload)
-    await reservations.record_reply(request.app[DB_POOL], station_id, action, payload, outcome.payload)
-    await local_list.record_reply(request.app[DB_POOL], station_id, action, payload, outcome.payload)
-    if action == "RemoteStartTransaction" and outcome.payload.get("status") == "Accepted":
+    result = outcome.payload
+    await request.app[CONFIGURATION].after_command(station_id, action, payload, outcome)
+    await request.app[SECURITY].after_command(station_id, action, payload, outcome)
+    await reservations.record_reply(request.app[DB_POOL], station_id, action, payload, result)
+    await local_list.record_reply(request.app[DB_POOL], station_id, action, payload, result)
+    if action == "RemoteStartTransaction" and result.get("status") == "Accepted":
         await request.app[STORE].record_remote_start(
             station_id, payload.get("connectorId"), payload["idTag"], REMOTE_START_EXPIRY_S
         )
-    return json_response({"station_id": station_id, "action": action, "result": outcome.payload})
+    return json_response({"station_id": station_id, "action": action, "result": result})
+
+
+async def send_checked(request: web.Request, station_id: str, action: str, payload: dict[str, Any]) -> CommandOutcome:
+    """Check the payload (the action's schema, then what the security extension refuses),
+    send it, and return the station's CALLRESULT; anything else (unknown station, offline,
+    timeout, CALLERROR) is an ApiError."""
+    try:
+        schemas.validate(action, payload)
+    except OcppError as exc:
+        raise ApiError(422, "invalid_payload", exc.description, exc.details) from exc
+    security.check_command(action, payload)
+    within_s = wait_seconds(request)
+    await require_station(request, station_id)
+    outcome = await request.app[COMMANDS].send(station_id, action, payload, within_s)
+    station_reply(station_id, outcome, within_s)
+    return outcome
 
 
 def wait_seconds(request: web.Request) -> float:
-    """How long the caller waits for the station: `?timeout=`, bounded."""
+    """How long to wait for the station's reply: `?timeout=`, bounded."""
     try:
         return min(max(float(request.query.get("timeout", DEFAULT_WAIT_S)), 1.0), MAX_WAIT_S)
     except ValueError as exc:
         raise ApiError(400, "invalid_timeout", "timeout is a number of seconds") from exc
 
 
-async def send_checked(request: web.Request, station_id: str, action: str, payload: dict[str, Any]) -> CommandOutcome:
-    """Validate the payload against the action's schema, send it, and return the station's
-    CALLRESULT; anything else (unknown station, offline, timeout, CALLERROR) is an ApiError."""
-    try:
-        schemas.validate(action, payload)
-    except OcppError as exc:
-        raise ApiError(422, "invalid_payload", exc.description, exc.details) from exc
-    within_s = wait_seconds(request)
+async def require_station(request: web.Request, station_id: str) -> None:
     if await request.app[STORE].find_station(station_id) is None:
         raise ApiError(404, "station_not_found", f"station {station_id!r} is not registered")
-    outcome = await request.app[COMMANDS].send(station_id, action, payload, within_s)
+
+
+def station_reply(station_id: str, outcome: CommandOutcome, within_s: float) -> dict[str, Any]:
+    """The station's CALLRESULT payload, or the ApiError for a command it did not answer so."""
     if outcome.status == "offline":
         raise ApiError(409, "station_offline", f"station {station_id!r} is not connected")
     if outcome.status == "timeout":
@@ -77,7 +92,7 @@ async def send_checked(request: web.Request, station_id: str, action: str, paylo
     if outcome.status == "error":
         raise ApiError(502, "station_call_error", f"station answered CALLERROR {outcome.payload['errorCode']}",
                        outcome.payload)
-    return outcome
+    return outcome.payload
 
 
 async def list_remote_starts(request: web.Request) -> web.Response:
