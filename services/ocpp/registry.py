@@ -21,6 +21,9 @@ class ConnectionRegistry:
     def __contains__(self, station_id: str) -> bool:
         return station_id in self._connections
 
+    def station_ids(self) -> list[str]:
+        return list(self._connections)
+
     def get(self, station_id: str) -> StationConnection | None:
         return self._connections.get(station_id)
 
