@@ -20,7 +20,6 @@ from chargeplane.common.tracing import setup_tracing
 from chargeplane.services.api_gateway.app import create_app as api_gateway_app
 from chargeplane.services.api_gateway.settings import ApiGatewaySettings
 from chargeplane.services.auth.app import create_app as auth_app
-from chargeplane.services.auth.repository import save_client
 from chargeplane.services.auth.settings import AuthSettings
 from chargeplane.services.billing.app import create_app as billing_app
 from chargeplane.services.billing.settings import BillingSettings
@@ -146,20 +145,3 @@ async def platform(db: asyncpg.Pool, redis: object, database_url: str, redis_url
 async def http() -> AsyncIterator[aiohttp.ClientSession]:
     async with aiohttp.ClientSession() as session:
         yield session
-
-
-API_SECRET = "s3cret-s3cret-s3cret"
-
-
-@pytest.fixture
-async def api(platform: Platform, http: aiohttp.ClientSession) -> tuple[str, dict[str, str], dict[str, str]]:
-    """The public API: (base URL, read-only headers, operate headers)."""
-    await save_client(platform.db, "reader", API_SECRET, ["read"])
-    await save_client(platform.db, "operator", API_SECRET, ["read", "operate"])
-    base = platform.url("api_gateway") + "/api/v1"
-    headers = []
-    for client in ("reader", "operator"):
-        async with http.post(base + "/auth/token", json={"client_id": client, "client_secret": API_SECRET}) as response:
-            assert response.status == 200
-            headers.append({"Authorization": f"Bearer {(await response.json())['access_token']}"})
-    return base, headers[0], headers[1]

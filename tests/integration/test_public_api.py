@@ -7,7 +7,27 @@ import asyncio
 import re
 import sys
 
+import aiohttp
+import pytest
+
+from chargeplane.services.auth.repository import save_client
 from support.station import RawStation, now_z
+
+SECRET = "s3cret-s3cret-s3cret"
+
+
+@pytest.fixture
+async def api(platform, http: aiohttp.ClientSession) -> tuple[str, dict[str, str], dict[str, str]]:
+    """(base URL, read-only headers, operate headers)."""
+    await save_client(platform.db, "reader", SECRET, ["read"])
+    await save_client(platform.db, "operator", SECRET, ["read", "operate"])
+    base = platform.url("api_gateway") + "/api/v1"
+    headers = []
+    for client in ("reader", "operator"):
+        async with http.post(base + "/auth/token", json={"client_id": client, "client_secret": SECRET}) as response:
+            assert response.status == 200
+            headers.append({"Authorization": f"Bearer {(await response.json())['access_token']}"})
+    return base, headers[0], headers[1]
 
 
 async def test_the_api_needs_a_valid_token_with_the_right_scope(api, http) -> None:
