@@ -18,7 +18,9 @@ from . import (
     configuration_api,
     diagnostics_api,
     firmware_api,
+    local_list_api,
     metrics,
+    reservations_api,
     security_api,
     stations_api,
     uploads_api,
@@ -33,6 +35,7 @@ from .framelog import FrameLog
 from .keys import AUTH, AUTH_THROTTLE, BOOT_LISTENERS, COMMITTER, FRAME_LOG, HANDSHAKES, REGISTRY, STORE, TLS_LISTENER
 from .limits import AuthThrottle, HandshakeSlots
 from .registry import ConnectionRegistry
+from .reservations import reservations_context
 from .security import security_context
 from .settings import OcppSettings
 from .store import METER_VALUES, METER_VALUES_BATCH, SESSION_START, SESSION_STOP, SOURCE, STATION_BOOTED, StationStore
@@ -99,6 +102,7 @@ def create_app(settings: OcppSettings) -> web.Application:
     app.cleanup_ctx.append(dispatcher_context)
     app.cleanup_ctx.append(configuration_context)
     app.cleanup_ctx.append(security_context)
+    app.cleanup_ctx.append(reservations_context)
     app[TLS_LISTENER] = TlsListener()
     app.cleanup_ctx.append(tls_listener_context(serve_station))
     app.on_shutdown.append(_close_sockets)
@@ -109,6 +113,8 @@ def create_app(settings: OcppSettings) -> web.Application:
     firmware_api.add_routes(app)
     configuration_api.add_routes(app)
     security_api.add_routes(app)
+    reservations_api.add_routes(app)
+    local_list_api.add_routes(app)
     app.router.add_get("/ocpp/ws", ocpp_websocket)
     app.router.add_get("/ocpp/{station_id}", ocpp_websocket)
     return app
