@@ -95,11 +95,8 @@ async def test_a_trigger_for_a_connector_the_station_lacks_is_rejected(platform,
 
 async def test_a_trigger_for_one_connector_sends_only_its_status(platform, api: PublicApi) -> None:
     async with emulated_station(platform, STATION, connectors=2):
-        async def booted() -> list[dict]:  # the boot's statuses (0, 1, 2), once the frame log has them
-            calls = await stored_calls(platform.db, STATION, "StatusNotification")
-            return calls if len(calls) >= 3 else []
-
-        before = len(await wait_for(booted))
+        await wait_for(lambda: _at_least(stored_calls(platform.db, STATION, "StatusNotification"), 3))
+        before = len(await stored_calls(platform.db, STATION, "StatusNotification"))
         status, _ = await api.command(STATION, "TriggerMessage", {"requestedMessage": "StatusNotification",
                                                                   "connectorId": 2})
         assert status == 200
