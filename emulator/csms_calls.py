@@ -9,6 +9,7 @@ expects. Actions missing from HANDLERS are answered with a NotImplemented CALLER
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
 from .configuration import AUTHORIZE_REMOTE_TX_REQUESTS
@@ -150,6 +151,21 @@ def on_change_configuration(station: Station, payload: Payload) -> Reply:
     return Reply({"status": str(station.change_configuration(key, value))})
 
 
+def on_set_charging_profile(station: Station, payload: Payload) -> Reply:
+    status = station.charging_profiles.set_profile(payload["connectorId"], payload["csChargingProfiles"])
+    return Reply({"status": status}, station.apply_charging_limits if status == "Accepted" else None)
+
+
+def on_clear_charging_profile(station: Station, payload: Payload) -> Reply:
+    status = station.charging_profiles.clear(payload)
+    return Reply({"status": status}, station.apply_charging_limits if status == "Accepted" else None)
+
+
+def on_get_composite_schedule(station: Station, payload: Payload) -> Reply:
+    return Reply(station.charging_profiles.composite_schedule(
+        payload["connectorId"], payload["duration"], payload.get("chargingRateUnit"), datetime.now(UTC)))
+
+
 HANDLERS: Final[dict[str, Handler]] = {
     "Reset": on_reset,
     "ChangeAvailability": on_change_availability,
@@ -159,4 +175,7 @@ HANDLERS: Final[dict[str, Handler]] = {
     "TriggerMessage": on_trigger_message,
     "GetConfiguration": on_get_configuration,
     "ChangeConfiguration": on_change_configuration,
+    "SetChargingProfile": on_set_charging_profile,
+    "ClearChargingProfile": on_clear_charging_profile,
+    "GetCompositeSchedule": on_get_composite_schedule,
 }

@@ -27,6 +27,7 @@ TABLES = (
     "ocpp_message_log", "telemetry_data", "billing_transactions", "unmatched_stop_transactions",
     "charging_sessions", "connectors", "charging_stations", "station_tariffs", "outbox",
     "id_tags", "api_clients", "station_credentials", "remote_start_requests",
+    "charging_sites",  # charging_profiles and charging_site_stations go with charging_stations
 )
 
 

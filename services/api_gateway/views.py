@@ -16,6 +16,7 @@ from .keys import API_SETTINGS
 from .routes import ApiRoute, openapi_document
 
 MAX_ID = 2**63 - 1
+MAX_INT32 = 2**31 - 1  # OCPP's integers
 
 
 async def _forward(request: web.Request, base_url: str, path: str, *, method: str = "GET",
@@ -39,12 +40,12 @@ def _query(request: web.Request, *names: str) -> dict[str, str]:
     return {name: request.query[name] for name in names if name in request.query}
 
 
-def _int_param(request: web.Request, name: str) -> int:
+def _int_param(request: web.Request, name: str, minimum: int = 1) -> int:
     try:
         value = int(request.match_info[name])
     except ValueError as exc:
         raise ApiError(400, f"invalid_{name}", f"{name} must be an integer") from exc
-    if not 1 <= value <= MAX_ID:
+    if not minimum <= value <= MAX_ID:
         raise ApiError(404, "not_found", f"no such {name.removesuffix('_id')}")
     return value
 
@@ -84,3 +85,45 @@ async def get_session(request: web.Request) -> web.Response:
     _, series = await _forward(request, _service_url(request, "telemetry"),
                                f"/internal/sessions/{session_id}/energy-samples")
     return json_response({**session, "meter_series": series.get("samples", []) if series else []})
+
+
+# ----- smart charging: friendlier forms of three commands ------------------------------------
+
+def _int_query(request: web.Request, name: str, default: int | None = None) -> int | None:
+    if name not in request.query:
+        return default
+    try:
+        value = int(request.query[name])
+    except ValueError as exc:
+        raise ApiError(400, f"invalid_{name}", f"{name} must be an integer") from exc
+    if not 0 <= value <= MAX_INT32:
+        raise ApiError(400, f"invalid_{name}", f"{name} must be 0 to {MAX_INT32}")
+    return value
+
+
+async def _station_command(request: web.Request, action: str, payload: dict[str, Any]) -> web.Response:
+    """The command through the gateway's command path, which checks, sends and records it."""
+    station_id = request.match_info["station_id"]
+    return _reply(*await _forward(request, _service_url(request, "ocpp"),
+                                  f"/internal/stations/{station_id}/commands/{action}", method="POST",
+                                  params=_query(request, "timeout"), body=payload))
+
+
+async def clear_charging_profile(request: web.Request) -> web.Response:
+    return await _station_command(request, "ClearChargingProfile", {"id": _int_param(request, "profile_id", 0)})
+
+
+async def clear_charging_profiles(request: web.Request) -> web.Response:
+    criteria: dict[str, Any] = {"connectorId": _int_query(request, "connectorId"),
+                                "chargingProfilePurpose": request.query.get("chargingProfilePurpose"),
+                                "stackLevel": _int_query(request, "stackLevel")}
+    return await _station_command(request, "ClearChargingProfile",
+                                  {key: value for key, value in criteria.items() if value is not None})
+
+
+async def get_composite_schedule(request: web.Request) -> web.Response:
+    payload: dict[str, Any] = {"connectorId": _int_query(request, "connectorId", 0),
+                               "duration": _int_query(request, "duration", 3600)}
+    if "chargingRateUnit" in request.query:
+        payload["chargingRateUnit"] = request.query["chargingRateUnit"]
+    return await _station_command(request, "GetCompositeSchedule", payload)

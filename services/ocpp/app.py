@@ -13,7 +13,7 @@ from chargeplane.common.keys import DB_POOL, HTTP, OUTBOX, SETTINGS
 from chargeplane.common.outbox import outbox_context
 from chargeplane.common.web import base_app
 
-from . import commands_api, metrics, stations_api
+from . import commands_api, metrics, smart_charging_api, stations_api
 from .auth_client import AuthClient
 from .commands import commands_context
 from .committer import GroupCommitter
@@ -22,6 +22,7 @@ from .framelog import FrameLog
 from .keys import AUTH, COMMITTER, FRAME_LOG, REGISTRY, STORE
 from .registry import ConnectionRegistry
 from .settings import OcppSettings
+from .site_limits import balancer_context
 from .store import METER_VALUES, METER_VALUES_BATCH, SESSION_START, SESSION_STOP, SOURCE, STATION_BOOTED, StationStore
 
 log = structlog.get_logger(__name__)
@@ -79,9 +80,11 @@ def create_app(settings: OcppSettings) -> web.Application:
         {"sessions": settings.sessions_url, "telemetry": settings.telemetry_url}, FAILURE_EVENTS))
     app.cleanup_ctx.append(_gateway_context)
     app.cleanup_ctx.append(commands_context)
+    app.cleanup_ctx.append(balancer_context)
     app.on_shutdown.append(_close_sockets)
     stations_api.add_routes(app)
     commands_api.add_routes(app)
+    smart_charging_api.add_routes(app)
     app.router.add_get("/ocpp/ws", ocpp_websocket)
     app.router.add_get("/ocpp/{station_id}", ocpp_websocket)
     return app

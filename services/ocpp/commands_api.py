@@ -13,7 +13,7 @@ from aiohttp import web
 from chargeplane.common.keys import DB_POOL
 from chargeplane.common.web import ApiError, json_response, read_json
 
-from . import schemas
+from . import charging_profiles, schemas
 from .keys import COMMANDS, STORE
 from .protocol import OcppError
 
@@ -50,6 +50,7 @@ async def post_command(request: web.Request) -> web.Response:
         raise ApiError(400, "invalid_timeout", "timeout is a number of seconds") from exc
     if await request.app[STORE].find_station(station_id) is None:
         raise ApiError(404, "station_not_found", f"station {station_id!r} is not registered")
+    await charging_profiles.check_command(request.app[DB_POOL], station_id, action, payload)
     outcome = await request.app[COMMANDS].send(station_id, action, payload, within_s)
     if outcome.status == "offline":
         raise ApiError(409, "station_offline", f"station {station_id!r} is not connected")
@@ -58,6 +59,7 @@ async def post_command(request: web.Request) -> web.Response:
     if outcome.status == "error":
         raise ApiError(502, "station_call_error", f"station answered CALLERROR {outcome.payload['errorCode']}",
                        outcome.payload)
+    await charging_profiles.record_reply(request.app[DB_POOL], station_id, action, payload, outcome.payload)
     if action == "RemoteStartTransaction" and outcome.payload.get("status") == "Accepted":
         await request.app[STORE].record_remote_start(
             station_id, payload.get("connectorId"), payload["idTag"], REMOTE_START_EXPIRY_S

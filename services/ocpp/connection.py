@@ -18,7 +18,7 @@ from . import metrics, protocol, schemas
 from .auth_client import AuthUnavailable
 from .context import StationContext
 from .framelog import FrameLog
-from .keys import AUTH, COMMANDS, FRAME_LOG, REGISTRY, STORE
+from .keys import AUTH, COMMANDS, FRAME_LOG, REGISTRY, SITES, STORE
 from .protocol import Call, CallErrorFrame, CallResult, ErrorCode, FrameError, OcppError
 from .router import KNOWN_STATION_ACTIONS, ROUTES
 from .spans import call_span
@@ -187,7 +187,7 @@ async def ocpp_websocket(request: web.Request) -> web.StreamResponse:
                                     f"`chargeplane station add {station_id}`")
     # Everything that needs the database happens before the upgrade: if PostgreSQL is
     # away the station gets a 503 and retries, instead of a socket we cannot serve.
-    ctx = StationContext(connected.station, app[STORE], app[AUTH])
+    ctx = StationContext(connected.station, app[STORE], app[AUTH], transactions_changed=app[SITES].transactions_changed)
     ctx.open_transactions = {t.connector_id: t for t in connected.open_transactions}
     ws = web.WebSocketResponse(protocols=(SUBPROTOCOL,), autoping=True, heartbeat=None, max_msg_size=1 << 20)
     await ws.prepare(request)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -19,6 +20,8 @@ class StationContext:
     auth: AuthClient
     # connector id -> its open transaction; loaded at connect, kept by the handlers
     open_transactions: dict[int, OpenTransaction] = field(default_factory=dict)
+    # told (with the station id) when a transaction starts or ends; must return at once
+    transactions_changed: Callable[[str], None] = lambda _: None
 
     @property
     def station_id(self) -> str:

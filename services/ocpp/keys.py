@@ -14,6 +14,7 @@ from .store import StationStore
 
 if TYPE_CHECKING:
     from .commands import CommandRouter
+    from .site_limits import SiteBalancer
 
 REGISTRY = web.AppKey("registry", ConnectionRegistry)
 STORE = web.AppKey("store", StationStore)
@@ -21,3 +22,4 @@ FRAME_LOG = web.AppKey("frame_log", FrameLog)
 COMMITTER = web.AppKey("committer", GroupCommitter)
 AUTH = web.AppKey("auth_client", AuthClient)
 COMMANDS: web.AppKey[CommandRouter] = web.AppKey("commands")
+SITES: web.AppKey[SiteBalancer] = web.AppKey("sites")
