@@ -15,6 +15,7 @@ CONNECTED = "Connected"  # the station's WebSocket is open (read back from the g
 AS_EXPECTED = "AsExpected"  # the vendor and model it reported on boot are the ones in its spec
 SYNCED = "Synced"  # the Tariff is in billing as written
 DELETABLE = "Deletable"  # no station bills with the Tariff any more
+CHARGING_LIMITED = "ChargingLimited"  # the station holds the ChargePointMaxProfile of its spec.chargingLimit
 
 
 def kube_time(when: datetime) -> str:

@@ -43,11 +43,11 @@ async def check_command(pool: asyncpg.Pool, station_id: str, action: str, payloa
 async def record_reply(pool: asyncpg.Pool, station_id: str, action: str, payload: dict[str, Any],
                        result: dict[str, Any]) -> None:
     """What an accepted SetChargingProfile or ClearChargingProfile changed on the station."""
-    if result.get("status") != "Accepted":
-        return
-    if action == "SetChargingProfile":
+    status = result.get("status")
+    if action == "SetChargingProfile" and status == "Accepted":
         await store_profile(pool, station_id, payload["connectorId"], payload["csChargingProfiles"])
-    elif action == "ClearChargingProfile":
+    elif action == "ClearChargingProfile" and status in ("Accepted", "Unknown"):
+        # Unknown: the station holds no such profile (any more), so neither do we
         await clear_profiles(pool, station_id, payload)
 
 

@@ -164,8 +164,8 @@ async def test_profiles_are_sent_stored_combined_and_limit_the_power(platform, a
         await wait_for(tx_profile_dropped, within_s=10)
 
         # cleared by filters
-        status, body = await call(http, "DELETE", f"{base}/stations/SC-1/charging-profiles"
-                                                  "?connectorId=0&chargingProfilePurpose=ChargePointMaxProfile", headers)
+        status, body = await call(http, "DELETE", f"{base}/stations/SC-1/charging-profiles?connectorId=0"
+                                                  "&chargingProfilePurpose=ChargePointMaxProfile", headers)
         assert (status, body["result"]) == (200, {"status": "Accepted"}), body
         assert received.of("ClearChargingProfile")[-1] == {"connectorId": 0,
                                                            "chargingProfilePurpose": "ChargePointMaxProfile"}
