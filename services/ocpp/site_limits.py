@@ -78,13 +78,18 @@ class SiteBalancer:
     def site_changed(self, site_id: str) -> None:
         """The site's limit or stations changed: divide again."""
         self._dirty.add(site_id)
-        if site_id not in self._workers:
+        running = self._workers.get(site_id)
+        if running is None or running.done():  # a running worker divides again before it ends
             worker = self._workers[site_id] = asyncio.create_task(self._divide_until_done(site_id))
-            worker.add_done_callback(lambda _: self._workers.pop(site_id, None))
+            worker.add_done_callback(lambda done: self._forget_worker(site_id, done))
 
     def release(self, station_id: str) -> None:
         """The station left its site: clear the shares it still holds."""
         self._spawn(self._release(station_id))
+
+    def _forget_worker(self, site_id: str, worker: asyncio.Task[None]) -> None:
+        if self._workers.get(site_id) is worker:
+            del self._workers[site_id]
 
     async def close(self) -> None:
         tasks = [*self._tasks, *self._workers.values()]
