@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Final
 
-from .protocol import Payload
+from .protocol import Payload, format_timestamp, parse_timestamp
 
 CP_MAX: Final = "ChargePointMaxProfile"
 TX_DEFAULT: Final = "TxDefaultProfile"
@@ -30,14 +30,6 @@ RECURRENCE: Final = {"Daily": timedelta(days=1), "Weekly": timedelta(weeks=1)}
 MAX_STACK_LEVEL: Final = 10
 MAX_PROFILES: Final = 50
 MAX_PERIODS: Final = 24
-
-
-def parse_time(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
-
-
-def format_time(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,7 +58,7 @@ class InstalledProfile:
         kind = self.profile["chargingProfileKind"]
         if kind == "Relative" or "startSchedule" not in schedule:
             return charging_since
-        start = parse_time(schedule["startSchedule"])
+        start = parse_timestamp(schedule["startSchedule"])
         if kind == "Recurring" and at >= start:
             cycle = RECURRENCE[self.profile["recurrencyKind"]]
             start += cycle * ((at - start) // cycle)
@@ -74,9 +66,9 @@ class InstalledProfile:
 
     def limit_w(self, at: datetime, charging_since: datetime) -> float | None:
         """The limit in watts this profile sets at `at`; None if it sets none then."""
-        if "validFrom" in self.profile and at < parse_time(self.profile["validFrom"]):
+        if "validFrom" in self.profile and at < parse_timestamp(self.profile["validFrom"]):
             return None
-        if "validTo" in self.profile and at >= parse_time(self.profile["validTo"]):
+        if "validTo" in self.profile and at >= parse_timestamp(self.profile["validTo"]):
             return None
         start = self._cycle_start(at, charging_since)
         if start is None or at < start:
@@ -99,7 +91,7 @@ class InstalledProfile:
         """The moments within [start, end) at which this profile's limit may change."""
         for bound in ("validFrom", "validTo"):
             if bound in self.profile:
-                yield parse_time(self.profile[bound])
+                yield parse_timestamp(self.profile[bound])
         schedule = self.profile["chargingSchedule"]
         offsets = [p["startPeriod"] for p in schedule["chargingSchedulePeriod"]]
         if "duration" in schedule:
@@ -241,8 +233,8 @@ class ChargingProfiles:
             limit = _in_unit(self.limit_w(connector_id, now + timedelta(seconds=offset), now), unit)
             if not periods or periods[-1]["limit"] != limit:
                 periods.append({"startPeriod": offset, "limit": limit})
-        return {"status": "Accepted", "connectorId": connector_id, "scheduleStart": format_time(now),
-                "chargingSchedule": {"duration": duration, "startSchedule": format_time(now),
+        return {"status": "Accepted", "connectorId": connector_id, "scheduleStart": format_timestamp(now),
+                "chargingSchedule": {"duration": duration, "startSchedule": format_timestamp(now),
                                      "chargingRateUnit": unit, "chargingSchedulePeriod": periods}}
 
 

@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiohttp
+import orjson
 from aiohttp import web
 
 from chargeplane.common.keys import HTTP
@@ -19,8 +20,16 @@ MAX_ID = 2**63 - 1
 MAX_INT32 = 2**31 - 1  # OCPP's integers
 
 
+def _refuse_nul(path: str, params: dict[str, str] | None, body: Any) -> None:
+    """PostgreSQL text cannot hold NUL: a request carrying one is the client's error, not a 500."""
+    if "\x00" in path or any("\x00" in value for value in (params or {}).values()) or (
+            body is not None and b"\\u0000" in orjson.dumps(body)):
+        raise ApiError(400, "invalid_text", "text may not contain NUL characters")
+
+
 async def _forward(request: web.Request, base_url: str, path: str, *, method: str = "GET",
                    params: dict[str, str] | None = None, body: Any = None) -> tuple[int, Any]:
+    _refuse_nul(path, params, body)
     try:
         async with request.app[HTTP].request(method, base_url + path, params=params,
                                              json=body if body is not None else None) as response:
