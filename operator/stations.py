@@ -144,7 +144,7 @@ async def reconcile_charging_limit(runtime: Runtime, *, namespace: str, spec: Ma
     """spec.chargingLimit onto an online station: its ChargePointMaxProfile sent when the station
     does not hold it (as the gateway knows from the station's replies), cleared when the spec drops
     it; `conditions` with ChargingLimited saying how that went."""
-    command = build_charging_limit(spec)
+    command = build_charging_limit(spec)  # once: kopf's spec is a live view that may change meanwhile
     if command is None and not any(c["type"] == CHARGING_LIMITED for c in conditions):
         return conditions  # no limit asked for, none to take back
 
@@ -164,7 +164,7 @@ async def reconcile_charging_limit(runtime: Runtime, *, namespace: str, spec: Ma
                                                     {"id": CHARGING_LIMIT_PROFILE_ID})
                 logger.info(f"charging limit of {station_id} cleared")
             return [c for c in conditions if c["type"] != CHARGING_LIMITED]
-        limit_w = spec["chargingLimit"]["maxPowerW"]
+        limit_w = command["csChargingProfiles"]["chargingSchedule"]["chargingSchedulePeriod"][0]["limit"]
         if held.get(CHARGING_LIMIT_PROFILE_ID) != command["csChargingProfiles"]:
             answer = await runtime.platform.send_command(namespace, station_id, "SetChargingProfile", command)
             if answer != "Accepted":
