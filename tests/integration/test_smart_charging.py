@@ -4,6 +4,7 @@ and a site's limit divided among the sessions of its stations as they start and 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
@@ -318,3 +319,27 @@ async def test_sites_are_checked(platform, api: Api, http) -> None:
     assert (await call(http, "GET", f"{base}/charging-sites", headers))[1]["items"][0]["id"] == "ONE"
     assert (await call(http, "DELETE", f"{base}/charging-sites/ONE", headers))[0] == 204
     assert (await call(http, "GET", f"{base}/charging-sites/ONE", headers))[0] == 404
+
+
+async def test_a_tx_profile_goes_when_a_reboot_ends_its_transaction(platform, api: Api, http) -> None:
+    base, headers = api
+    await platform.db.execute("INSERT INTO charging_stations (id) VALUES ('SC-BOOT')")
+    async with http.ws_connect(f"{platform.ocpp_url}/SC-BOOT", protocols=["ocpp1.6"]) as ws:
+        station = RawStation(ws)
+        transaction_id = (await station.call("StartTransaction", {"connectorId": 1, "idTag": "BOOT", "meterStart": 0,
+                                                                  "timestamp": now_z()}))["transactionId"]
+        sending = asyncio.create_task(call(http, "POST", f"{base}/stations/SC-BOOT/charging-profiles", headers,
+                                           tx_profile()))
+        request = await ws.receive_json(timeout=10)
+        assert request[3]["csChargingProfiles"]["chargingProfilePurpose"] == "TxProfile"
+        await ws.send_json([3, request[1], {"status": "Accepted"}])
+        assert (await sending)[1]["result"] == {"status": "Accepted"}
+        assert (await stored_profiles(http, api, "SC-BOOT"))[2]["transaction_id"] == transaction_id
+
+        # the station reboots: its transaction is over, and the TxProfile with it
+        await station.call("BootNotification", {"chargePointVendor": "V", "chargePointModel": "M"})
+
+        async def tx_profile_dropped() -> bool:
+            return await stored_profiles(http, api, "SC-BOOT") == {}
+
+        await wait_for(tx_profile_dropped, within_s=10)
