@@ -16,7 +16,7 @@ growing delay, a bounded number of times; the next session start or stop tries a
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
 from typing import Any
 
 import asyncpg
@@ -97,7 +97,7 @@ class SiteBalancer:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
 
-    def _spawn(self, work: Any) -> None:
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(work)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -176,17 +176,20 @@ class SiteBalancer:
         return False
 
     async def _release(self, station_id: str) -> None:
-        held = [p for p in await charging_profiles.list_profiles(self._pool, station_id)
-                if is_site_profile(p["charging_profile_id"])]
-        for profile in held:
-            clear = {"id": profile["charging_profile_id"]}
-            outcome = await self._commands.send(station_id, "ClearChargingProfile", clear, SEND_WAIT_S)
-            if outcome.status != "result":
-                # kept: the station still holds it, and drops it when the session ends
-                log.warning("site share not cleared", station_id=station_id, outcome=outcome.status, **clear)
-                continue
-            # Accepted, or Unknown: the station no longer has it either way
-            await charging_profiles.clear_profiles(self._pool, station_id, clear)
+        # Not retried: a share left behind ends with its session (the station drops a TxProfile then).
+        try:
+            held = [p for p in await charging_profiles.list_profiles(self._pool, station_id)
+                    if is_site_profile(p["charging_profile_id"])]
+            for profile in held:
+                clear = {"id": profile["charging_profile_id"]}
+                outcome = await self._commands.send(station_id, "ClearChargingProfile", clear, SEND_WAIT_S)
+                if outcome.status != "result":
+                    log.warning("site share not cleared", station_id=station_id, outcome=outcome.status, **clear)
+                    continue
+                # Accepted, or Unknown: the station no longer has it either way
+                await charging_profiles.clear_profiles(self._pool, station_id, clear)
+        except Exception as exc:  # the database or Redis may be away for a moment
+            log.warning("site share not cleared", station_id=station_id, error=repr(exc))
 
 
 def _backoff(attempt: int) -> float:
