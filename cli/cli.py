@@ -16,7 +16,8 @@ import asyncpg
 from chargeplane.common.db import create_pool, migrate
 from chargeplane.common.logs import configure_logging, get_logger
 
-from .supervisor import SERVICES, service_urls, start_services
+from .pki import ensure_platform_pki
+from .supervisor import SERVICES, TLS_PORT, service_urls, start_services
 
 log = get_logger(__name__)
 DEFAULT_DATA_DIR = Path(".data")
@@ -49,7 +50,7 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 
 async def _add_station(database_url: str, station_ids: list[str], interval: int, tariff: str | None,
-                       password: str | None) -> None:
+                       password: str | None, security_profile: int) -> None:
     from chargeplane.services.auth.repository import set_station_password
     from chargeplane.services.billing.repository import assign_tariff
 
@@ -57,9 +58,9 @@ async def _add_station(database_url: str, station_ids: list[str], interval: int,
     try:
         async with conn.transaction():
             await conn.executemany(
-                "INSERT INTO charging_stations (id, heartbeat_interval) VALUES ($1, $2)"
-                " ON CONFLICT (id) DO UPDATE SET heartbeat_interval = $2, updated_at = now()",
-                [(station_id, interval) for station_id in station_ids],
+                "INSERT INTO charging_stations (id, heartbeat_interval, security_profile) VALUES ($1, $2, $3)"
+                " ON CONFLICT (id) DO UPDATE SET heartbeat_interval = $2, security_profile = $3, updated_at = now()",
+                [(station_id, interval, security_profile) for station_id in station_ids],
             )
             for station_id in station_ids:
                 if tariff:
@@ -76,7 +77,8 @@ def cmd_station_add(args: argparse.Namespace) -> int:
         ids += [f"{args.prefix}{i:04d}" for i in range(1, args.count + 1)]
     if not ids:
         sys.exit("name at least one station id, or --count N")
-    asyncio.run(_add_station(_database_url(args), ids, args.heartbeat_interval, args.tariff, args.password))
+    asyncio.run(_add_station(_database_url(args), ids, args.heartbeat_interval, args.tariff, args.password,
+                             args.security_profile))
     print(f"registered {len(ids)} station(s): {', '.join(ids[:5])}{' ...' if len(ids) > 5 else ''}")
     return 0
 
@@ -149,15 +151,21 @@ def cmd_up(args: argparse.Namespace) -> int:
         applied = asyncio.run(_migrate(database_url))
         log.info("database migrated", applied=applied)
         ports = {name: port + args.port_offset for name, port in SERVICES.items()}
-        processes = start_services(ports, database_url, redis_url, data_dir / "logs")
+        pki = ensure_platform_pki(data_dir / "pki")
+        tls_port = TLS_PORT + args.port_offset
+        processes = start_services(ports, database_url, redis_url, data_dir / "logs",
+                                   gateway_env=pki.gateway_environment(tls_port))
         urls = service_urls(ports)
         ocpp_url = f"ws://127.0.0.1:{ports['ocpp']}/ocpp"
+        ocpp_tls_url = f"wss://127.0.0.1:{tls_port}/ocpp"
         env = {"DATABASE_URL": database_url, "REDIS_URL": redis_url, "OCPP_URL": ocpp_url,
+               "OCPP_TLS_URL": ocpp_tls_url, "PLATFORM_CA_FILE": str(pki.ca_certificate),
                **{f"{name.upper()}_URL": url for name, url in urls.items() if name != "ocpp"},
                "OCPP_HTTP_URL": urls["ocpp"], "API_URL": f"{urls['api_gateway']}/api/v1"}
         (data_dir / "platform.env").write_text("".join(f"{k}={v}\n" for k, v in env.items()))
         print("\nChargePlane is up.\n")
         print(f"  OCPP 1.6J gateway   {ocpp_url}/{{station_id}}")
+        print(f"  OCPP over TLS       {ocpp_tls_url}/{{station_id}} (CA: {pki.ca_certificate})")
         print(f"  public API          {urls['api_gateway']}/api/v1 (OpenAPI: /api/v1/openapi.json)")
         for name in ("sessions", "billing", "telemetry", "auth"):
             print(f"  {name:<19} {urls[name]}")
@@ -219,6 +227,8 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--heartbeat-interval", type=int, default=300)
     add.add_argument("--tariff", help="the tariff id the station bills with (default: the default tariff)")
     add.add_argument("--password", help="require this HTTP Basic password (OCPP security profile 1)")
+    add.add_argument("--security-profile", type=int, choices=(1, 2, 3), default=1,
+                     help="1: Basic on either port; 2: TLS + Basic; 3: TLS with a client certificate")
     add.add_argument("--database-url")
     add.set_defaults(func=cmd_station_add)
     lst = station_sub.add_parser("list", help="list registered stations")

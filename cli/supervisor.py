@@ -25,6 +25,8 @@ log = get_logger(__name__)
 SERVICES: dict[str, int] = {
     "auth": 8085, "telemetry": 8084, "billing": 8083, "sessions": 8082, "ocpp": 8081, "api_gateway": 8080,
 }
+# The gateway's TLS listener (OCPP security profiles 2 and 3), moved by --port-offset too.
+TLS_PORT = 8443
 RESTART_BACKOFF_MAX = 30.0
 
 
@@ -123,15 +125,17 @@ def wait_ready(url: str, timeout: float, process: SupervisedProcess) -> None:
 
 
 def start_services(ports: Mapping[str, int], database_url: str, redis_url: str, log_dir: Path,
-                   extra_env: Mapping[str, str] | None = None) -> list[SupervisedProcess]:
+                   extra_env: Mapping[str, str] | None = None,
+                   gateway_env: Mapping[str, str] | None = None) -> list[SupervisedProcess]:
+    """`gateway_env` is the ocpp gateway's own (its TLS listener and CA)."""
     log_dir.mkdir(parents=True, exist_ok=True)
     base = {**os.environ, **(extra_env or {})}
     processes = []
     for name, port in ports.items():
-        process = SupervisedProcess(
-            name, python_module(f"chargeplane.services.{name}"),
-            service_environment(name, port, ports, database_url, redis_url, base), log_dir / f"{name}.log",
-        )
+        env = service_environment(name, port, ports, database_url, redis_url, base)
+        if name == "ocpp":
+            env.update(gateway_env or {})
+        process = SupervisedProcess(name, python_module(f"chargeplane.services.{name}"), env, log_dir / f"{name}.log")
         process.start()
         processes.append(process)
     for process in processes:

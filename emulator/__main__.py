@@ -78,6 +78,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add("--connectors", type=_positive_int, default=1, help="connectors per station (default: %(default)s)")
     add("--password", default=None, help="HTTP Basic auth password; the user name is the station id")
+    add(
+        "--ca-file",
+        default=os.environ.get("PLATFORM_CA_FILE"),
+        help="for wss:// URLs: the CA the CSMS's certificate must chain to ($PLATFORM_CA_FILE sets it)",
+    )
+    add("--client-cert", default=None, help="client certificate (PEM) for security profile 3; CN = station id")
+    add("--client-key", default=None, help="the client certificate's private key (PEM)")
     add("--seed", type=int, default=None, help="seed for pauses and meter noise (default: random, see summary)")
     add("--ramp", type=_positive_float, default=50.0, help="stations started per second (default: %(default)s)")
     add(
@@ -111,6 +118,9 @@ def fleet_config_from_args(args: argparse.Namespace) -> FleetConfig:
         heartbeat_interval=args.heartbeat_interval,
         connectors=args.connectors,
         password=args.password,
+        ca_file=args.ca_file,
+        client_certificate_file=args.client_cert,
+        client_key_file=args.client_key,
         seed=args.seed,
         ramp=args.ramp,
         max_pause_seconds=args.max_pause,

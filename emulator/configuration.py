@@ -26,12 +26,14 @@ CHARGING_SCHEDULE_MAX_PERIODS: Final = "ChargingScheduleMaxPeriods"
 MAX_CHARGING_PROFILES_INSTALLED: Final = "MaxChargingProfilesInstalled"
 TRANSACTION_MESSAGE_ATTEMPTS: Final = "TransactionMessageAttempts"
 TRANSACTION_MESSAGE_RETRY_INTERVAL: Final = "TransactionMessageRetryInterval"
+WEB_SOCKET_PING_INTERVAL: Final = "WebSocketPingInterval"
 
 
 class ChangeResult(StrEnum):
     """The ChangeConfiguration.conf statuses."""
 
     ACCEPTED = "Accepted"
+    REBOOT_REQUIRED = "RebootRequired"
     REJECTED = "Rejected"
     NOT_SUPPORTED = "NotSupported"
 
@@ -66,6 +68,8 @@ class KeyRule:
     readonly: bool
     # None for read-only keys.
     is_valid: Callable[[str], bool] | None = None
+    # the value is kept at once but takes effect only when the station next connects
+    reboot_required: bool = False
 
 
 KEY_RULES: Final[dict[str, KeyRule]] = {
@@ -77,6 +81,8 @@ KEY_RULES: Final[dict[str, KeyRule]] = {
     STOP_TRANSACTION_ON_INVALID_ID: KeyRule(readonly=False, is_valid=_is_boolean),
     TRANSACTION_MESSAGE_ATTEMPTS: KeyRule(readonly=False, is_valid=_is_positive_integer),
     TRANSACTION_MESSAGE_RETRY_INTERVAL: KeyRule(readonly=False, is_valid=_is_seconds),
+    # 0 switches WebSocket pings off; read when the station connects.
+    WEB_SOCKET_PING_INTERVAL: KeyRule(readonly=False, is_valid=_is_seconds, reboot_required=True),
     NUMBER_OF_CONNECTORS: KeyRule(readonly=True),
     SUPPORTED_FEATURE_PROFILES: KeyRule(readonly=True),
     CHARGE_PROFILE_MAX_STACK_LEVEL: KeyRule(readonly=True),
@@ -111,6 +117,7 @@ class Configuration:
             STOP_TRANSACTION_ON_INVALID_ID: "true",
             TRANSACTION_MESSAGE_ATTEMPTS: str(transaction_attempts),
             TRANSACTION_MESSAGE_RETRY_INTERVAL: format_seconds(transaction_retry_interval),
+            WEB_SOCKET_PING_INTERVAL: "0",
             NUMBER_OF_CONNECTORS: str(connectors),
             SUPPORTED_FEATURE_PROFILES: "Core,RemoteTrigger,SmartCharging",
             CHARGE_PROFILE_MAX_STACK_LEVEL: str(MAX_STACK_LEVEL),
@@ -145,7 +152,7 @@ class Configuration:
         if rule.readonly or rule.is_valid is None or not rule.is_valid(value):
             return ChangeResult.REJECTED
         self._values[key] = value
-        return ChangeResult.ACCEPTED
+        return ChangeResult.REBOOT_REQUIRED if rule.reboot_required else ChangeResult.ACCEPTED
 
     def describe(self, keys: Iterable[str] | None = None) -> Payload:
         """The GetConfiguration.conf payload for `keys` (all keys when None or empty)."""

@@ -8,23 +8,22 @@ expects. Actions missing from HANDLERS are answered with a NotImplemented CALLER
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Final, NamedTuple
+from typing import TYPE_CHECKING, Final
 
+from .auth_cache import on_clear_cache
 from .configuration import AUTHORIZE_REMOTE_TX_REQUESTS
+from .data_transfer import on_data_transfer
+from .diagnostics import on_get_diagnostics, on_get_log
+from .firmware import on_signed_update_firmware, on_update_firmware
 from .protocol import CallError, Payload
+from .replies import Handler, Reply
+from .smart_charging import on_clear_charging_profile, on_get_composite_schedule, on_set_charging_profile
+from .triggers import on_extended_trigger_message, on_trigger_message
 
 if TYPE_CHECKING:
     from .station import Station
 
-
-class Reply(NamedTuple):
-    payload: Payload
-    then: Callable[[], Awaitable[Any]] | None = None
-
-
-Handler = Callable[["Station", Payload], Reply]
+__all__ = ["HANDLERS", "Handler", "Reply"]
 
 
 def on_reset(station: Station, payload: Payload) -> Reply:
@@ -34,6 +33,7 @@ def on_reset(station: Station, payload: Payload) -> Reply:
 
     async def reboot() -> None:
         await station.stop_all_sessions(reason=f"{reset_type}Reset")
+        station.security.report("ResetOrReboot", f"{reset_type} reset by the CSMS")
         # A reset station reconnects and boots again; Station.maintain_connection() does
         # the reconnecting, as after any other drop.
         await station.disconnect()
@@ -102,41 +102,6 @@ def on_unlock_connector(station: Station, payload: Payload) -> Reply:
     return Reply({"status": "Unlocked"}, lambda: station.unlock(connector_id))
 
 
-def on_trigger_message(station: Station, payload: Payload) -> Reply:
-    requested = payload["requestedMessage"]
-    connector_id = payload.get("connectorId")
-    if connector_id is not None and connector_id != 0 and connector_id not in station.connectors:
-        return Reply({"status": "Rejected"})
-    # connectorId absent or 0 means "the whole station" for status and meter values.
-    connector_ids = list(station.connectors) if not connector_id else [connector_id]
-    status_ids = [0, *station.connectors] if connector_id is None else [connector_id]
-
-    async def send_boot() -> None:
-        await station.send_boot_notification()
-        station.restart_heartbeat()
-
-    async def send_statuses() -> None:
-        for number in status_ids:
-            await station.report_status(number)
-
-    async def send_meter_values() -> None:
-        for number in connector_ids:
-            await station.send_meter_values(number, context="Trigger")
-
-    senders: dict[str, Callable[[], Awaitable[Any]]] = {
-        "BootNotification": send_boot,
-        "Heartbeat": lambda: station.call("Heartbeat", {}),
-        "StatusNotification": send_statuses,
-        "MeterValues": send_meter_values,
-        "DiagnosticsStatusNotification": lambda: station.call("DiagnosticsStatusNotification", {"status": "Idle"}),
-        "FirmwareStatusNotification": lambda: station.call("FirmwareStatusNotification", {"status": "Idle"}),
-    }
-    sender = senders.get(requested)
-    if sender is None:
-        return Reply({"status": "NotImplemented"})
-    return Reply({"status": "Accepted"}, sender)
-
-
 def on_get_configuration(station: Station, payload: Payload) -> Reply:
     keys = payload.get("key")
     if keys is not None and not isinstance(keys, list):
@@ -148,22 +113,8 @@ def on_change_configuration(station: Station, payload: Payload) -> Reply:
     key, value = payload["key"], payload["value"]
     if not isinstance(key, str) or not isinstance(value, str):
         raise TypeError("key and value must be strings")
-    return Reply({"status": str(station.change_configuration(key, value))})
-
-
-def on_set_charging_profile(station: Station, payload: Payload) -> Reply:
-    status = station.charging_profiles.set_profile(payload["connectorId"], payload["csChargingProfiles"])
-    return Reply({"status": status}, station.apply_charging_limits if status == "Accepted" else None)
-
-
-def on_clear_charging_profile(station: Station, payload: Payload) -> Reply:
-    status = station.charging_profiles.clear(payload)
-    return Reply({"status": status}, station.apply_charging_limits if status == "Accepted" else None)
-
-
-def on_get_composite_schedule(station: Station, payload: Payload) -> Reply:
-    return Reply(station.charging_profiles.composite_schedule(
-        payload["connectorId"], payload["duration"], payload.get("chargingRateUnit"), datetime.now(UTC)))
+    result = station.change_configuration(key, value)
+    return Reply({"status": str(result)}, station.security.after_configuration_change(key, result))
 
 
 HANDLERS: Final[dict[str, Handler]] = {
@@ -175,6 +126,18 @@ HANDLERS: Final[dict[str, Handler]] = {
     "TriggerMessage": on_trigger_message,
     "GetConfiguration": on_get_configuration,
     "ChangeConfiguration": on_change_configuration,
+    "ClearCache": on_clear_cache,
+    "DataTransfer": on_data_transfer,
+    "UpdateFirmware": on_update_firmware,
+    "GetDiagnostics": on_get_diagnostics,
+    "GetLog": on_get_log,
+    "SignedUpdateFirmware": on_signed_update_firmware,
+    "ExtendedTriggerMessage": on_extended_trigger_message,
+    # the security extension: emulator/security.py
+    "CertificateSigned": lambda station, payload: station.security.on_certificate_signed(payload),
+    "InstallCertificate": lambda station, payload: station.security.on_install_certificate(payload),
+    "GetInstalledCertificateIds": lambda station, payload: station.security.on_get_installed_certificate_ids(payload),
+    "DeleteCertificate": lambda station, payload: station.security.on_delete_certificate(payload),
     "SetChargingProfile": on_set_charging_profile,
     "ClearChargingProfile": on_clear_charging_profile,
     "GetCompositeSchedule": on_get_composite_schedule,

@@ -42,6 +42,10 @@ class FleetConfig:
     heartbeat_interval: float | None = None
     connectors: int = 1
     password: str | None = None
+    # Security profiles 2 and 3 (wss:// URLs): the CA to trust, a client certificate and key.
+    ca_file: str | None = None
+    client_certificate_file: str | None = None
+    client_key_file: str | None = None
     # None picks a random seed, reported in the summary so the run can be repeated.
     seed: int | None = None
     # Stations started per second, so thousands do not connect in the same millisecond.
@@ -76,6 +80,9 @@ class FleetConfig:
             station_id=self.station_id(index),
             csms_url=self.csms_url,
             password=self.password,
+            ca_file=self.ca_file,
+            client_certificate_file=self.client_certificate_file,
+            client_key_file=self.client_key_file,
             connectors=self.connectors,
             heartbeat_interval=self.heartbeat_interval,
             meter_interval=self.meter_interval,

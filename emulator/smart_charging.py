@@ -15,10 +15,14 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import Any, Final
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any, Final
 
 from .protocol import Payload, format_timestamp, parse_timestamp
+from .replies import Reply
+
+if TYPE_CHECKING:
+    from .station import Station
 
 CP_MAX: Final = "ChargePointMaxProfile"
 TX_DEFAULT: Final = "TxDefaultProfile"
@@ -242,3 +246,20 @@ def _in_unit(limit_w: float, unit: str) -> float:
     """A limit in the unit asked for, rounded down to OCPP's 0.1 steps."""
     value = limit_w if unit == "W" else limit_w / (PHASE_VOLTAGE_V * DEFAULT_PHASES)
     return math.floor(value * 10) / 10
+
+
+# ----- the CSMS's calls (registered in csms_calls.HANDLERS) ----------------------------------------
+
+def on_set_charging_profile(station: Station, payload: Payload) -> Reply:
+    status = station.charging_profiles.set_profile(payload["connectorId"], payload["csChargingProfiles"])
+    return Reply({"status": status}, station.apply_charging_limits if status == "Accepted" else None)
+
+
+def on_clear_charging_profile(station: Station, payload: Payload) -> Reply:
+    status = station.charging_profiles.clear(payload)
+    return Reply({"status": status}, station.apply_charging_limits if status == "Accepted" else None)
+
+
+def on_get_composite_schedule(station: Station, payload: Payload) -> Reply:
+    return Reply(station.charging_profiles.composite_schedule(
+        payload["connectorId"], payload["duration"], payload.get("chargingRateUnit"), datetime.now(UTC)))

@@ -22,6 +22,7 @@ from urllib.parse import quote
 
 import aiohttp
 
+from .auth_cache import AuthorizationCache
 from .configuration import (
     HEARTBEAT_INTERVAL,
     METER_VALUE_SAMPLE_INTERVAL,
@@ -29,11 +30,13 @@ from .configuration import (
     STOP_TRANSACTION_ON_INVALID_ID,
     TRANSACTION_MESSAGE_ATTEMPTS,
     TRANSACTION_MESSAGE_RETRY_INTERVAL,
+    WEB_SOCKET_PING_INTERVAL,
     ChangeResult,
     Configuration,
     format_seconds,
 )
 from .csms_calls import HANDLERS
+from .diagnostics import UploadState
 from .errors import (
     CallTimeout,
     ConnectorBusy,
@@ -44,6 +47,7 @@ from .errors import (
     StationOffline,
 )
 from .events import ConnectionState, EventEmitter, EventKind, EventListener, StationEvent
+from .firmware import FirmwareState
 from .meter import EnergyMeter
 from .protocol import (
     CALL,
@@ -59,6 +63,7 @@ from .protocol import (
     unique_id_factory,
     utc_timestamp,
 )
+from .security import AUTHORIZATION_KEY, StationSecurity
 from .smart_charging import ChargingProfiles
 from .transaction_queue import QueuedMessage, RetryPolicy, TransactionQueue
 
@@ -111,6 +116,11 @@ class StationConfig:
     transaction_attempts: int = 5
     transaction_retry_interval: float = 5.0
     initial_energy_wh: float = 0.0
+    # Security profiles 2 and 3 (`wss://` URLs): the CA file the CSMS's certificate must chain
+    # to, and the client certificate and key the station starts with (profile 3).
+    ca_file: str | None = None
+    client_certificate_file: str | None = None
+    client_key_file: str | None = None
     # Seeds meter noise and EV state of charge, for reproducible runs.
     seed: int | str | None = None
 
@@ -255,11 +265,15 @@ class Station:
             for number in range(1, config.connectors + 1)
         }
         self.transaction_queue = TransactionQueue()
+        self.security = StationSecurity(self)
         self.charging_profiles = ChargingProfiles(self.connectors, config.power_kw * 1000.0)
         # The status of connector 0, i.e. of the station as a whole.
         self.station_status = "Available"
         self.connection_state = ConnectionState.DISCONNECTED
         self.boot_status: str | None = None
+        self.firmware = FirmwareState(config.firmware_version)
+        self.uploads = UploadState()
+        self.auth_cache = AuthorizationCache()
 
         self._http = http
         self._owns_http = http is None
@@ -330,7 +344,8 @@ class Station:
         self._set_connection_state(ConnectionState.CONNECTING)
         try:
             ws = await self._open_socket()
-        except BaseException:
+        except BaseException as exc:
+            self.security.on_connect_failed(exc)
             self.stats.connect_failures += 1
             self._set_connection_state(ConnectionState.DISCONNECTED)
             raise
@@ -428,7 +443,9 @@ class Station:
         if self.config.password is not None:
             headers["Authorization"] = _basic_auth_header(self.station_id, self.config.password)
         async with asyncio.timeout(self.config.connect_timeout):
-            ws = await self._http.ws_connect(self.config.url, protocols=(SUBPROTOCOL,), headers=headers)
+            ws = await self._http.ws_connect(self.config.url, protocols=(SUBPROTOCOL,), headers=headers,
+                                             heartbeat=self.configuration.seconds(WEB_SOCKET_PING_INTERVAL) or None,
+                                             ssl=self.security.ssl_context())
         if ws.protocol != SUBPROTOCOL:
             # OCPP-J: without an agreed subprotocol the station must not talk OCPP.
             await ws.close()
@@ -497,6 +514,15 @@ class Station:
                 self._awaiting = None
                 if reply.done() and not reply.cancelled():
                     reply.exception()  # mark as retrieved when we left before awaiting it
+
+    async def send_best_effort(self, action: str, payload: Payload) -> Payload | None:
+        """call() for a report whose loss must not abort what the station is doing (a firmware
+        or upload status): a failure becomes an error event, and None is returned."""
+        try:
+            return await self.call(action, payload)
+        except (StationOffline, CallTimeout, CallError) as exc:
+            self._report_error(f"{action} failed", exc)
+            return None
 
     async def _send_frame(self, frame: bytes) -> None:
         ws = self._ws
@@ -603,7 +629,7 @@ class Station:
                 "chargePointVendor": self.config.vendor,
                 "chargePointModel": self.config.model,
                 "chargePointSerialNumber": self.station_id[:25],
-                "firmwareVersion": self.config.firmware_version[:50],
+                "firmwareVersion": self.firmware.version[:50],
             },
         )
         self.boot_status = str(reply.get("status"))
@@ -768,6 +794,8 @@ class Station:
 
     def change_configuration(self, key: str, value: str) -> ChangeResult:
         """Apply a configuration change, asked for by the CSMS or by whoever drives the station."""
+        if key == AUTHORIZATION_KEY:  # write-only: never stored among the readable keys
+            return self.security.change_authorization_key(value)
         result = self.configuration.change(key, value)
         if result is ChangeResult.ACCEPTED and key == HEARTBEAT_INTERVAL:
             self.restart_heartbeat()
@@ -793,6 +821,7 @@ class Station:
         try:
             if authorize:
                 reply = await self.call("Authorize", {"idTag": id_tag})
+                self.auth_cache.remember(id_tag, reply["idTagInfo"])
                 if (status := reply["idTagInfo"]["status"]) != "Accepted":
                     raise SessionRejected(id_tag, status)
             await self.set_status(connector_id, "Preparing")
@@ -805,6 +834,7 @@ class Station:
             reply = await asyncio.shield(start.reply)
             transaction_id = int(reply["transactionId"])
             tag_status = reply["idTagInfo"]["status"]
+            self.auth_cache.remember(id_tag, reply["idTagInfo"])
         except BaseException:
             if start is not None:
                 # Not yet sent: the CSMS never hears of it. Sent: the CSMS closes the orphan

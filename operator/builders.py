@@ -8,6 +8,12 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from .constants import (
+    DATABASE_SECRET,
+    DATABASE_URL_KEY,
+    GATEWAY_TLS_DIR,
+    JWT_SECRET,
+    JWT_SECRET_KEY,
+    JWT_SERVICES,
     LABEL_COMPONENT,
     LABEL_MANAGED_BY,
     LABEL_NAME,
@@ -17,6 +23,7 @@ from .constants import (
     MANAGED_BY,
     NAME_PREFIX,
     PART_OF,
+    PLATFORM_CA_DIR,
     PLATFORM_SERVICES,
 )
 from .settings import OperatorSettings
@@ -68,13 +75,21 @@ def _container_security() -> dict[str, Any]:
     return {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}}
 
 
-def build_service_env(service: str, settings: OperatorSettings) -> list[dict[str, str]]:
-    """The environment of one platform service (the cluster twin of `chargeplane up`'s)."""
+def _from_secret(name: str, secret: str, key: str) -> dict[str, Any]:
+    return {"name": name, "valueFrom": {"secretKeyRef": {"name": secret, "key": key}}}
+
+
+def _database_url_env() -> dict[str, Any]:
+    return _from_secret("DATABASE_URL", DATABASE_SECRET, DATABASE_URL_KEY)
+
+
+def build_service_env(service: str, settings: OperatorSettings) -> list[dict[str, Any]]:
+    """The environment of one platform service (the cluster twin of `chargeplane up`'s); the
+    database URL and the JWT key come from the namespace's platform Secrets."""
     env = {
         "SERVICE_NAME": service,
         "HOST": "0.0.0.0",
         "PORT": str(PLATFORM_SERVICES[service]),
-        "DATABASE_URL": settings.database_url,
         "REDIS_URL": settings.redis_url,
         "SESSIONS_URL": service_url("sessions"),
         "BILLING_URL": service_url("billing"),
@@ -86,7 +101,36 @@ def build_service_env(service: str, settings: OperatorSettings) -> list[dict[str
         "OTEL_SERVICE_NAME": service,
         "LOG_LEVEL": settings.log_level,
     }
-    return [{"name": key, "value": value} for key, value in env.items()]
+    if service == "ocpp":
+        env |= _gateway_security_env(settings)
+    secrets = [_database_url_env()]
+    if service in JWT_SERVICES:
+        secrets.append(_from_secret("JWT_SECRET", JWT_SECRET, JWT_SECRET_KEY))
+    return [*({"name": key, "value": value} for key, value in env.items()), *secrets]
+
+
+def _gateway_security_env(settings: OperatorSettings) -> dict[str, str]:
+    """The gateway's TLS listener and platform CA (services/ocpp/settings.py), from mounted Secrets."""
+    env = {}
+    if settings.gateway_tls_secret:
+        env |= {"TLS_PORT": str(settings.gateway_tls_port), "TLS_CERT_FILE": f"{GATEWAY_TLS_DIR}/tls.crt",
+                "TLS_KEY_FILE": f"{GATEWAY_TLS_DIR}/tls.key", "TLS_CLIENT_CA_FILE": f"{GATEWAY_TLS_DIR}/ca.crt"}
+    if settings.platform_ca_secret:
+        env |= {"CA_CERT_FILE": f"{PLATFORM_CA_DIR}/tls.crt", "CA_KEY_FILE": f"{PLATFORM_CA_DIR}/tls.key"}
+    return env
+
+
+def _add_gateway_secrets(pod: Manifest, settings: OperatorSettings) -> None:
+    """Mount the gateway's TLS Secret and the platform CA's, and open the TLS port. A missing
+    Secret keeps the pod from starting, which says plainly what is wrong."""
+    container = pod["containers"][0]
+    for name, secret, path in (("gateway-tls", settings.gateway_tls_secret, GATEWAY_TLS_DIR),
+                               ("platform-ca", settings.platform_ca_secret, PLATFORM_CA_DIR)):
+        if secret:
+            pod.setdefault("volumes", []).append({"name": name, "secret": {"secretName": secret}})
+            container.setdefault("volumeMounts", []).append({"name": name, "mountPath": path, "readOnly": True})
+    if settings.gateway_tls_secret:
+        container["ports"].append({"name": "ocpps", "containerPort": settings.gateway_tls_port, "protocol": "TCP"})
 
 
 def build_platform_deployment(service: str, *, settings: OperatorSettings, replicas: int,
@@ -94,7 +138,7 @@ def build_platform_deployment(service: str, *, settings: OperatorSettings, repli
     name = platform_name(service)
     labels = {**_labels(name, service), LABEL_SERVICE: service}
     probe = {"httpGet": {"path": "/healthz", "port": "http"}, "periodSeconds": 10, "failureThreshold": 3}
-    return {
+    deployment = {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
         "metadata": {"name": name, "labels": labels, "ownerReferences": owner_references(owners)},
@@ -110,7 +154,7 @@ def build_platform_deployment(service: str, *, settings: OperatorSettings, repli
                         "image": settings.image,
                         "imagePullPolicy": settings.image_pull_policy,
                         "command": ["chargeplane", "migrate"],
-                        "env": [{"name": "DATABASE_URL", "value": settings.database_url}],
+                        "env": [_database_url_env()],
                         "securityContext": _container_security(),
                     }],
                     "containers": [{
@@ -132,11 +176,18 @@ def build_platform_deployment(service: str, *, settings: OperatorSettings, repli
             },
         },
     }
+    if service == "ocpp":
+        _add_gateway_secrets(deployment["spec"]["template"]["spec"], settings)
+    return deployment
 
 
-def build_platform_service(service: str, *, owners: Iterable[OwnerReference]) -> Manifest:
+def build_platform_service(service: str, *, owners: Iterable[OwnerReference], tls_port: int | None = None) -> Manifest:
+    """`tls_port`: the gateway's TLS listener, served beside its plain port."""
     name = platform_name(service)
     port = PLATFORM_SERVICES[service]
+    ports = [{"name": "http", "port": port, "targetPort": "http", "protocol": "TCP"}]
+    if tls_port is not None:
+        ports.append({"name": "ocpps", "port": tls_port, "targetPort": "ocpps", "protocol": "TCP"})
     return {
         "apiVersion": "v1",
         "kind": "Service",
@@ -145,20 +196,44 @@ def build_platform_service(service: str, *, owners: Iterable[OwnerReference]) ->
         "spec": {
             "type": "ClusterIP",
             "selector": _selector(service),
-            "ports": [{"name": "http", "port": port, "targetPort": "http", "protocol": "TCP"}],
+            "ports": ports,
         },
     }
 
 
+def _platform_secret(name: str, component: str, data: dict[str, str], owners: Iterable[OwnerReference]) -> Manifest:
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": name, "labels": _labels(name, component), "ownerReferences": owner_references(owners)},
+        "type": "Opaque",
+        "stringData": data,
+    }
+
+
+def build_database_secret(settings: OperatorSettings, *, owners: Iterable[OwnerReference]) -> Manifest:
+    """The database URL of a namespace's platform: the operator's own, so it follows its settings."""
+    return _platform_secret(DATABASE_SECRET, "database", {DATABASE_URL_KEY: settings.database_url}, owners)
+
+
+def build_jwt_secret(key: str, *, owners: Iterable[OwnerReference]) -> Manifest:
+    """The key auth signs API tokens with and api-gateway verifies them with. Created once with
+    a random `key`; a later run adopts the existing Secret and never rotates it (every token
+    issued would turn invalid)."""
+    return _platform_secret(JWT_SECRET, "jwt", {JWT_SECRET_KEY: key}, owners)
+
+
 def build_platform(*, settings: OperatorSettings, stations: int, owners: Iterable[OwnerReference]) -> list[Manifest]:
-    """Every Deployment and Service of one namespace's platform, owned by all its
-    ChargingStations and Tariffs (so it goes when the last of them goes)."""
+    """The database Secret and every Deployment and Service of one namespace's platform, owned
+    by all its ChargingStations and Tariffs (so it goes when the last of them goes). The JWT
+    Secret is apart: its random key is no pure function (build_jwt_secret)."""
     owners = list(owners)
-    manifests = []
+    manifests = [build_database_secret(settings, owners=owners)]
     for service in PLATFORM_SERVICES:
         replicas = gateway_replicas(stations, settings) if service == "ocpp" else 1
         manifests.append(build_platform_deployment(service, settings=settings, replicas=replicas, owners=owners))
-        manifests.append(build_platform_service(service, owners=owners))
+        tls_port = settings.gateway_tls_port if service == "ocpp" and settings.gateway_tls_secret else None
+        manifests.append(build_platform_service(service, owners=owners, tls_port=tls_port))
     return manifests
 
 
@@ -198,8 +273,12 @@ def build_simulator_deployment(station: str, spec: Mapping[str, Any], *, setting
     simulator = {**DEFAULT_SIMULATOR, **spec.get("simulator", {})}
     secret, key = credentials_reference(station, spec)
     labels = {**_labels(name, "simulator"), LABEL_STATION: station}
+    # security profile 2 connects over TLS, trusting the CA of the gateway's TLS Secret
+    over_tls = spec.get("securityProfile", 1) >= 2 and bool(settings.gateway_tls_secret)
+    url = (f"wss://{platform_name('ocpp')}:{settings.gateway_tls_port}/ocpp" if over_tls
+           else f"ws://{platform_name('ocpp')}:{PLATFORM_SERVICES['ocpp']}/ocpp")
     args = [
-        "--url", f"ws://{platform_name('ocpp')}:{PLATFORM_SERVICES['ocpp']}/ocpp",
+        "--url", url,
         "--station-id", spec["stationId"],
         "--connectors", str(max(1, len(spec.get("connectors", [])))),
         "--sessions", str(simulator["sessions"]),
@@ -212,6 +291,22 @@ def build_simulator_deployment(station: str, spec: Mapping[str, Any], *, setting
         "--password", "$(OCPP_PASSWORD)",
         "--quiet",
     ]  # fmt: skip
+    container: Manifest = {
+        "name": "emulator",
+        "image": settings.image,
+        "imagePullPolicy": settings.image_pull_policy,
+        "command": ["chargeplane-emulator"],
+        "args": args,
+        "env": [{"name": "OCPP_PASSWORD", "valueFrom": {"secretKeyRef": {"name": secret, "key": key}}}],
+        "resources": {"requests": {"cpu": "10m", "memory": "64Mi"}},
+        "securityContext": _container_security(),
+    }
+    pod: Manifest = {"containers": [container]}
+    if over_tls:
+        args += ["--ca-file", f"{GATEWAY_TLS_DIR}/ca.crt"]
+        pod["volumes"] = [{"name": "gateway-ca", "secret": {"secretName": settings.gateway_tls_secret,
+                                                            "items": [{"key": "ca.crt", "path": "ca.crt"}]}}]
+        container["volumeMounts"] = [{"name": "gateway-ca", "mountPath": GATEWAY_TLS_DIR, "readOnly": True}]
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
@@ -221,21 +316,7 @@ def build_simulator_deployment(station: str, spec: Mapping[str, Any], *, setting
             # two emulators with one station id would take each other's socket over
             "strategy": {"type": "Recreate"},
             "selector": {"matchLabels": {LABEL_PART_OF: PART_OF, LABEL_STATION: station}},
-            "template": {
-                "metadata": {"labels": labels},
-                "spec": {
-                    "containers": [{
-                        "name": "emulator",
-                        "image": settings.image,
-                        "imagePullPolicy": settings.image_pull_policy,
-                        "command": ["chargeplane-emulator"],
-                        "args": args,
-                        "env": [{"name": "OCPP_PASSWORD", "valueFrom": {"secretKeyRef": {"name": secret, "key": key}}}],
-                        "resources": {"requests": {"cpu": "10m", "memory": "64Mi"}},
-                        "securityContext": _container_security(),
-                    }],
-                },
-            },
+            "template": {"metadata": {"labels": labels}, "spec": pod},
         },
     }
 
@@ -245,6 +326,9 @@ def build_registration(spec: Mapping[str, Any]) -> dict[str, Any]:
     return {
         "heartbeat_interval": spec.get("heartbeatIntervalSeconds", DEFAULT_HEARTBEAT_INTERVAL),
         "registration_status": spec.get("registrationStatus", "Accepted"),
+        # the gateway enforces these whenever the station is online
+        "desired_configuration": dict(spec.get("configuration", {})),
+        "security_profile": spec.get("securityProfile", 1),
     }
 
 

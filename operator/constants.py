@@ -15,6 +15,19 @@ PLATFORM_SERVICES = {
     "ocpp": 8081, "sessions": 8082, "billing": 8083, "telemetry": 8084, "auth": 8085, "api-gateway": 8080,
 }
 NAME_PREFIX = "chargeplane-"
+# Where the gateway mounts its TLS Secret and the platform CA's (cert-manager's key names)
+GATEWAY_TLS_DIR = "/etc/chargeplane/tls"
+PLATFORM_CA_DIR = "/etc/chargeplane/ca"
+
+# The Secrets of a namespace's platform, which its pods read through secretKeyRef: the
+# database URL (the operator's own, kept in step with its settings) and the key auth signs
+# API tokens with and api-gateway verifies them with (random, made once, never rotated).
+DATABASE_SECRET = "chargeplane-platform-database"
+DATABASE_URL_KEY = "url"
+JWT_SECRET = "chargeplane-platform-jwt"
+JWT_SECRET_KEY = "jwt-secret"
+# the services that hold the JWT key
+JWT_SERVICES = ("auth", "api-gateway")
 
 # Label keys. `chargeplane.io/service` selects a service's pods (the chart's NodePort
 # Service for the gateway selects `chargeplane.io/service: ocpp`).

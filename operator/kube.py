@@ -94,6 +94,15 @@ async def create_or_patch(api: ApiClient, namespace: str, manifest: Manifest, lo
         await patch(manifest["metadata"]["name"], namespace, manifest, _content_type=MERGE_PATCH)
 
 
+async def create_or_adopt(api: ApiClient, namespace: str, manifest: Manifest, logger: kopf.Logger) -> None:
+    """Create; an existing object keeps its content and only takes the manifest's labels and
+    owners (a generated key is never rotated, yet goes with the platform's last owner)."""
+    if not await create_if_absent(api, namespace, manifest, logger):
+        _, patch, _ = _calls(api, manifest["kind"])
+        metadata = {key: manifest["metadata"][key] for key in ("labels", "ownerReferences")}
+        await patch(manifest["metadata"]["name"], namespace, {"metadata": metadata}, _content_type=MERGE_PATCH)
+
+
 async def delete_if_present(api: ApiClient, namespace: str, kind: str, name: str, logger: kopf.Logger) -> None:
     _, _, delete = _calls(api, kind)
     try:

@@ -59,6 +59,12 @@ class PlatformClient:
             "GET", namespace, "ocpp", f"/internal/stations/{station_id}", absent_ok=True)
         return view
 
+    async def station_configuration(self, namespace: str, station_id: str) -> dict[str, Any] | None:
+        """The keys the station reported and where each desired key stands, or None if it is not registered."""
+        configuration: dict[str, Any] | None = await self._call(
+            "GET", namespace, "ocpp", f"/internal/stations/{station_id}/configuration", absent_ok=True)
+        return configuration
+
     async def set_station_password(self, namespace: str, station_id: str, password: str) -> None:
         """OCPP security profile 1: the gateway then refuses the station without this password."""
         await self._call("PUT", namespace, "auth", f"/internal/auth/stations/{station_id}/password",

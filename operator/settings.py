@@ -22,6 +22,12 @@ class OperatorSettings(BaseSettings):
     # the gateway gets one replica per this many stations in its namespace, at most max
     stations_per_gateway_replica: int = 5000
     gateway_max_replicas: int = 10
+    # OCPP security profiles 2 and 3: the Secret (in each platform namespace) with the gateway's
+    # TLS certificate as cert-manager writes it (tls.crt, tls.key, ca.crt); empty: no TLS listener
+    gateway_tls_secret: str = ""
+    gateway_tls_port: int = 8443
+    # the Secret with the platform CA (tls.crt, tls.key) that signs stations' CSRs; empty: SignCertificate is Rejected
+    platform_ca_secret: str = ""
     # how often station status is read back from the platform, in seconds
     status_interval: float = 5.0
     # seconds before a handler that waits (for a service, a Tariff, stations still using a Tariff) tries again

@@ -28,10 +28,12 @@ from .platforms import ensure_platform
 from .runtime import Runtime
 from .status import (
     CHARGING_LIMITED,
+    CONFIGURATION_APPLIED,
     REGISTERED,
     TARIFF_BOUND,
     Condition,
     build_station_status,
+    configuration_condition,
     note_condition,
     set_condition,
     status_changes,
@@ -117,17 +119,26 @@ async def delete_station(runtime: Runtime, *, namespace: str, spec: Mapping[str,
 async def refresh_station_status(runtime: Runtime, *, namespace: str, spec: Mapping[str, Any],
                                  status: Mapping[str, Any], generation: int | None, stopping: Callable[[], bool],
                                  patch_status: MutableMapping[str, Any], logger: kopf.Logger) -> None:
-    """Phase, connectors and last heartbeat as the gateway has them; only changes are written."""
+    """Phase, connectors, last heartbeat and how far spec.configuration is applied, as the gateway
+    has them; only changes are written."""
     if stopping():
         return
+    configuration = spec.get("configuration") or {}
     try:
         view = await runtime.platform.station_view(namespace, spec["stationId"])
+        # only a station with keys to enforce costs the second call
+        gateway_configuration = (await runtime.platform.station_configuration(namespace, spec["stationId"])
+                                 if configuration and view is not None else None)
     except PlatformUnavailable as exc:
         logger.debug(f"status not refreshed: {exc}")
         desired: dict[str, Any] = {"phase": "Unknown"}
     else:
+        now = datetime.now(UTC)
         desired = build_station_status(view, expected=spec, conditions=status.get("conditions", []),
-                                       generation=generation, now=datetime.now(UTC))
+                                       generation=generation, now=now)
+        ok, reason, message = configuration_condition(configuration, gateway_configuration)
+        desired["conditions"] = set_condition(desired["conditions"], CONFIGURATION_APPLIED, ok, reason, message,
+                                              generation=generation, now=now)
         if view is not None and not stopping():
             desired["conditions"] = await reconcile_charging_limit(
                 runtime, namespace=namespace, spec=spec, online=bool(view["connected"]),

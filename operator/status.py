@@ -15,6 +15,7 @@ CONNECTED = "Connected"  # the station's WebSocket is open (read back from the g
 AS_EXPECTED = "AsExpected"  # the vendor and model it reported on boot are the ones in its spec
 SYNCED = "Synced"  # the Tariff is in billing as written
 DELETABLE = "Deletable"  # no station bills with the Tariff any more
+CONFIGURATION_APPLIED = "ConfigurationApplied"  # the station reports every key of spec.configuration as desired
 CHARGING_LIMITED = "ChargingLimited"  # the station holds the ChargePointMaxProfile of its spec.chargingLimit
 
 
@@ -87,6 +88,30 @@ def build_station_status(view: Mapping[str, Any] | None, *, expected: Mapping[st
             "; ".join(mismatches) or "vendor and model as expected", generation=generation, now=now,
         )
     return status
+
+
+def configuration_condition(desired: Mapping[str, str], gateway: Mapping[str, Any] | None) -> tuple[bool, str, str]:
+    """(ok, reason, message) of ConfigurationApplied: `desired` is spec.configuration, `gateway`
+    the gateway's configuration view of the station (GET /internal/stations/{id}/configuration)."""
+    if not desired:
+        return True, "NothingToEnforce", "spec.configuration is empty"
+    if gateway is None:
+        return False, "NotRegistered", "the gateway does not know this station"
+    state = gateway["desired"]
+    if {k["key"]: k["value"] for k in state["keys"]} != dict(desired):
+        return False, "Pending", "the gateway has not received this configuration yet"
+
+    def keys(*statuses: str) -> str:
+        return ", ".join(f"{k['key']} ({k['status']})" if len(statuses) > 1 else k["key"]
+                         for k in state["keys"] if k["status"] in statuses)
+
+    if state["status"] == "Rejected":
+        return False, "Rejected", f"the station refused: {keys('Rejected', 'NotSupported', 'Failed')}"
+    if state["status"] == "Pending":
+        return False, "Pending", f"waiting for the station to be online and answer: {keys('Pending')}"
+    if state["status"] == "RebootRequired":
+        return False, "RebootRequired", f"the station applies these after a reboot: {keys('RebootRequired')}"
+    return True, "Applied", f"the station reports the desired value of {', '.join(sorted(desired))}"
 
 
 def status_changes(current: Mapping[str, Any], desired: Mapping[str, Any]) -> dict[str, Any]:

@@ -27,6 +27,8 @@ TABLES = (
     "ocpp_message_log", "telemetry_data", "billing_transactions", "unmatched_stop_transactions",
     "charging_sessions", "connectors", "charging_stations", "station_tariffs", "outbox",
     "id_tags", "api_clients", "station_credentials", "remote_start_requests",
+    "station_maintenance_statuses", "station_files", "station_upload_requests", "firmware_campaign_stations",
+    "firmware_campaigns", "station_certificates", "security_events",
     "charging_sites",  # charging_profiles and charging_site_stations go with charging_stations
 )
 

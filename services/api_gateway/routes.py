@@ -14,13 +14,37 @@ SESSION_ID: Param = ("session_id", {"type": "integer", "minimum": 1, "maximum": 
 TARIFF_ID: Param = ("tariff_id", {"type": "string", "minLength": 1, "maxLength": 100})
 ID_TAG: Param = ("id_tag", {"type": "string", "minLength": 1, "maxLength": 20})
 ACTION: Param = ("action", {"type": "string", "minLength": 1, "maxLength": 40})
+FILE_ID: Param = ("file_id", {"type": "integer", "minimum": 1, "maximum": 2**63 - 1})
+CAMPAIGN_ID: Param = ("campaign_id", {"type": "integer", "minimum": 1, "maximum": 2**63 - 1})
+WAIT: Param = ("timeout", {"type": "number", "minimum": 1, "maximum": 120, "default": 30})
+DATE_TIME = {"type": "string", "format": "date-time"}
+# GetDiagnostics and GetLog as OCPP defines them, without what the platform fills in (the
+# upload location; GetLog's requestId).
+DIAGNOSTICS_REQUEST = {"type": "object", "additionalProperties": False, "properties": {
+    "startTime": DATE_TIME, "stopTime": DATE_TIME,
+    "retries": {"type": "integer"}, "retryInterval": {"type": "integer"}}}
+LOG_REQUEST = {"type": "object", "additionalProperties": False, "required": ["logType"], "properties": {
+    "logType": {"type": "string", "enum": ["DiagnosticsLog", "SecurityLog"]},
+    "log": {"type": "object", "additionalProperties": False,
+            "properties": {"oldestTimestamp": DATE_TIME, "latestTimestamp": DATE_TIME}},
+    "retries": {"type": "integer"}, "retryInterval": {"type": "integer"}}}
+FIRMWARE_CAMPAIGN = {"type": "object", "additionalProperties": False, "required": ["location", "station_ids"],
+                     "properties": {
+    "name": {"type": "string", "maxLength": 200},
+    "location": {"type": "string", "format": "uri", "maxLength": 512},
+    "retrieve_date": DATE_TIME, "install_date": DATE_TIME,
+    "retries": {"type": "integer", "minimum": 0, "maximum": 1000},
+    "retry_interval": {"type": "integer", "minimum": 0, "maximum": 86400},
+    "station_ids": {"type": "array", "minItems": 1, "maxItems": 10000, "uniqueItems": True,
+                    "items": {"type": "string", "minLength": 1, "maxLength": 48}},
+    "signing_certificate": {"type": "string", "minLength": 1, "maxLength": 5500},
+    "signature": {"type": "string", "minLength": 1, "maxLength": 800}}}
 SITE_ID: Param = ("site_id", {"type": "string", "minLength": 1, "maxLength": 64})
 PROFILE_ID: Param = ("profile_id", {"type": "integer", "minimum": 0, "maximum": 2**31 - 1})
 CONNECTOR_ID: Param = ("connectorId", {"type": "integer", "minimum": 0, "maximum": 2**31 - 1})
 PURPOSE: Param = ("chargingProfilePurpose", {"type": "string",
                                              "enum": ["ChargePointMaxProfile", "TxDefaultProfile", "TxProfile"]})
 STACK_LEVEL: Param = ("stackLevel", {"type": "integer", "minimum": 0, "maximum": 2**31 - 1})
-COMMAND_TIMEOUT: Param = ("timeout", {"type": "number", "minimum": 1, "maximum": 120, "default": 30})
 PAGE: list[Param] = [("limit", {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100}),
                      ("offset", {"type": "integer", "minimum": 0, "maximum": 2**31, "default": 0})]
 OBJECT = {"type": "object"}
@@ -39,6 +63,8 @@ class ApiRoute:
     query: list[Param] = field(default_factory=list)
     body: dict[str, Any] | None = None
     ok_status: int = 200
+    # what a success answers with: JSON, or a file (`application/octet-stream`)
+    content_type: str = "application/json"
 
 
 ROUTES = [
@@ -59,29 +85,73 @@ ROUTES = [
              "Send an OCPP command to a station; its reply, a timeout or offline comes back",
              upstream=("ocpp", "/internal/stations/{station_id}/commands/{action}"),
              path_params=[STATION_ID, ACTION],
-             query=[("timeout", {"type": "number", "minimum": 1, "maximum": 120, "default": 30})], body=OBJECT),
+             query=[WAIT], body=OBJECT),
     ApiRoute("GET", "/api/v1/stations/{station_id}/remote-starts", "list_remote_starts", "read",
              "Remote starts sent to a station and what became of them",
              upstream=("ocpp", "/internal/stations/{station_id}/remote-starts"), path_params=[STATION_ID]),
+    ApiRoute("GET", "/api/v1/stations/{station_id}/maintenance", "get_station_maintenance", "read",
+             "A station's firmware version and its firmware, diagnostics and log statuses, latest and history",
+             upstream=("ocpp", "/internal/stations/{station_id}/maintenance"), path_params=[STATION_ID]),
+    ApiRoute("POST", "/api/v1/stations/{station_id}/diagnostics-requests", "post_diagnostics_request", "operate",
+             "Send GetDiagnostics: the station uploads its diagnostics file to the platform",
+             upstream=("ocpp", "/internal/stations/{station_id}/diagnostics-requests"),
+             path_params=[STATION_ID], query=[WAIT], body=DIAGNOSTICS_REQUEST, ok_status=201),
+    ApiRoute("POST", "/api/v1/stations/{station_id}/log-requests", "post_log_request", "operate",
+             "Send GetLog (security extension): the station uploads the log to the platform",
+             upstream=("ocpp", "/internal/stations/{station_id}/log-requests"),
+             path_params=[STATION_ID], query=[WAIT], body=LOG_REQUEST, ok_status=201),
+    ApiRoute("GET", "/api/v1/stations/{station_id}/upload-requests", "list_upload_requests", "read",
+             "The GetDiagnostics and GetLog requests sent to a station, with its replies and files",
+             upstream=("ocpp", "/internal/stations/{station_id}/upload-requests"), path_params=[STATION_ID],
+             query=PAGE),
+    ApiRoute("GET", "/api/v1/stations/{station_id}/files", "list_station_files", "read",
+             "The diagnostics files and logs a station uploaded, newest first",
+             upstream=("ocpp", "/internal/stations/{station_id}/files"), path_params=[STATION_ID], query=PAGE),
+    ApiRoute("GET", "/api/v1/stations/{station_id}/files/{file_id}", "download_station_file", "read",
+             "Download a file a station uploaded", path_params=[STATION_ID, FILE_ID],
+             content_type="application/octet-stream"),
+    ApiRoute("POST", "/api/v1/firmware-campaigns", "post_firmware_campaign", "operate",
+             "Start a firmware campaign: the platform sends UpdateFirmware (or SignedUpdateFirmware) to each "
+             "target station when it is online", upstream=("ocpp", "/internal/firmware-campaigns"),
+             body=FIRMWARE_CAMPAIGN, ok_status=201),
+    ApiRoute("GET", "/api/v1/firmware-campaigns", "list_firmware_campaigns", "read",
+             "Firmware campaigns, newest first, with how many stations are in which status",
+             upstream=("ocpp", "/internal/firmware-campaigns"), query=PAGE),
+    ApiRoute("GET", "/api/v1/firmware-campaigns/{campaign_id}", "get_firmware_campaign", "read",
+             "A firmware campaign with each target station's status",
+             upstream=("ocpp", "/internal/firmware-campaigns/{campaign_id}"), path_params=[CAMPAIGN_ID]),
+    ApiRoute("GET", "/api/v1/stations/{station_id}/configuration", "get_station_configuration", "read",
+             "The configuration keys a station reported, the desired values and its answers to each change",
+             upstream=("ocpp", "/internal/stations/{station_id}/configuration"), path_params=[STATION_ID]),
+    ApiRoute("GET", "/api/v1/stations/{station_id}/security-events", "list_security_events", "read",
+             "Security events the station reported (SecurityEventNotification), newest first",
+             upstream=("ocpp", "/internal/stations/{station_id}/security-events"), path_params=[STATION_ID],
+             query=PAGE),
+    ApiRoute("GET", "/api/v1/stations/{station_id}/certificates", "list_station_certificates", "read",
+             "Certificates on the station: issued by the platform CA, installed, deleted",
+             upstream=("ocpp", "/internal/stations/{station_id}/certificates"), path_params=[STATION_ID]),
+    ApiRoute("GET", "/api/v1/security/ca-certificate", "get_ca_certificate", "read",
+             "The platform CA's certificate, which signs station certificates",
+             upstream=("ocpp", "/internal/security/ca-certificate")),
     ApiRoute("GET", "/api/v1/stations/{station_id}/charging-profiles", "list_charging_profiles", "read",
              "The charging profiles a station holds (those it accepted)",
              upstream=("ocpp", "/internal/stations/{station_id}/charging-profiles"), path_params=[STATION_ID]),
     ApiRoute("POST", "/api/v1/stations/{station_id}/charging-profiles", "set_charging_profile", "operate",
              "Send a charging profile (SetChargingProfile, checked against OCPP 1.6's rules first); stored if accepted",
              upstream=("ocpp", "/internal/stations/{station_id}/commands/SetChargingProfile"),
-             path_params=[STATION_ID], query=[COMMAND_TIMEOUT], body=OBJECT),
+             path_params=[STATION_ID], query=[WAIT], body=OBJECT),
     ApiRoute("DELETE", "/api/v1/stations/{station_id}/charging-profiles", "clear_charging_profiles", "operate",
              "Clear the station's charging profiles matching every filter given (ClearChargingProfile)",
-             path_params=[STATION_ID], query=[CONNECTOR_ID, PURPOSE, STACK_LEVEL, COMMAND_TIMEOUT]),
+             path_params=[STATION_ID], query=[CONNECTOR_ID, PURPOSE, STACK_LEVEL, WAIT]),
     ApiRoute("DELETE", "/api/v1/stations/{station_id}/charging-profiles/{profile_id}", "clear_charging_profile",
              "operate", "Clear one charging profile by its id (ClearChargingProfile)",
-             path_params=[STATION_ID, PROFILE_ID], query=[COMMAND_TIMEOUT]),
+             path_params=[STATION_ID, PROFILE_ID], query=[WAIT]),
     ApiRoute("GET", "/api/v1/stations/{station_id}/composite-schedule", "get_composite_schedule", "read",
              "The schedule a connector will follow, as the station computes it (GetCompositeSchedule)",
              path_params=[STATION_ID],
              query=[("connectorId", {**CONNECTOR_ID[1], "default": 0}),
                     ("duration", {"type": "integer", "minimum": 1, "maximum": 2**31 - 1, "default": 3600}),
-                    ("chargingRateUnit", {"type": "string", "enum": ["W", "A"]}), COMMAND_TIMEOUT]),
+                    ("chargingRateUnit", {"type": "string", "enum": ["W", "A"]}), WAIT]),
     ApiRoute("GET", "/api/v1/charging-sites", "list_charging_sites", "read",
              "Charging sites: power limits shared by groups of stations",
              upstream=("ocpp", "/internal/charging-sites")),
@@ -145,7 +215,9 @@ def openapi_document() -> dict[str, Any]:
             + [_parameter(n, s, "query") for n, s in route.query],
             "responses": {
                 str(route.ok_status): {"description": "success"} if route.ok_status == 204 else
-                {"description": "success", "content": {"application/json": {"schema": OBJECT}}},
+                {"description": "success", "content": {route.content_type: {
+                    "schema": OBJECT if route.content_type == "application/json"
+                    else {"type": "string", "format": "binary"}}}},
                 "default": {"description": "error",
                             "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
             },

@@ -3,12 +3,14 @@ and answer with its JSON. The api-gateway has no database of its own."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from typing import Any
+from urllib.parse import quote
 
 import aiohttp
 import orjson
-from aiohttp import web
+from aiohttp import ClientResponse, web
 
 from chargeplane.common.keys import HTTP
 from chargeplane.common.web import ApiError, json_response, read_json
@@ -27,16 +29,22 @@ def _refuse_nul(path: str, params: dict[str, str] | None, body: Any) -> None:
         raise ApiError(400, "invalid_text", "text may not contain NUL characters")
 
 
+@asynccontextmanager
+async def _upstream(request: web.Request, method: str, url: str, **options: Any) -> AsyncIterator[ClientResponse]:
+    try:
+        async with request.app[HTTP].request(method, url, **options) as response:
+            yield response
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        raise ApiError(503, "service_unavailable", f"a ChargePlane service is unavailable: {exc!r}") from exc
+
+
 async def _forward(request: web.Request, base_url: str, path: str, *, method: str = "GET",
                    params: dict[str, str] | None = None, body: Any = None) -> tuple[int, Any]:
     _refuse_nul(path, params, body)
-    try:
-        async with request.app[HTTP].request(method, base_url + path, params=params,
-                                             json=body if body is not None else None) as response:
-            payload = await response.json(content_type=None) if response.status != 204 else None
-            return response.status, payload
-    except (aiohttp.ClientError, TimeoutError) as exc:
-        raise ApiError(503, "service_unavailable", f"a ChargePlane service is unavailable: {exc!r}") from exc
+    async with _upstream(request, method, base_url + path, params=params,
+                         json=body if body is not None else None) as response:
+        payload = await response.json(content_type=None) if response.status != 204 else None
+        return response.status, payload
 
 
 def _reply(status: int, payload: Any) -> web.Response:
@@ -94,6 +102,19 @@ async def get_session(request: web.Request) -> web.Response:
     _, series = await _forward(request, _service_url(request, "telemetry"),
                                f"/internal/sessions/{session_id}/energy-samples")
     return json_response({**session, "meter_series": series.get("samples", []) if series else []})
+
+
+async def download_station_file(request: web.Request) -> web.Response:
+    """A station's uploaded file, passed through as it is (not JSON)."""
+    file_id = _int_param(request, "file_id")
+    station_id = request.match_info["station_id"]
+    url = f"{_service_url(request, 'ocpp')}/internal/stations/{quote(station_id, safe='')}/files/{file_id}"
+    async with _upstream(request, "GET", url) as response:
+        if response.status != 200:
+            return _reply(response.status, await response.json(content_type=None))
+        return web.Response(body=await response.read(), headers={
+            name: response.headers[name] for name in ("Content-Type", "Content-Disposition")
+            if name in response.headers})
 
 
 # ----- smart charging: friendlier forms of three commands ------------------------------------

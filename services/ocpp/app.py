@@ -13,17 +13,31 @@ from chargeplane.common.keys import DB_POOL, HTTP, OUTBOX, SETTINGS
 from chargeplane.common.outbox import outbox_context
 from chargeplane.common.web import base_app
 
-from . import commands_api, metrics, smart_charging_api, stations_api
+from . import (
+    commands_api,
+    configuration_api,
+    diagnostics_api,
+    firmware_api,
+    metrics,
+    security_api,
+    smart_charging_api,
+    stations_api,
+    uploads_api,
+)
 from .auth_client import AuthClient
 from .commands import commands_context
 from .committer import GroupCommitter
-from .connection import ocpp_websocket
+from .configuration import configuration_context
+from .connection import ocpp_websocket, serve_station
+from .firmware_campaigns import dispatcher_context
 from .framelog import FrameLog
-from .keys import AUTH, COMMITTER, FRAME_LOG, REGISTRY, STORE
+from .keys import AUTH, BOOT_LISTENERS, COMMITTER, FRAME_LOG, REGISTRY, STORE, TLS_LISTENER
 from .registry import ConnectionRegistry
+from .security import security_context
 from .settings import OcppSettings
 from .site_limits import balancer_context
 from .store import METER_VALUES, METER_VALUES_BATCH, SESSION_START, SESSION_STOP, SOURCE, STATION_BOOTED, StationStore
+from .tls import TlsListener, tls_listener_context
 
 log = structlog.get_logger(__name__)
 REMOTE_START_SWEEP_S = 5.0
@@ -74,16 +88,27 @@ async def _close_sockets(app: web.Application) -> None:
 def create_app(settings: OcppSettings) -> web.Application:
     app = base_app(settings)
     app[REGISTRY] = registry = ConnectionRegistry()
+    app[BOOT_LISTENERS] = []
     metrics.CONNECTED_STATIONS.set_function(registry.__len__)
     app.cleanup_ctx.append(http_client_context)
     app.cleanup_ctx.append(outbox_context(
         {"sessions": settings.sessions_url, "telemetry": settings.telemetry_url}, FAILURE_EVENTS))
     app.cleanup_ctx.append(_gateway_context)
     app.cleanup_ctx.append(commands_context)
+    app.cleanup_ctx.append(dispatcher_context)
+    app.cleanup_ctx.append(configuration_context)
+    app.cleanup_ctx.append(security_context)
     app.cleanup_ctx.append(balancer_context)
+    app[TLS_LISTENER] = TlsListener()
+    app.cleanup_ctx.append(tls_listener_context(serve_station))
     app.on_shutdown.append(_close_sockets)
     stations_api.add_routes(app)
     commands_api.add_routes(app)
+    diagnostics_api.add_routes(app)
+    uploads_api.add_routes(app)
+    firmware_api.add_routes(app)
+    configuration_api.add_routes(app)
+    security_api.add_routes(app)
     smart_charging_api.add_routes(app)
     app.router.add_get("/ocpp/ws", ocpp_websocket)
     app.router.add_get("/ocpp/{station_id}", ocpp_websocket)

@@ -13,8 +13,9 @@ from aiohttp import web
 from chargeplane.common.keys import DB_POOL
 from chargeplane.common.web import ApiError, json_response, read_json
 
-from . import charging_profiles, schemas
-from .keys import COMMANDS, STORE
+from . import charging_profiles, schemas, security
+from .commands import CommandOutcome
+from .keys import COMMANDS, CONFIGURATION, SECURITY, STORE
 from .protocol import OcppError
 
 # Every action OCPP 1.6 (with the Security Whitepaper edition 3) lets a CSMS send.
@@ -44,14 +45,37 @@ async def post_command(request: web.Request) -> web.Response:
         schemas.validate(action, payload)
     except OcppError as exc:
         raise ApiError(422, "invalid_payload", exc.description, exc.details) from exc
-    try:
-        within_s = min(max(float(request.query.get("timeout", DEFAULT_WAIT_S)), 1.0), MAX_WAIT_S)
-    except ValueError as exc:
-        raise ApiError(400, "invalid_timeout", "timeout is a number of seconds") from exc
-    if await request.app[STORE].find_station(station_id) is None:
-        raise ApiError(404, "station_not_found", f"station {station_id!r} is not registered")
+    security.check_command(action, payload)
+    within_s = wait_seconds(request)
+    await require_station(request, station_id)
     await charging_profiles.check_command(request.app[DB_POOL], station_id, action, payload)
     outcome = await request.app[COMMANDS].send(station_id, action, payload, within_s)
+    result = station_reply(station_id, outcome, within_s)
+    await charging_profiles.record_reply(request.app[DB_POOL], station_id, action, payload, result)
+    await request.app[CONFIGURATION].after_command(station_id, action, payload, outcome)
+    await request.app[SECURITY].after_command(station_id, action, payload, outcome)
+    if action == "RemoteStartTransaction" and result.get("status") == "Accepted":
+        await request.app[STORE].record_remote_start(
+            station_id, payload.get("connectorId"), payload["idTag"], REMOTE_START_EXPIRY_S
+        )
+    return json_response({"station_id": station_id, "action": action, "result": result})
+
+
+def wait_seconds(request: web.Request) -> float:
+    """How long to wait for the station's reply: `?timeout=`, bounded."""
+    try:
+        return min(max(float(request.query.get("timeout", DEFAULT_WAIT_S)), 1.0), MAX_WAIT_S)
+    except ValueError as exc:
+        raise ApiError(400, "invalid_timeout", "timeout is a number of seconds") from exc
+
+
+async def require_station(request: web.Request, station_id: str) -> None:
+    if await request.app[STORE].find_station(station_id) is None:
+        raise ApiError(404, "station_not_found", f"station {station_id!r} is not registered")
+
+
+def station_reply(station_id: str, outcome: CommandOutcome, within_s: float) -> dict[str, Any]:
+    """The station's CALLRESULT payload, or the ApiError for a command it did not answer so."""
     if outcome.status == "offline":
         raise ApiError(409, "station_offline", f"station {station_id!r} is not connected")
     if outcome.status == "timeout":
@@ -59,12 +83,7 @@ async def post_command(request: web.Request) -> web.Response:
     if outcome.status == "error":
         raise ApiError(502, "station_call_error", f"station answered CALLERROR {outcome.payload['errorCode']}",
                        outcome.payload)
-    await charging_profiles.record_reply(request.app[DB_POOL], station_id, action, payload, outcome.payload)
-    if action == "RemoteStartTransaction" and outcome.payload.get("status") == "Accepted":
-        await request.app[STORE].record_remote_start(
-            station_id, payload.get("connectorId"), payload["idTag"], REMOTE_START_EXPIRY_S
-        )
-    return json_response({"station_id": station_id, "action": action, "result": outcome.payload})
+    return outcome.payload
 
 
 async def list_remote_starts(request: web.Request) -> web.Response:

@@ -6,6 +6,7 @@ import asyncio
 import base64
 import binascii
 import uuid
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import structlog
@@ -18,23 +19,31 @@ from . import metrics, protocol, schemas
 from .auth_client import AuthUnavailable
 from .context import StationContext
 from .framelog import FrameLog
-from .keys import AUTH, COMMANDS, FRAME_LOG, REGISTRY, SITES, STORE
+from .keys import AUTH, BOOT_LISTENERS, COMMANDS, FRAME_LOG, REGISTRY, SECURITY, SITES, STORE
 from .protocol import Call, CallErrorFrame, CallResult, ErrorCode, FrameError, OcppError
-from .router import KNOWN_STATION_ACTIONS, ROUTES
+from .router import ROUTES
 from .spans import call_span
+from .tls import CertificateMismatch, Transport, transport_of
 
 log = structlog.get_logger(__name__)
 
 SUBPROTOCOL = "ocpp1.6"
+PROFILE_NEEDS = {
+    2: "connect over TLS (the gateway's TLS port) with its password",
+    3: "connect over TLS with a client certificate whose CN is the station id",
+}
 
 
 class StationConnection:
-    def __init__(self, ctx: StationContext, ws: web.WebSocketResponse, frame_log: FrameLog) -> None:
+    def __init__(self, ctx: StationContext, ws: web.WebSocketResponse, frame_log: FrameLog,
+                 boot_listeners: Sequence[Callable[[str], None]] = ()) -> None:
         self.ctx = ctx
         self.ws = ws
         self.frame_log = frame_log
+        self.boot_listeners = boot_listeners
         self._call_lock = asyncio.Lock()
         self._pending_calls: dict[str, asyncio.Future[CallResult | CallErrorFrame]] = {}
+        self._follow_ups: set[asyncio.Task[None]] = set()
 
     async def send(self, text: str, message_type: int, unique_id: str, action: str | None = None) -> None:
         self.frame_log.record(self.ctx.station_id, "out", text, message_type, unique_id, action)
@@ -56,6 +65,11 @@ class StationConnection:
             self.frame_log.record(self.ctx.station_id, "in", text, 2, frame.unique_id, frame.action)
             reply = await self.on_call(frame)
             await self.send(reply, int(reply[1]), frame.unique_id, frame.action)
+            if (frame.action == "BootNotification" and int(reply[1]) == protocol.MessageType.CALLRESULT
+                    and self.ctx.station.registration_status == "Accepted"):
+                for listener in self.boot_listeners:
+                    listener(self.ctx.station_id)
+            self._run_follow_ups()
         else:
             kind = 3 if isinstance(frame, CallResult) else 4
             self.frame_log.record(self.ctx.station_id, "in", text, kind, frame.unique_id)
@@ -64,6 +78,19 @@ class StationConnection:
                 waiting.set_result(frame)
             else:
                 log.info("reply to no pending call", station_id=self.ctx.station_id, unique_id=frame.unique_id)
+
+    def _run_follow_ups(self) -> None:
+        # In tasks: a follow-up CALL's reply arrives through this connection's reader.
+        while self.ctx.after_reply:
+            task = asyncio.create_task(self._follow_up(self.ctx.after_reply.pop(0)))
+            self._follow_ups.add(task)
+            task.add_done_callback(self._follow_ups.discard)
+
+    async def _follow_up(self, work: Callable[[], Awaitable[None]]) -> None:
+        try:
+            await work()
+        except Exception:
+            log.exception("ocpp follow-up failed", station_id=self.ctx.station_id)
 
     async def call(self, action: str, payload: dict[str, Any], within_s: float) -> CallResult | CallErrorFrame:
         """Send a CSMS-initiated CALL and wait for the station's reply.
@@ -90,10 +117,10 @@ class StationConnection:
     async def on_call(self, call: Call) -> str:
         route = ROUTES.get(call.action)
         if route is None:
-            known = call.action in KNOWN_STATION_ACTIONS
-            code = ErrorCode.NOT_SUPPORTED if known else ErrorCode.NOT_IMPLEMENTED
-            metrics.count_reply(call.action if known else "unknown", code)
-            return protocol.call_error(call.unique_id, code, f"action {call.action!r} is not supported")
+            # every action OCPP 1.6 (and its security extension) lets a station send is routed
+            metrics.count_reply("unknown", ErrorCode.NOT_IMPLEMENTED)
+            return protocol.call_error(call.unique_id, ErrorCode.NOT_IMPLEMENTED,
+                                       f"action {call.action!r} is not an OCPP 1.6 station action")
         with call_span(self.ctx, call) as span:
             if span.is_recording():  # most are sampled out: build their attributes only for the rest
                 span.set_attributes({"ocpp.station_id": self.ctx.station_id, "ocpp.action": call.action,
@@ -149,11 +176,13 @@ def _unauthorized(reason: str) -> web.HTTPUnauthorized:
     return web.HTTPUnauthorized(headers={hdrs.WWW_AUTHENTICATE: 'Basic realm="ChargePlane OCPP"'}, text=reason)
 
 
-async def _authenticate(request: web.Request, station_id: str) -> None:
-    """OCPP security profile 1: HTTP Basic on the upgrade, for stations with credentials."""
+async def _authenticate(request: web.Request, app: web.Application, station_id: str, transport: Transport) -> None:
+    """HTTP Basic on the upgrade: for stations with credentials (profile 1), always over
+    TLS without a client certificate (profile 2)."""
     password = _basic_auth_password(request, station_id)
     try:
-        allowed = await request.app[AUTH].station_may_connect(station_id, password)
+        allowed = await app[AUTH].station_may_connect(station_id, password,
+                                                      password_required=transport is Transport.TLS)
     except AuthUnavailable as exc:
         metrics.HANDSHAKE_REFUSALS.labels("authentication_unavailable").inc()
         log.warning("station authentication unavailable", station_id=station_id, error=str(exc))
@@ -165,17 +194,33 @@ async def _authenticate(request: web.Request, station_id: str) -> None:
         raise _unauthorized("wrong or missing password for this station")
 
 
+def _transport(request: web.Request, station_id: str) -> Transport:
+    try:
+        return transport_of(request, station_id)
+    except CertificateMismatch as exc:
+        metrics.HANDSHAKE_REFUSALS.labels("certificate_mismatch").inc()
+        log.warning("station certificate refused", station_id=station_id, common_name=exc.common_name,
+                    peer=request.remote)
+        raise web.HTTPForbidden(text=f"the client certificate is not for station {station_id!r}") from exc
+
+
 async def ocpp_websocket(request: web.Request) -> web.StreamResponse:
     """`/ocpp/{station_id}` (OCPP-J) and `/ocpp/ws?station_id=ID` (legacy)."""
+    return await serve_station(request, request.app)
+
+
+async def serve_station(request: web.Request, app: web.Application) -> web.StreamResponse:
+    """A station's connection, on the plain listener or the TLS one (`tls.py`)."""
     station_id = _station_id(request)
-    app = request.app
     offered = [p.strip() for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",") if p.strip()]
     if offered and SUBPROTOCOL not in offered:
         metrics.HANDSHAKE_REFUSALS.labels("unsupported_subprotocol").inc()
         raise web.HTTPBadRequest(text=f"unsupported OCPP version {offered}: this CSMS speaks {SUBPROTOCOL}")
-    await _authenticate(request, station_id)
+    transport = _transport(request, station_id)
+    if transport is not Transport.MUTUAL_TLS:  # profile 3: the certificate is the credential
+        await _authenticate(request, app, station_id, transport)
     try:
-        connected = await app[STORE].connect(station_id, utcnow())
+        connected = await app[STORE].connect(station_id, utcnow(), transport)
     except Exception as exc:
         metrics.HANDSHAKE_REFUSALS.labels("database_unavailable").inc()
         log.warning("station connect failed, asked to retry", station_id=station_id, error=repr(exc))
@@ -185,13 +230,21 @@ async def ocpp_websocket(request: web.Request) -> web.StreamResponse:
         log.warning("unknown station refused", station_id=station_id, peer=request.remote)
         raise web.HTTPNotFound(text=f"unknown station {station_id!r}: register it with "
                                     f"`chargeplane station add {station_id}`")
+    if not connected.admitted:
+        profile = connected.station.security_profile
+        metrics.HANDSHAKE_REFUSALS.labels("security_profile").inc()
+        log.warning("station security profile refused", station_id=station_id, peer=request.remote,
+                    security_profile=profile, transport=int(transport))
+        raise web.HTTPForbidden(text=f"station {station_id!r} uses security profile {profile}: "
+                                     f"{PROFILE_NEEDS[profile]}")
     # Everything that needs the database happens before the upgrade: if PostgreSQL is
     # away the station gets a 503 and retries, instead of a socket we cannot serve.
-    ctx = StationContext(connected.station, app[STORE], app[AUTH], transactions_changed=app[SITES].transactions_changed)
+    ctx = StationContext(connected.station, app[STORE], app[AUTH], security=app[SECURITY],
+                         transactions_changed=app[SITES].transactions_changed)
     ctx.open_transactions = {t.connector_id: t for t in connected.open_transactions}
     ws = web.WebSocketResponse(protocols=(SUBPROTOCOL,), autoping=True, heartbeat=None, max_msg_size=1 << 20)
     await ws.prepare(request)
-    connection = StationConnection(ctx, ws, app[FRAME_LOG])
+    connection = StationConnection(ctx, ws, app[FRAME_LOG], app[BOOT_LISTENERS])
     registry = app[REGISTRY]
     replaced = registry.register(station_id, connection)
     if replaced is not None:

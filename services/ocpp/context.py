@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from chargeplane.common.timeutil import parse_ocpp
 
 from .auth_client import AuthClient
 from .protocol import ErrorCode, OcppError
 from .store import OpenTransaction, Station, StationStore
+
+if TYPE_CHECKING:
+    from .security import StationSecurity
 
 
 @dataclass(slots=True)
@@ -20,6 +24,10 @@ class StationContext:
     auth: AuthClient
     # connector id -> its open transaction; loaded at connect, kept by the handlers
     open_transactions: dict[int, OpenTransaction] = field(default_factory=dict)
+    security: StationSecurity | None = None
+    # CALLs the CSMS sends once the reply to the station's CALL is out (CertificateSigned
+    # after SignCertificate): the connection runs them in the background after the reply.
+    after_reply: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     # told (with the station id) when a transaction starts or ends; must return at once
     transactions_changed: Callable[[str], None] = lambda _: None
 

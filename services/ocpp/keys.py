@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from aiohttp import web
@@ -14,7 +15,11 @@ from .store import StationStore
 
 if TYPE_CHECKING:
     from .commands import CommandRouter
+    from .configuration import ConfigurationSync
+    from .firmware_campaigns import CampaignDispatcher
+    from .security import StationSecurity
     from .site_limits import SiteBalancer
+    from .tls import TlsListener
 
 REGISTRY = web.AppKey("registry", ConnectionRegistry)
 STORE = web.AppKey("store", StationStore)
@@ -22,4 +27,11 @@ FRAME_LOG = web.AppKey("frame_log", FrameLog)
 COMMITTER = web.AppKey("committer", GroupCommitter)
 AUTH = web.AppKey("auth_client", AuthClient)
 COMMANDS: web.AppKey[CommandRouter] = web.AppKey("commands")
+CAMPAIGNS: web.AppKey[CampaignDispatcher] = web.AppKey("firmware_campaigns")
+CONFIGURATION: web.AppKey[ConfigurationSync] = web.AppKey("configuration")
+# Called with the station id once a station's BootNotification was answered Accepted (the
+# reply already sent): where the CSMS starts calls of its own, as OCPP 1.6 allows only then.
+BOOT_LISTENERS: web.AppKey[list[Callable[[str], None]]] = web.AppKey("boot_listeners")
+SECURITY: web.AppKey[StationSecurity] = web.AppKey("security")
+TLS_LISTENER: web.AppKey[TlsListener] = web.AppKey("tls_listener")
 SITES: web.AppKey[SiteBalancer] = web.AppKey("sites")

@@ -11,8 +11,14 @@ from .handlers import (
     authorize,
     boot_notification,
     data_transfer,
+    diagnostics_status_notification,
+    firmware_status_notification,
     heartbeat,
+    log_status_notification,
     meter_values,
+    security_event_notification,
+    sign_certificate,
+    signed_firmware_status_notification,
     start_transaction,
     status_notification,
     stop_transaction,
@@ -46,12 +52,14 @@ ROUTES: dict[str, Route] = {
         Route("StopTransaction", stop_transaction.handle),
         Route("MeterValues", meter_values.handle),
         Route("DataTransfer", data_transfer.handle),
+        Route("FirmwareStatusNotification", firmware_status_notification.handle),
+        Route("DiagnosticsStatusNotification", diagnostics_status_notification.handle),
+        Route("LogStatusNotification", log_status_notification.handle),
+        Route("SignedFirmwareStatusNotification", signed_firmware_status_notification.handle),
+        Route("SignCertificate", sign_certificate.handle),
+        Route("SecurityEventNotification", security_event_notification.handle),
     )
 }
 
 # Actions OCPP 1.6 defines for a station to send that we do not handle yet: they get
 # NotSupported (a known action) rather than NotImplemented (an unknown one).
-KNOWN_STATION_ACTIONS = frozenset({
-    "DiagnosticsStatusNotification", "FirmwareStatusNotification", "LogStatusNotification",
-    "SecurityEventNotification", "SignCertificate", "SignedFirmwareStatusNotification",
-})

@@ -14,11 +14,12 @@ from pydantic import BaseModel, ConfigDict, Field
 from chargeplane.common.keys import DB_POOL
 from chargeplane.common.web import ApiError, json_response, read_json
 
-from .keys import REGISTRY
+from .configuration import DesiredConfiguration
+from .keys import CONFIGURATION, REGISTRY
 
 STATION_COLUMNS = (
     "id, vendor, model, serial_number, firmware_version, registration_status, heartbeat_interval, connected,"
-    " last_boot_at, last_heartbeat_at, last_seen_at, created_at"
+    " last_boot_at, last_heartbeat_at, last_seen_at, security_profile, created_at"
 )
 CONNECTOR_COLUMNS = "connector_id, status, error_code, info, status_at, transaction_id, meter_wh, meter_at"
 
@@ -28,6 +29,10 @@ class StationRegistration(BaseModel):
 
     heartbeat_interval: int = Field(default=300, ge=10, le=86400)
     registration_status: Literal["Accepted", "Pending", "Rejected"] = "Accepted"
+    # OCPP key -> value the gateway enforces whenever the station is online
+    desired_configuration: DesiredConfiguration = Field(default_factory=dict)
+    # OCPP security profile: 1 HTTP Basic, 2 TLS + Basic, 3 TLS with a client certificate
+    security_profile: Literal[1, 2, 3] = 1
 
 
 def _station_id(request: web.Request) -> str:
@@ -51,12 +56,19 @@ async def _station_view(request: web.Request, station_id: str) -> dict[str, Any]
 async def put_station(request: web.Request) -> web.Response:
     station_id = _station_id(request)
     body = StationRegistration.model_validate(await read_json(request) if request.can_read_body else {})
-    created = await request.app[DB_POOL].fetchval(
-        "INSERT INTO charging_stations (id, heartbeat_interval, registration_status) VALUES ($1, $2, $3)"
-        " ON CONFLICT (id) DO UPDATE SET heartbeat_interval = $2, registration_status = $3, updated_at = now()"
-        " RETURNING (xmax = 0)",
-        station_id, body.heartbeat_interval, body.registration_status,
-    )
+    async with request.app[DB_POOL].acquire() as conn, conn.transaction():
+        previous = await conn.fetchval(
+            "SELECT desired_configuration FROM charging_stations WHERE id = $1 FOR UPDATE", station_id)
+        created = await conn.fetchval(
+            "INSERT INTO charging_stations (id, heartbeat_interval, registration_status, desired_configuration,"
+            " security_profile) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id) DO UPDATE SET heartbeat_interval = $2,"
+            " registration_status = $3, desired_configuration = $4, security_profile = $5, updated_at = now()"
+            " RETURNING (xmax = 0)",
+            station_id, body.heartbeat_interval, body.registration_status, body.desired_configuration,
+            body.security_profile,
+        )
+    if body.desired_configuration and body.desired_configuration != previous:
+        request.app[CONFIGURATION].desired_changed(station_id)
     return json_response(await _station_view(request, station_id), status=201 if created else 200)
 
 

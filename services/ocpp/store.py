@@ -34,6 +34,7 @@ class Station:
     id: str
     registration_status: str
     heartbeat_interval: int
+    security_profile: int = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +48,9 @@ class OpenTransaction:
 class ConnectedStation:
     station: Station
     open_transactions: list[OpenTransaction]
+    # False when the connection's transport is weaker than the station's security profile
+    # (the station was not marked connected)
+    admitted: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,28 +90,35 @@ def _columns(rows: Sequence[tuple[Any, ...]], width: int) -> list[list[Any]]:
     return [[row[i] for row in rows] for i in range(width)]
 
 
-async def _connect(tx: Transaction, items: Sequence[tuple[str, datetime]]) -> list[ConnectedStation | None]:
-    """Mark the stations connected; return each one's registration and open transactions
-    (None for an unknown station). One statement for a whole reconnect storm's batch."""
+async def _connect(tx: Transaction, items: Sequence[tuple[str, datetime, int]]) -> list[ConnectedStation | None]:
+    """Mark the stations connected whose transport (1 plain, 2 TLS, 3 mutual TLS) meets their
+    security profile; return each one's registration and open transactions (None for an
+    unknown station, `admitted=False` for a transport too weak). One statement for a whole
+    reconnect storm's batch."""
     rows = await tx.conn.fetch(
-        "WITH arrived AS (SELECT * FROM unnest($1::text[], $2::timestamptz[]) AS a(id, at)),"
-        " known AS (UPDATE charging_stations s SET connected = true, last_seen_at = a.at, updated_at = now()"
-        " FROM arrived a WHERE s.id = a.id RETURNING s.id, s.registration_status, s.heartbeat_interval)"
-        " SELECT k.id, k.registration_status, k.heartbeat_interval, c.connector_id, c.transaction_id,"
-        " c.session_traceparent FROM known k"
-        " LEFT JOIN connectors c ON c.station_id = k.id AND c.transaction_id IS NOT NULL",
-        *_columns(items, 2),
+        "WITH arrived AS (SELECT * FROM unnest($1::text[], $2::timestamptz[], $3::smallint[]) AS a(id, at, transport)),"
+        " admitted AS (UPDATE charging_stations s SET connected = true, last_seen_at = a.at, updated_at = now()"
+        " FROM arrived a WHERE s.id = a.id AND s.security_profile <= a.transport RETURNING s.id)"
+        " SELECT s.id, s.registration_status, s.heartbeat_interval, s.security_profile, c.connector_id,"
+        " c.transaction_id, c.session_traceparent FROM charging_stations s"
+        " LEFT JOIN connectors c ON c.station_id = s.id AND c.transaction_id IS NOT NULL"
+        " WHERE s.id IN (SELECT id FROM arrived)",
+        *_columns(items, 3),
     )
-    found: dict[str, ConnectedStation] = {}
+    found: dict[str, tuple[Station, list[OpenTransaction]]] = {}
     for r in rows:
-        connected = found.get(r["id"])
-        if connected is None:
-            connected = found[r["id"]] = ConnectedStation(
-                Station(r["id"], r["registration_status"], r["heartbeat_interval"]), [])
+        station, open_transactions = found.setdefault(r["id"], (
+            Station(r["id"], r["registration_status"], r["heartbeat_interval"], r["security_profile"]), []))
         if r["transaction_id"] is not None:
-            connected.open_transactions.append(
-                OpenTransaction(r["connector_id"], r["transaction_id"], r["session_traceparent"]))
-    return [found.get(station_id) for station_id, _ in items]
+            open_transactions.append(OpenTransaction(r["connector_id"], r["transaction_id"], r["session_traceparent"]))
+    results: list[ConnectedStation | None] = []
+    for station_id, _, transport in items:
+        if station_id not in found:
+            results.append(None)
+            continue
+        station, open_transactions = found[station_id]
+        results.append(ConnectedStation(station, open_transactions, station.security_profile <= transport))
+    return results
 
 
 async def _disconnect(tx: Transaction, items: Sequence[tuple[str, datetime]]) -> list[None]:
@@ -303,15 +314,21 @@ class StationStore:
         self._committer = committer
         self._pool = pool  # reads, and writes no station waits for
 
+    async def run(self, set_write: SetWrite[Any], item: Any) -> Any:
+        """Commit a set write of another module (one per feature) with the next batch."""
+        return await self._committer.run_set(set_write, item)
+
     async def find_station(self, station_id: str) -> Station | None:
         row = await self._pool.fetchrow(
-            "SELECT id, registration_status, heartbeat_interval FROM charging_stations WHERE id = $1", station_id
+            "SELECT id, registration_status, heartbeat_interval, security_profile FROM charging_stations WHERE id = $1",
+            station_id,
         )
         return Station(**dict(row)) if row else None
 
-    async def connect(self, station_id: str, now: datetime) -> ConnectedStation | None:
-        """Mark a known station connected and load what its handlers need; None if unknown."""
-        result: ConnectedStation | None = await self._committer.run_set(CONNECT, (station_id, now))
+    async def connect(self, station_id: str, now: datetime, transport: int = 1) -> ConnectedStation | None:
+        """Mark a known station connected and load what its handlers need; None if unknown.
+        `transport` is the security profile the connection meets (1 plain ... 3 mutual TLS)."""
+        result: ConnectedStation | None = await self._committer.run_set(CONNECT, (station_id, now, transport))
         return result
 
     async def disconnect(self, station_id: str, now: datetime) -> None:

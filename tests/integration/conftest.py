@@ -49,6 +49,9 @@ APP_FACTORIES = {
 }
 
 
+STOP_WITHIN_S = 30.0
+
+
 @dataclass
 class Platform:
     """The running services; `stop`/`start` one to play a downstream outage.
@@ -64,6 +67,8 @@ class Platform:
     ports: dict[str, int] = field(default_factory=dict)
     host: str = "127.0.0.1"
     runners: dict[str, web.AppRunner] = field(default_factory=dict)
+    # service -> settings that differ from the defaults here (e.g. the gateway's TLS files)
+    overrides: dict[str, dict[str, object]] = field(default_factory=dict)
 
     @property
     def ocpp_url(self) -> str:
@@ -82,7 +87,7 @@ class Platform:
         }
         if name == "ocpp":
             settings["frame_log_flush_interval"] = 0.05
-        return settings
+        return {**settings, **self.overrides.get(name, {})}
 
     async def start(self, name: str) -> None:
         factory, settings_class = APP_FACTORIES[name]
@@ -94,7 +99,14 @@ class Platform:
         self.runners[name] = runner
 
     async def stop(self, name: str) -> None:
-        await self.runners.pop(name).cleanup()
+        runner = self.runners.pop(name)
+        try:
+            await asyncio.wait_for(runner.cleanup(), STOP_WITHIN_S)
+        except TimeoutError:
+            # A hang here once stalled a whole test run: name the service and every task still waiting.
+            for task in asyncio.all_tasks():
+                task.print_stack(limit=12)
+            raise AssertionError(f"{name} did not stop within {STOP_WITHIN_S} s (task stacks printed above)") from None
 
     async def outbox_drained(self, within_s: float = 10.0) -> None:
         """Wait until every service delivered its outbox events."""
@@ -108,9 +120,10 @@ class Platform:
 
 @asynccontextmanager
 async def running_platform(db: asyncpg.Pool, database_url: str, redis_url: str, ports: dict[str, int] | None = None,
-                           host: str = "127.0.0.1") -> AsyncIterator[Platform]:
+                           host: str = "127.0.0.1",
+                           overrides: dict[str, dict[str, object]] | None = None) -> AsyncIterator[Platform]:
     """The services on `host`; those named in `ports` on those ports, the others where the kernel says."""
-    platform = Platform(database_url, redis_url, db, dict(ports or {}), host=host)
+    platform = Platform(database_url, redis_url, db, dict(ports or {}), host=host, overrides=dict(overrides or {}))
     try:
         for name in APP_FACTORIES:  # in dependency order
             await platform.start(name)

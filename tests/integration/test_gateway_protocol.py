@@ -36,7 +36,7 @@ async def station(platform, registered: str, http: aiohttp.ClientSession) -> Asy
         ('[2, "u2", "Heartbeat", []]', "u2", "FormationViolation"),
         ('[9, "u3", "Heartbeat", {}]', "u3", "ProtocolError"),
         ('[2, "u4", "FlyToTheMoon", {}]', "u4", "NotImplemented"),
-        ('[2, "u5", "FirmwareStatusNotification", {"status": "Idle"}]', "u5", "NotSupported"),
+        ('[2, "u5", "Reset", {"type": "Hard"}]', "u5", "NotImplemented"),  # a CSMS action
         ('[2, "u6", "StartTransaction", {"connectorId": 1}]', "u6", "ProtocolError"),
         ('[2, "u7", "StartTransaction", {"connectorId": "one", "idTag": "A", "meterStart": 0,'
          ' "timestamp": "2026-01-01T00:00:00Z"}]', "u7", "TypeConstraintViolation"),

@@ -26,7 +26,15 @@ import yaml
 from kubernetes_asyncio.client import Configuration
 
 from chargeplane.operator import handlers  # noqa: F401  (registers the handlers with kopf)
-from chargeplane.operator.constants import GROUP, LABEL_SERVICE, PLATFORM_SERVICES, VERSION
+from chargeplane.operator.constants import (
+    DATABASE_SECRET,
+    GROUP,
+    JWT_SECRET,
+    JWT_SECRET_KEY,
+    LABEL_SERVICE,
+    PLATFORM_SERVICES,
+    VERSION,
+)
 from chargeplane.operator.rbac import RULES
 from chargeplane.operator.settings import OperatorSettings
 from support.station import RawStation, now_z
@@ -207,7 +215,7 @@ def granted_permissions() -> set[tuple[str, str, str]]:
             for resource in rule["resources"] for verb in rule["verbs"]}
 
 
-async def until(predicate: Callable[[], Awaitable[Any]], within_s: float = 30.0) -> Any:
+async def until(predicate: Callable[[], Awaitable[Any]], within_s: float = 60.0) -> Any:
     # kmock matches each request against all earlier ones, so every poll slows the rest a little
     return await wait_for(predicate, within_s=within_s, interval=0.1)
 
@@ -263,6 +271,16 @@ async def test_the_examples_make_the_platform_register_bill_show_live_status_and
         assert args[:4] == ["--url", "ws://chargeplane-ocpp:8081/ocpp", "--station-id", "DEPOT-01"]
         gateway_owners = owner_uids(await kubectl.get("Deployment", "chargeplane-ocpp"))
         assert gateway_owners == {tariff_uid, station_uid}
+        # the platform's secrets are Secrets its pods read; they go with the platform's last owner
+        jwt = await until(lambda: matching(kubectl.get("Secret", JWT_SECRET),
+                                           lambda s: owner_uids(s) == {tariff_uid, station_uid}))
+        assert len(jwt["stringData"][JWT_SECRET_KEY]) >= 64
+        database = await kubectl.get("Secret", DATABASE_SECRET)
+        assert owner_uids(database) == {tariff_uid, station_uid}
+        assert database["stringData"]["url"].startswith("postgresql://")
+        auth_env = (await kubectl.get("Deployment", "chargeplane-auth"))["spec"]["template"]["spec"]["containers"][0]
+        assert {"name": "JWT_SECRET", "valueFrom": {"secretKeyRef": {"name": JWT_SECRET, "key": JWT_SECRET_KEY}}} in (
+            auth_env["env"])
 
         async def station_phase(phase: str) -> dict[str, Any] | None:
             station = await kubectl.get("ChargingStation", "depot-01")
@@ -287,12 +305,14 @@ async def test_the_examples_make_the_platform_register_bill_show_live_status_and
             for connector, state in ((1, "Charging"), (2, "Available")):
                 await station.call("StatusNotification", {"connectorId": connector, "errorCode": "NoError",
                                                           "status": state, "timestamp": now_z()})
-            online = await until(lambda: station_phase("Online"))
-            assert online["status"]["connectorStates"] == "Charging,Available"
+            # Online may be read back before the statuses are: wait for both
+            online = await until(lambda: matching(station_phase("Online"),
+                                                  lambda s: s["status"]["connectorStates"] == "Charging,Available"))
             assert online["status"]["lastHeartbeat"].endswith("Z")
             assert condition(online, "Connected")["reason"] == "Online"
             assert condition(online, "AsExpected")["status"] == "True"  # the vendor and model of the example
         await until(lambda: station_phase("Offline"))
+
 
         # a price change reaches billing
         elements = example("Tariff")["spec"]["elements"]
@@ -345,6 +365,29 @@ async def test_a_station_without_its_tariff_says_so_until_the_tariff_exists(
                                 lambda s: condition(s, "TariffBound").get("status") == "True"))
 
 
+async def test_the_security_profile_of_a_station_is_the_gateways(
+    run_operator: OperatorRunner, kubectl: Kubectl, platform_at_service_ports: Platform,
+    http: aiohttp.ClientSession,
+) -> None:
+    platform = platform_at_service_ports
+    station = example("ChargingStation")
+    station["spec"]["securityProfile"] = 2
+
+    async def registered_with_profile_2() -> bool:
+        async with http.get(f"{platform.url('ocpp')}/internal/stations/DEPOT-01") as response:
+            return response.status == 200 and (await response.json())["security_profile"] == 2
+
+    async with run_operator():
+        await kubectl.apply(station)
+        await until(registered_with_profile_2)
+        secret = await until(lambda: kubectl.get("Secret", "depot-01-ocpp-credentials"))
+        basic = {"Authorization": aiohttp.encode_basic_auth("DEPOT-01", secret["stringData"]["password"])}
+        # profile 2: even with its password, the plain port refuses the station
+        with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+            await http.ws_connect(f"{platform.ocpp_url}/DEPOT-01", protocols=["ocpp1.6"], headers=basic)
+        assert refused.value.status == 403
+
+
 async def test_billing_rejecting_a_tariff_is_a_permanent_error_shown_in_status(
     run_operator: OperatorRunner, kubectl: Kubectl,
 ) -> None:
@@ -381,11 +424,55 @@ async def test_gateway_replicas_follow_the_stations_and_settings_update_the_plat
         pod = deployment["spec"]["template"]["spec"]
         return {container["image"] for container in (*pod["initContainers"], *pod["containers"])}
 
+    jwt_key = (await kubectl.get("Secret", JWT_SECRET) or {})["stringData"][JWT_SECRET_KEY]
     async with run_operator(image="chargeplane:next"):
         for service in PLATFORM_SERVICES:
             await until(lambda s=service: matching(kubectl.get("Deployment", f"chargeplane-{s}"),
                                                    lambda d: images(d) == {"chargeplane:next"}))
         assert (await gateway() or {})["spec"]["replicas"] == 1
+    # the re-run adopted the JWT Secret as it was: every token issued before stays valid
+    assert (await kubectl.get("Secret", JWT_SECRET) or {})["stringData"][JWT_SECRET_KEY] == jwt_key
+
+
+async def test_spec_configuration_is_enforced_on_the_online_station_and_reported_as_a_condition(
+    run_operator: OperatorRunner, kubectl: Kubectl, platform_at_service_ports: Platform,
+) -> None:
+    from chargeplane.emulator.station import Station, StationConfig
+
+    station = example("ChargingStation")
+    station["spec"] |= {"simulator": {"enabled": False},
+                        "configuration": {"MeterValueSampleInterval": "30", "NumberOfConnectors": "4"}}
+
+    async def configuration_condition(test: Callable[[dict[str, Any]], bool]) -> dict[str, Any] | None:
+        resource = await kubectl.get("ChargingStation", "depot-01")
+        found = condition(resource, "ConfigurationApplied")
+        return found if found and test(found) else None
+
+    async with run_operator():
+        await kubectl.apply(example("Tariff"))
+        await kubectl.apply(station)
+        # registered, never connected: nothing could be enforced yet
+        pending = await until(lambda: configuration_condition(lambda c: c["reason"] == "Pending"))
+        assert (pending["status"], pending["observedGeneration"]) == ("False", 1)
+        secret = await until(lambda: kubectl.get("Secret", "depot-01-ocpp-credentials"))
+        emulator = Station(StationConfig("DEPOT-01", csms_url=platform_at_service_ports.ocpp_url, connectors=2,
+                                         password=secret["stringData"]["password"], meter_interval=60))
+        await emulator.connect()
+        try:
+            rejected = await until(lambda: configuration_condition(lambda c: c["reason"] == "Rejected"))
+            assert rejected["status"] == "False"
+            assert rejected["message"] == "the station refused: NumberOfConnectors (Rejected)"
+            assert emulator.configuration.get("MeterValueSampleInterval") == "30"
+
+            # a change of the desired state reaches the station while it is online
+            await kubectl.patch_spec("ChargingStation", "depot-01", {
+                "configuration": {"MeterValueSampleInterval": "45", "NumberOfConnectors": None}})
+            applied = await until(lambda: configuration_condition(lambda c: c["status"] == "True"))
+            assert (applied["reason"], applied["observedGeneration"]) == ("Applied", 2)
+            assert applied["message"] == "the station reports the desired value of MeterValueSampleInterval"
+            assert emulator.configuration.get("MeterValueSampleInterval") == "45"
+        finally:
+            await emulator.close()
 
 
 async def test_a_charging_limit_in_the_spec_reaches_the_station_when_it_is_online(

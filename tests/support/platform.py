@@ -17,7 +17,7 @@ from pathlib import Path
 
 from chargeplane.common.platformenv import PLATFORM_ENV_NAME, read_platform_env
 from chargeplane.embedded import free_port
-from chargeplane.supervisor import SERVICES, python_module
+from chargeplane.supervisor import SERVICES, TLS_PORT, python_module
 
 
 @dataclass
@@ -47,7 +47,7 @@ def _ports_free(ports: list[int]) -> bool:
 def running_platform(log_path: Path, extra_env: dict[str, str] | None = None) -> Iterator[RunningPlatform]:
     while True:
         offset = random.randrange(5000, 22000, 10)  # below the ephemeral port range
-        if _ports_free([port + offset for port in SERVICES.values()]):
+        if _ports_free([port + offset for port in (*SERVICES.values(), TLS_PORT)]):
             break
     # not under pytest's basetemp (see tests/conftest.py)
     data_dir = Path(tempfile.mkdtemp(prefix="chargeplane-platform-"))

@@ -26,12 +26,30 @@ def assert_valid_reply(action: str, payload: dict[str, Any]) -> None:
 
 @dataclass
 class RawStation:
+    """CALLs the CSMS sends meanwhile (e.g. the GetConfiguration after an accepted boot) are
+    kept in `csms_calls` and answered from `answers` (action -> CALLRESULT payload), else with
+    a NotImplemented CALLERROR, as a station without that feature would."""
+
     ws: aiohttp.ClientWebSocketResponse
     ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+    answers: dict[str, dict[str, Any]] = field(default_factory=dict)
+    csms_calls: list[list[Any]] = field(default_factory=list)
 
     async def send_raw(self, text: str) -> list[Any]:
         await self.ws.send_str(text)
-        return orjson.loads(await self.ws.receive_str(timeout=10))
+        return await self.receive_reply()
+
+    async def receive_reply(self) -> list[Any]:
+        """The next frame that is not a CALL from the CSMS (those are answered on the way)."""
+        while True:
+            frame = orjson.loads(await self.ws.receive_str(timeout=10))
+            if not (isinstance(frame, list) and frame[:1] == [2] and len(frame) == 4):
+                return frame
+            self.csms_calls.append(frame)
+            _, unique_id, action, _ = frame
+            answer = ([3, unique_id, self.answers[action]] if action in self.answers
+                      else [4, unique_id, "NotImplemented", f"this test station does not do {action}", {}])
+            await self.ws.send_str(orjson.dumps(answer).decode())
 
     async def call(self, action: str, payload: dict[str, Any]) -> dict[str, Any]:
         """Send a CALL; return the CALLRESULT payload (validated) or fail on a CALLERROR."""

@@ -14,13 +14,14 @@ import pytest
 from chargeplane.operator.builders import (
     billing_tariff_id,
     build_credentials_secret,
+    build_jwt_secret,
     build_platform,
     build_registration,
     build_simulator_deployment,
     build_tariff_body,
     gateway_replicas,
 )
-from chargeplane.operator.constants import LABEL_SERVICE, PLATFORM_SERVICES
+from chargeplane.operator.constants import DATABASE_SECRET, JWT_SECRET, LABEL_SERVICE, PLATFORM_SERVICES
 from chargeplane.operator.settings import OperatorSettings
 from chargeplane.services.billing.pricing import SessionUsage, Tariff, price_session
 
@@ -61,7 +62,11 @@ def test_the_platform_is_a_deployment_and_service_per_service_owned_by_every_res
         assert manifest["metadata"]["ownerReferences"] == [STATION_OWNER, TARIFF_OWNER]
     by_kind_and_name = {(m["kind"], m["metadata"]["name"]): m for m in manifests}
     assert set(by_kind_and_name) == {(kind, f"chargeplane-{service}") for service in PLATFORM_SERVICES
-                                     for kind in ("Deployment", "Service")}
+                                     for kind in ("Deployment", "Service")} | {("Secret", DATABASE_SECRET)}
+    assert manifests[0]["kind"] == "Secret"  # before the pods that read it
+    assert by_kind_and_name["Secret", DATABASE_SECRET]["stringData"] == {"url": "postgresql://db/cp"}
+    database_url = {"secretKeyRef": {"name": DATABASE_SECRET, "key": "url"}}
+    jwt_key = {"secretKeyRef": {"name": JWT_SECRET, "key": "jwt-secret"}}
     for service, port in PLATFORM_SERVICES.items():
         deployment = by_kind_and_name["Deployment", f"chargeplane-{service}"]
         pod = deployment["spec"]["template"]
@@ -72,8 +77,10 @@ def test_the_platform_is_a_deployment_and_service_per_service_owned_by_every_res
         module = service.replace("-", "_")  # api-gateway is chargeplane.services.api_gateway
         assert container["command"] == ["python", "-P", "-m", f"chargeplane.services.{module}"]
         assert container["image"] == SETTINGS.image and container["ports"][0]["containerPort"] == port
+        # the secrets come from Secrets; only the services that sign or verify tokens get the JWT key
         assert env_of(container) == {
-            "SERVICE_NAME": service, "HOST": "0.0.0.0", "PORT": str(port), "DATABASE_URL": "postgresql://db/cp",
+            "SERVICE_NAME": service, "HOST": "0.0.0.0", "PORT": str(port), "DATABASE_URL": database_url,
+            **({"JWT_SECRET": jwt_key} if service in ("auth", "api-gateway") else {}),
             "REDIS_URL": "redis://cache:6379/0", "SESSIONS_URL": "http://chargeplane-sessions:8082",
             "BILLING_URL": "http://chargeplane-billing:8083", "TELEMETRY_URL": "http://chargeplane-telemetry:8084",
             "AUTH_URL": "http://chargeplane-auth:8085", "OCPP_HTTP_URL": "http://chargeplane-ocpp:8081",
@@ -83,15 +90,24 @@ def test_the_platform_is_a_deployment_and_service_per_service_owned_by_every_res
             "/healthz", "/readyz")
         (migrate,) = pod["spec"]["initContainers"]
         assert migrate["command"] == ["chargeplane", "migrate"]
-        assert env_of(migrate) == {"DATABASE_URL": "postgresql://db/cp"}
+        assert env_of(migrate) == {"DATABASE_URL": database_url}
         service_manifest = by_kind_and_name["Service", f"chargeplane-{service}"]
         assert service_manifest["spec"]["selector"] == deployment["spec"]["selector"]["matchLabels"]
         assert service_manifest["spec"]["ports"][0]["port"] == port
 
 
+def test_the_jwt_key_is_a_secret_of_its_own_owned_by_the_platforms_owners() -> None:
+    secret = build_jwt_secret("k" * 64, owners=[TARIFF_OWNER, STATION_OWNER])
+    kubernetes_validate.validate(secret, KUBERNETES_VERSION, strict=True)
+    assert (secret["metadata"]["name"], secret["stringData"]) == (JWT_SECRET, {"jwt-secret": "k" * 64})
+    assert secret["metadata"]["ownerReferences"] == [STATION_OWNER, TARIFF_OWNER]
+
+
 def test_the_platform_follows_the_settings() -> None:
-    changed = OperatorSettings(image="chargeplane:next", otlp_endpoint="", log_level="DEBUG")
-    deployment = build_platform(settings=changed, stations=1, owners=[TARIFF_OWNER])[0]
+    changed = OperatorSettings(image="chargeplane:next", otlp_endpoint="", log_level="DEBUG",
+                               database_url="postgresql://elsewhere/cp")
+    secret, deployment = build_platform(settings=changed, stations=1, owners=[TARIFF_OWNER])[:2]
+    assert secret["stringData"] == {"url": "postgresql://elsewhere/cp"}
     pod = deployment["spec"]["template"]["spec"]
     assert {c["image"] for c in (*pod["containers"], *pod["initContainers"])} == {"chargeplane:next"}
     env = env_of(pod["containers"][0])
@@ -135,10 +151,62 @@ def test_the_simulator_takes_a_given_secret_and_the_schema_defaults() -> None:
         "1", "60", "11"]
 
 
-def test_registration_carries_the_heartbeat_interval_and_registration_status() -> None:
-    assert build_registration({"stationId": "A"}) == {"heartbeat_interval": 300, "registration_status": "Accepted"}
-    assert build_registration({"heartbeatIntervalSeconds": 60, "registrationStatus": "Pending"}) == {
-        "heartbeat_interval": 60, "registration_status": "Pending"}
+def test_registration_carries_the_heartbeat_interval_registration_status_configuration_and_security_profile() -> None:
+    assert build_registration({"stationId": "A"}) == {"heartbeat_interval": 300, "registration_status": "Accepted",
+                                                      "desired_configuration": {}, "security_profile": 1}
+    assert build_registration({"heartbeatIntervalSeconds": 60, "registrationStatus": "Pending",
+                               "configuration": {"MeterValueSampleInterval": "30"}, "securityProfile": 3}) == {
+        "heartbeat_interval": 60, "registration_status": "Pending",
+        "desired_configuration": {"MeterValueSampleInterval": "30"}, "security_profile": 3}
+
+
+TLS_SETTINGS = OperatorSettings(gateway_tls_secret="chargeplane-gateway-tls", platform_ca_secret="chargeplane-ca")
+
+
+def test_the_gateway_mounts_its_tls_and_ca_secrets_and_serves_the_tls_port() -> None:
+    manifests = {(m["kind"], m["metadata"]["name"]): m
+                 for m in build_platform(settings=TLS_SETTINGS, stations=1, owners=[TARIFF_OWNER])}
+    for manifest in manifests.values():
+        kubernetes_validate.validate(manifest, KUBERNETES_VERSION, strict=True)
+    pod = manifests["Deployment", "chargeplane-ocpp"]["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    assert {v["name"]: v["secret"]["secretName"] for v in pod["volumes"]} == {
+        "gateway-tls": "chargeplane-gateway-tls", "platform-ca": "chargeplane-ca"}
+    assert {m["name"]: m["mountPath"] for m in container["volumeMounts"]} == {
+        "gateway-tls": "/etc/chargeplane/tls", "platform-ca": "/etc/chargeplane/ca"}
+    env = env_of(container)
+    assert {key: env[key] for key in ("TLS_PORT", "TLS_CERT_FILE", "TLS_KEY_FILE", "TLS_CLIENT_CA_FILE",
+                                      "CA_CERT_FILE", "CA_KEY_FILE")} == {
+        "TLS_PORT": "8443", "TLS_CERT_FILE": "/etc/chargeplane/tls/tls.crt",
+        "TLS_KEY_FILE": "/etc/chargeplane/tls/tls.key", "TLS_CLIENT_CA_FILE": "/etc/chargeplane/tls/ca.crt",
+        "CA_CERT_FILE": "/etc/chargeplane/ca/tls.crt", "CA_KEY_FILE": "/etc/chargeplane/ca/tls.key"}
+    assert [p["containerPort"] for p in container["ports"]] == [8081, 8443]
+    service = manifests["Service", "chargeplane-ocpp"]
+    assert [(p["name"], p["port"]) for p in service["spec"]["ports"]] == [("http", 8081), ("ocpps", 8443)]
+    # the other services know nothing of it
+    sessions = manifests["Deployment", "chargeplane-sessions"]["spec"]["template"]["spec"]
+    assert "volumes" not in sessions and "TLS_PORT" not in env_of(sessions["containers"][0])
+    # without the settings the gateway has no TLS listener
+    plain = build_platform(settings=SETTINGS, stations=1, owners=[TARIFF_OWNER])
+    ocpp = next(m for m in plain if m["kind"] == "Deployment" and m["metadata"]["name"] == "chargeplane-ocpp")
+    assert "volumes" not in ocpp["spec"]["template"]["spec"]
+    assert "TLS_PORT" not in env_of(ocpp["spec"]["template"]["spec"]["containers"][0])
+
+
+def test_a_profile_2_simulator_connects_over_tls_trusting_the_gateway_ca() -> None:
+    spec = {"stationId": "CP-2", "tariffRef": {"name": "t"}, "securityProfile": 2, "simulator": {"enabled": True}}
+    deployment = build_simulator_deployment("cp-2", spec, settings=TLS_SETTINGS, owner=STATION_OWNER)
+    kubernetes_validate.validate(deployment, KUBERNETES_VERSION, strict=True)
+    pod = deployment["spec"]["template"]["spec"]
+    args = pod["containers"][0]["args"]
+    assert args[args.index("--url") + 1] == "wss://chargeplane-ocpp:8443/ocpp"
+    assert args[args.index("--ca-file") + 1] == "/etc/chargeplane/tls/ca.crt"
+    assert pod["volumes"][0]["secret"] == {"secretName": "chargeplane-gateway-tls",
+                                           "items": [{"key": "ca.crt", "path": "ca.crt"}]}
+    plain = build_simulator_deployment("cp-2", {**spec, "securityProfile": 1}, settings=TLS_SETTINGS,
+                                       owner=STATION_OWNER)
+    plain_args = plain["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert plain_args[plain_args.index("--url") + 1] == "ws://chargeplane-ocpp:8081/ocpp"
 
 
 def test_a_tariff_spec_becomes_billings_tariff_and_prices_by_time_of_use() -> None:

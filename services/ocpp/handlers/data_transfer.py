@@ -1,3 +1,5 @@
+"""DataTransfer from a station: answered from the vendor registry (`vendor_extensions`)."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -5,12 +7,13 @@ from typing import Any
 import structlog
 
 from ..context import StationContext
+from ..vendor_extensions import answer
 
 log = structlog.get_logger(__name__)
 
 
 async def handle(ctx: StationContext, payload: dict[str, Any]) -> dict[str, Any]:
-    # No vendor extensions are registered yet: OCPP's answer for that is UnknownVendorId.
+    reply = await answer(ctx, payload)
     log.info("data transfer from station", station_id=ctx.station_id, vendor_id=payload["vendorId"],
-             message_id=payload.get("messageId"))
-    return {"status": "UnknownVendorId"}
+             message_id=payload.get("messageId"), status=reply["status"])
+    return reply
