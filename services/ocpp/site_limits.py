@@ -39,6 +39,7 @@ RETRY_S = 1.0
 RETRY_MAX_S = 30.0
 ATTEMPTS = 6
 SEND_WAIT_S = 15.0
+CLOSE_WAIT_S = 5.0
 
 
 def site_profile_id(connector_id: int) -> int:
@@ -95,7 +96,8 @@ class SiteBalancer:
         tasks = [*self._tasks, *self._workers.values()]
         for task in tasks:
             task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        if tasks:  # bounded: a send stuck on a dying connection must not hold up the shutdown
+            await asyncio.wait(tasks, timeout=CLOSE_WAIT_S)
 
     def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(work)
