@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,7 +32,7 @@ from .keys import DB_POOL, HTTP, OUTBOX, SETTINGS
 from .logs import get_logger
 from .metrics import DOWNSTREAM_SECONDS
 from .settings import ServiceSettings
-from .tracing import attached_traceparent
+from .tracing import attached_traceparent, traceparent_sampled, untraced
 
 log = get_logger(__name__)
 
@@ -178,7 +179,7 @@ class OutboxRelay:
         path = row["path"]
         headers = {"Idempotency-Key": row["idempotency_key"], "Content-Type": "application/json"}
         started = time.perf_counter()
-        with attached_traceparent(row["traceparent"]):
+        with _delivery_trace(row["traceparent"], headers):
             try:
                 async with self._http.post(self._destinations[destination] + path, data=row["payload"].encode(),
                                            headers=headers) as response:
@@ -215,6 +216,17 @@ class OutboxRelay:
         )
 
 
+def _delivery_trace(traceparent: str | None, headers: dict[str, str]) -> AbstractContextManager[None]:
+    """A sampled event's delivery is a client span of its trace. An unsampled one records
+    no span anywhere (parent-based sampling), so its context goes on as the header it
+    is, without the client instrumentation's work; an event of no trace starts none."""
+    if traceparent and traceparent_sampled(traceparent):
+        return attached_traceparent(traceparent)
+    if traceparent:
+        headers["traceparent"] = traceparent
+    return untraced()
+
+
 def _station_of(payload: str) -> object:
     """The station an event is about: its events keep their order. An event about no
     one station (a batch of many, megabytes not worth parsing) keeps its order with the
@@ -237,7 +249,8 @@ def outbox_context(
     async def context(app: web.Application) -> AsyncIterator[None]:
         relay = OutboxRelay(app[DB_POOL], app[HTTP], app[SETTINGS], destinations, failure_events)
         app[OUTBOX] = relay
-        task = asyncio.create_task(relay.run(), name="outbox-relay")
+        with untraced():  # its statements serve many events; each delivery joins its own event's trace
+            task = asyncio.create_task(relay.run(), name="outbox-relay")
         yield
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):

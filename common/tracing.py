@@ -32,7 +32,9 @@ def setup_tracing(settings: ServiceSettings, extra_processor: SpanProcessor | No
     global _instrumented
     # Probes and scrapes are noise, and an OCPP WebSocket lives for hours: its messages get spans
     # of their own (one trace per charging session), not children of the upgrade.
-    os.environ.setdefault("OTEL_PYTHON_AIOHTTP_SERVER_EXCLUDED_URLS", "^https?://[^/]+/ocpp/,/healthz$,/readyz$,/metrics$")
+    # The instrumentation matches these against the request's path (older releases: its URL).
+    os.environ.setdefault("OTEL_PYTHON_AIOHTTP_SERVER_EXCLUDED_URLS",
+                          "^(https?://[^/]+)?/ocpp/,/healthz$,/readyz$,/metrics$")
     if settings.otel_sdk_disabled:
         return
     install_tracer_provider(settings.service_name, settings.otel_exporter_otlp_endpoint, extra_processor)
@@ -99,13 +101,19 @@ def current_traceparent() -> str | None:
     return carrier.get("traceparent")
 
 
+def traceparent_sampled(traceparent: str) -> bool:
+    """The sampled flag of a W3C `traceparent` (`00-<trace id>-<span id>-<flags>`)."""
+    return bool(int(traceparent[-2:], 16) & 1)
+
+
 @contextmanager
 def attached_traceparent(traceparent: str | None) -> Iterator[None]:
-    """Make `traceparent` the parent of the spans started inside the block."""
+    """Make `traceparent` the parent of the spans started inside the block, and the
+    block's only context: instrumentation works there even inside `untraced()`."""
     if not traceparent:
         yield
         return
-    token = otel_context.attach(propagate.extract({"traceparent": traceparent}))
+    token = otel_context.attach(propagate.extract({"traceparent": traceparent}, context=otel_context.Context()))
     try:
         yield
     finally:

@@ -21,6 +21,7 @@ from .constants import (
     LABEL_SERVICE,
     LABEL_STATION,
     MANAGED_BY,
+    METRICS_PATH,
     NAME_PREFIX,
     PART_OF,
     PLATFORM_CA_DIR,
@@ -69,6 +70,14 @@ def _labels(name: str, component: str) -> dict[str, str]:
 def _selector(service: str) -> dict[str, str]:
     # never changes once created: a Deployment's selector is immutable
     return {LABEL_PART_OF: PART_OF, LABEL_SERVICE: service}
+
+
+def scrape_annotations(service: str) -> dict[str, str]:
+    """The `prometheus.io/*` annotations that annotation-based Prometheus discovery reads
+    (the pods job and the service-endpoints job); the chart's ServiceMonitor is the
+    Prometheus Operator's way to the same endpoints."""
+    return {"prometheus.io/scrape": "true", "prometheus.io/port": str(PLATFORM_SERVICES[service]),
+            "prometheus.io/path": METRICS_PATH}
 
 
 def _container_security() -> dict[str, Any]:
@@ -146,7 +155,7 @@ def build_platform_deployment(service: str, *, settings: OperatorSettings, repli
             "replicas": replicas,
             "selector": {"matchLabels": _selector(service)},
             "template": {
-                "metadata": {"labels": labels},
+                "metadata": {"labels": labels, "annotations": scrape_annotations(service)},
                 "spec": {
                     # migrations are idempotent and advisory-locked, so every pod may run them
                     "initContainers": [{
@@ -192,7 +201,7 @@ def build_platform_service(service: str, *, owners: Iterable[OwnerReference], tl
         "apiVersion": "v1",
         "kind": "Service",
         "metadata": {"name": name, "labels": {**_labels(name, service), LABEL_SERVICE: service},
-                     "ownerReferences": owner_references(owners)},
+                     "annotations": scrape_annotations(service), "ownerReferences": owner_references(owners)},
         "spec": {
             "type": "ClusterIP",
             "selector": _selector(service),

@@ -6,6 +6,7 @@ Argon2 takes milliseconds of CPU: it runs in a worker thread, never on the event
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -53,16 +54,32 @@ class AuthRepository:
 
     async def check_station(self, station_id: str, password: str | None) -> tuple[bool, bool]:
         """(required, valid): a station without credentials needs none."""
-        password_hash = await self._pool.fetchval(
-            "SELECT password_hash FROM station_credentials WHERE station_id = $1", station_id
-        )
-        if password_hash is None:
-            return False, True
-        return True, password is not None and await asyncio.to_thread(verify_password, password_hash, password)
+        return (await self.check_stations([(station_id, password)]))[0]
+
+    async def check_stations(self, stations: Sequence[tuple[str, str | None]]) -> list[tuple[bool, bool]]:
+        """check_station for many (a gateway's reconnect storm): one query, and the
+        argon2 verifications side by side in worker threads."""
+        hashes = dict(await self._pool.fetch(
+            "SELECT station_id, password_hash FROM station_credentials WHERE station_id = ANY($1::text[])",
+            list({station_id for station_id, _ in stations}),
+        ))
+
+        async def check(station_id: str, password: str | None) -> tuple[bool, bool]:
+            password_hash = hashes.get(station_id)
+            if password_hash is None:
+                return False, True
+            return True, password is not None and await asyncio.to_thread(verify_password, password_hash, password)
+
+        return list(await asyncio.gather(*(check(station_id, password) for station_id, password in stations)))
 
     async def authorize(self, id_tag: str, unknown_status: str) -> dict[str, Any]:
-        row = await self._pool.fetchrow(f"SELECT {ID_TAG_COLUMNS} FROM id_tags WHERE id_tag = $1", id_tag)
-        return id_tag_info(row, unknown_status, utcnow())
+        return (await self.authorize_many([id_tag], unknown_status))[0]
+
+    async def authorize_many(self, id_tags: Sequence[str], unknown_status: str) -> list[dict[str, Any]]:
+        rows = {row["id_tag"]: row for row in await self._pool.fetch(
+            f"SELECT {ID_TAG_COLUMNS} FROM id_tags WHERE id_tag = ANY($1::text[])", list(set(id_tags)))}
+        now = utcnow()
+        return [id_tag_info(rows.get(id_tag), unknown_status, now) for id_tag in id_tags]
 
     async def id_tags(self, limit: int, offset: int) -> list[dict[str, Any]]:
         rows = await self._pool.fetch(

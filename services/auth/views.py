@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from aiohttp import web
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
@@ -43,6 +43,20 @@ class StationCheck(BaseModel):
     password: str | None = None
 
 
+# Most look-ups one batch request carries (the gateway sends what queued up meanwhile).
+MAX_BATCH = 1000
+
+
+class StationCheckItem(StationCheck):
+    station_id: str = Field(min_length=1, max_length=48)
+
+
+class StationChecks(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    stations: list[StationCheckItem] = Field(min_length=1, max_length=MAX_BATCH)
+
+
 class IdTag(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -55,6 +69,12 @@ class AuthorizeRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     id_tag: str = Field(min_length=1, max_length=20)
+
+
+class AuthorizeBatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id_tags: list[Annotated[str, Field(min_length=1, max_length=20)]] = Field(min_length=1, max_length=MAX_BATCH)
 
 
 def _settings(request: web.Request) -> AuthSettings:
@@ -107,10 +127,25 @@ async def check_station(request: web.Request) -> web.Response:
     return json_response({"required": required, "valid": valid})
 
 
+async def check_stations(request: web.Request) -> web.Response:
+    """Many stations' checks in one request, answered in the order asked."""
+    body = StationChecks.model_validate(await read_json(request))
+    verdicts = await request.app[REPOSITORY].check_stations([(item.station_id, item.password)
+                                                              for item in body.stations])
+    return json_response({"results": [{"required": required, "valid": valid} for required, valid in verdicts]})
+
+
 async def authorize(request: web.Request) -> web.Response:
     body = AuthorizeRequest.model_validate(await read_json(request))
     info = await request.app[REPOSITORY].authorize(body.id_tag, _settings(request).unknown_id_tag_status)
     return json_response({"idTagInfo": info})
+
+
+async def authorize_batch(request: web.Request) -> web.Response:
+    """Many id tags' IdTagInfo in one request, in the order asked."""
+    body = AuthorizeBatch.model_validate(await read_json(request))
+    infos = await request.app[REPOSITORY].authorize_many(body.id_tags, _settings(request).unknown_id_tag_status)
+    return json_response({"idTagInfo": infos})
 
 
 def _page(request: web.Request) -> tuple[int, int]:

@@ -1,10 +1,15 @@
 """CSMS-initiated OCPP commands, routed to the gateway replica that holds the station.
 
 The station's WebSocket lives on one replica; a command may arrive at any. Each replica
-claims its stations in Redis (`ocpp:owner:{station}` = replica id, with a TTL the holder
-refreshes) and reads commands for itself from its own stream `ocpp:commands:{replica}`;
-the reply goes back on a per-request list the caller waits on (BLPOP), so every wait is
-bounded. A station that reconnects elsewhere claims its key there, and is found there.
+claims its stations in Redis (`ocpp:owner:{station}` = replica id) and reads commands for
+itself from its own stream `ocpp:commands:{replica}`; the reply goes back on a
+per-request list the caller waits on (BLPOP), so every wait is bounded. A station that
+reconnects elsewhere claims its key there, and is found there.
+
+A replica that dies leaves its claims behind: they count only while the replica's own
+key `ocpp:replica:{replica}` lives, a TTL the replica refreshes. One key per replica,
+not a TTL per station, so keeping claims alive costs the same for 50,000 stations as
+for one; and the claims of stations connecting together go to Redis in one pipeline.
 """
 
 from __future__ import annotations
@@ -23,15 +28,18 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from chargeplane.common.keys import SETTINGS
+from chargeplane.common.tracing import untraced
 
+from .coalescer import Coalescer
 from .keys import COMMANDS, REGISTRY
 from .protocol import CallResult
 from .registry import ConnectionRegistry
 
 log = structlog.get_logger(__name__)
 
-OWNER_TTL_S = 30
-OWNER_REFRESH_S = 10
+REPLICA_TTL_S = 30
+REPLICA_REFRESH_S = 10
+MAX_CLAIMS = 1000  # per pipeline
 REPLY_TTL_S = 120
 # Delete the owner key only if this replica still holds it (a newer connection elsewhere wins).
 _RELEASE_SCRIPT = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0"
@@ -39,6 +47,10 @@ _RELEASE_SCRIPT = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.ca
 
 def owner_key(station_id: str) -> str:
     return f"ocpp:owner:{station_id}"
+
+
+def replica_key(replica_id: str) -> str:
+    return f"ocpp:replica:{replica_id}"
 
 
 def stream_key(replica_id: str) -> str:
@@ -66,12 +78,19 @@ class CommandRouter:
         self.registry = registry
         self.replica_id = replica_id
         self._serving: set[asyncio.Task[None]] = set()
+        self._claims: Coalescer[str, object] = Coalescer(self._claim_all, MAX_CLAIMS)
 
     async def claim(self, station_id: str) -> None:
         try:
-            await self.redis.set(owner_key(station_id), self.replica_id, ex=OWNER_TTL_S)
-        except RedisError as exc:  # commands cannot reach it until the next refresh; charging goes on
+            await self._claims.get(station_id)
+        except RedisError as exc:  # commands cannot reach it until it reconnects; charging goes on
             log.warning("station owner not recorded", station_id=station_id, error=repr(exc))
+
+    async def _claim_all(self, station_ids: list[str]) -> list[object]:
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for station_id in station_ids:
+                pipe.set(owner_key(station_id), self.replica_id)
+            return list(await pipe.execute())
 
     async def release(self, station_id: str) -> None:
         with contextlib.suppress(RedisError):
@@ -81,7 +100,8 @@ class CommandRouter:
         if station_id in self.registry:
             return await self._send_local(station_id, action, payload, within_s)
         owner = await self.redis.get(owner_key(station_id))
-        if owner is None or owner.decode() == self.replica_id:
+        if owner is None or owner.decode() == self.replica_id or not await self.redis.exists(
+                replica_key(owner.decode())):  # no one holds it, or a replica that is gone did
             return CommandOutcome("offline", {})
         request_id = uuid.uuid4().hex
         await self.redis.xadd(stream_key(owner.decode()), {
@@ -137,15 +157,18 @@ class CommandRouter:
             await pipe.rpush(key, orjson.dumps(outcome.to_json())).expire(key, REPLY_TTL_S).execute()
 
     async def refresh_forever(self) -> None:
+        """Keep this replica, and so its claims, alive."""
         while True:
-            await asyncio.sleep(OWNER_REFRESH_S)
             try:
-                async with self.redis.pipeline(transaction=False) as pipe:
-                    for station_id in self.registry.station_ids():
-                        pipe.set(owner_key(station_id), self.replica_id, ex=OWNER_TTL_S)
-                    await pipe.execute()
+                await self.redis.set(replica_key(self.replica_id), b"1", ex=REPLICA_TTL_S)
             except RedisError as exc:
                 log.warning("station owners not refreshed", error=repr(exc))
+            await asyncio.sleep(REPLICA_REFRESH_S)
+
+    async def retire(self) -> None:
+        """Shutdown: this replica's claims stop counting at once."""
+        with contextlib.suppress(RedisError):
+            await self.redis.delete(replica_key(self.replica_id))
 
 
 async def commands_context(app: web.Application) -> AsyncIterator[None]:
@@ -153,9 +176,11 @@ async def commands_context(app: web.Application) -> AsyncIterator[None]:
     redis = Redis.from_url(app[SETTINGS].redis_url, socket_connect_timeout=2)
     router = CommandRouter(redis, app[REGISTRY], uuid.uuid4().hex[:12])
     app[COMMANDS] = router
-    tasks = [asyncio.create_task(router.serve_forever()), asyncio.create_task(router.refresh_forever())]
+    with untraced():  # a blocking read every two seconds and a refresh are no station's trace
+        tasks = [asyncio.create_task(router.serve_forever()), asyncio.create_task(router.refresh_forever())]
     yield
     for task in tasks:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
+    await router.retire()
     await redis.aclose()

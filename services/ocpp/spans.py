@@ -19,7 +19,7 @@ from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
 from opentelemetry.trace import SpanKind
 
-from chargeplane.common.tracing import tracing_enabled, unsampled_parents_record_nothing
+from chargeplane.common.tracing import traceparent_sampled, tracing_enabled, unsampled_parents_record_nothing
 
 from .context import StationContext
 from .protocol import Call
@@ -29,6 +29,7 @@ tracer = trace.get_tracer("chargeplane.ocpp")
 # actions whose span joins the trace of the charging session they belong to
 SESSION_ACTIONS = frozenset({"MeterValues", "StopTransaction"})
 _UNTRACED = contextlib.nullcontext(trace.INVALID_SPAN)  # its methods do nothing
+_NO_PARENT = otel_context.Context()
 
 
 class _Joined(AbstractContextManager[trace.Span]):
@@ -73,9 +74,15 @@ def call_span(ctx: StationContext, call: Call) -> AbstractContextManager[trace.S
     name = f"ocpp {call.action}"
     traceparent = _session_traceparent(ctx, call)
     if not traceparent:
-        # a new trace, not a child of the hours-long socket
-        return tracer.start_as_current_span(name, context=otel_context.Context(), kind=SpanKind.SERVER)
+        # A new trace, not a child of the hours-long socket. The sampler decides in
+        # start_span; a span it drops is a bare span context (a trace id to pass on,
+        # unsampled), made current without start_as_current_span's layers of context
+        # managers, which cost more than the decision.
+        span = tracer.start_span(name, context=_NO_PARENT, kind=SpanKind.SERVER)
+        if not span.is_recording():
+            return _Joined(trace.set_span_in_context(span, _NO_PARENT))
+        return trace.use_span(span, end_on_exit=True)
     parent = _session_context(traceparent)
-    if not int(traceparent[-2:], 16) & 1 and unsampled_parents_record_nothing():
+    if not traceparent_sampled(traceparent) and unsampled_parents_record_nothing():
         return _Joined(parent)
     return tracer.start_as_current_span(name, context=parent, kind=SpanKind.SERVER)

@@ -20,6 +20,8 @@ VALUES_IDS = ["defaults", *(path.name for path in VALUES[1:])]
 # Chart.yaml's kubeVersion floor, and the newest schemas kubernetes-validate ships.
 KUBERNETES_VERSIONS = ["1.29", kubernetes_validate.latest_version()]
 CUSTOM_GROUP = "chargeplane.io/"
+# The Prometheus Operator's kinds: no schema of them offline; test_chart_metrics.py checks them.
+PROMETHEUS_OPERATOR_GROUP = "monitoring.coreos.com/"
 STANDARD_LABELS = {"helm.sh/chart", "app.kubernetes.io/name", "app.kubernetes.io/instance",
                    "app.kubernetes.io/component", "app.kubernetes.io/version", "app.kubernetes.io/part-of",
                    "app.kubernetes.io/managed-by"}
@@ -40,7 +42,8 @@ def test_helm_lint_is_clean(helm: Path, chart_dir: Path, values: Path | None) ->
 @pytest.mark.parametrize("version", KUBERNETES_VERSIONS)
 @pytest.mark.parametrize("values", VALUES, ids=VALUES_IDS)
 def test_rendered_objects_are_valid_kubernetes(render: Render, values: Path | None, version: str) -> None:
-    built_in = [m for m in render(*_values_args(values)) if not m["apiVersion"].startswith(CUSTOM_GROUP)]
+    built_in = [m for m in render(*_values_args(values))
+                if not m["apiVersion"].startswith((CUSTOM_GROUP, PROMETHEUS_OPERATOR_GROUP))]
     assert built_in
     for manifest in built_in:
         try:

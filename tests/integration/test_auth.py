@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 import aiohttp
@@ -10,6 +11,7 @@ import pytest
 
 from chargeplane.common.tokens import issue_token, verify_token
 from chargeplane.services.auth.repository import set_station_password
+from chargeplane.services.ocpp.auth_client import FALLBACK_ID_TAG_INFO, AuthClient
 from support.station import RawStation, now_z
 
 STATION = "SECURE-1"
@@ -89,3 +91,61 @@ def test_expired_or_forged_tokens_are_refused() -> None:
         verify_token(expired, "k" * 32, "chargeplane")
     with pytest.raises(jwt.InvalidSignatureError):
         verify_token(issue_token("c", ["read"], "k" * 32, "chargeplane", 60), "x" * 32, "chargeplane")
+
+
+async def test_stations_connecting_at_once_share_password_checks_and_a_wrong_one_is_still_refused(platform) -> None:
+    """A reconnect storm: the gateway checks the passwords of the stations that arrive
+    together in a few requests to auth, and each station still gets its own verdict."""
+    secured = [f"STORM-SECURE-{n}" for n in range(4)]
+    open_ids = [f"STORM-OPEN-{n}" for n in range(40)]
+    await platform.db.executemany("INSERT INTO charging_stations (id) VALUES ($1)",
+                                  [(station,) for station in secured + open_ids])
+    for station in secured:
+        await set_station_password(platform.db, station, f"{station} password")
+    requests: list[str] = []
+    counting = aiohttp.TraceConfig()
+
+    async def count(_session: object, _context: object, params: aiohttp.TraceRequestStartParams) -> None:
+        requests.append(params.url.path)
+
+    counting.on_request_start.append(count)
+    async with aiohttp.ClientSession(trace_configs=[counting]) as session:
+        auth = AuthClient(session, platform.url("auth"))
+        asked = [(station, f"{station} password") for station in secured] + [(secured[0], "wrong password")] \
+            + [(secured[1], None)] + [(station, None) for station in open_ids]
+        verdicts = await asyncio.gather(*(auth.station_may_connect(station, password) for station, password in asked))
+        assert verdicts == [True] * 4 + [False, False] + [True] * 40
+        assert 1 <= len(requests) <= 3, requests  # one in flight, then the rest together
+        # an accepted password is remembered; a refusal is asked again, and refused again
+        requests.clear()
+        assert await auth.station_may_connect(secured[2], f"{secured[2]} password")
+        assert not await auth.station_may_connect(secured[0], "wrong password")
+        assert requests == ["/internal/auth/stations/check"]
+
+
+async def test_id_tags_asked_at_once_share_requests_and_keep_their_own_status(platform, http) -> None:
+    yesterday = (datetime.now(UTC) - timedelta(days=1)).isoformat()
+    for tag, body in {"BATCH-GOOD": {}, "BATCH-STOLEN": {"status": "Blocked"},
+                      "BATCH-OLD": {"expires_at": yesterday}}.items():
+        async with http.put(platform.url("auth") + "/internal/auth/id-tags/" + tag, json=body) as response:
+            assert response.status == 200
+    auth = AuthClient(http, platform.url("auth"))
+    tags = ["BATCH-GOOD", "BATCH-STOLEN", "BATCH-OLD", "BATCH-UNKNOWN"] * 25
+    infos = await asyncio.gather(*(auth.id_tag_info(tag) for tag in tags))
+    assert [info["status"] for info in infos] == ["Accepted", "Blocked", "Expired", "Accepted"] * 25
+    assert "expiryDate" in infos[2]
+
+
+async def test_without_auth_a_station_is_refused_for_now_and_an_id_tag_gets_the_fallback(platform, secured,
+                                                                                          http) -> None:
+    await platform.stop("auth")
+    with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+        await http.ws_connect(f"{platform.ocpp_url}/{secured}", protocols=["ocpp1.6"],
+                              headers=basic(STATION, "correct horse battery"))
+    assert refused.value.status == 503
+    auth = AuthClient(http, platform.url("auth"))
+    assert await asyncio.gather(auth.id_tag_info("ANY"), auth.id_tag_info("OTHER")) == [FALLBACK_ID_TAG_INFO] * 2
+    await platform.start("auth")
+    async with http.ws_connect(f"{platform.ocpp_url}/{secured}", protocols=["ocpp1.6"],
+                               headers=basic(STATION, "correct horse battery")) as ws:
+        assert "currentTime" in await RawStation(ws).call("Heartbeat", {})

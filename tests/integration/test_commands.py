@@ -9,9 +9,11 @@ from contextlib import asynccontextmanager
 
 import aiohttp
 import pytest
+from redis.asyncio import Redis
 
 from chargeplane.embedded import free_port
 from chargeplane.emulator.station import Station, StationConfig
+from chargeplane.services.ocpp.commands import owner_key, replica_key
 from chargeplane.supervisor import python_module, wait_ready
 from support.station import RawStation
 
@@ -154,3 +156,20 @@ async def test_an_accepted_remote_start_without_a_session_expires(platform, regi
         assert [(r["id_tag"], r["status"]) for r in (await response.json())["items"]] == [("GHOST", "expired")]
 
 
+
+
+async def test_a_station_claimed_by_a_replica_that_is_gone_is_offline(platform, registered, http) -> None:
+    """A replica that dies leaves its claims in Redis; they stop counting with its key."""
+    redis = Redis.from_url(str(platform.settings_for("ocpp")["redis_url"]))
+    try:
+        await redis.set(owner_key(STATION), "a-replica-that-died")
+        assert not await redis.exists(replica_key("a-replica-that-died"))
+        status, body = await command(http, platform.url("ocpp"), "Reset", {"type": "Soft"}, wait_s=5)
+        assert (status, body["error"]["code"]) == (409, "station_offline")
+        # while its key lives, the claim counts: the command goes to it (and times out there)
+        await redis.set(replica_key("a-replica-that-died"), b"1", ex=5)
+        status, body = await command(http, platform.url("ocpp"), "Reset", {"type": "Soft"}, wait_s=0.5)
+        assert (status, body["error"]["code"]) == (504, "station_timeout")
+    finally:
+        await redis.delete(owner_key(STATION), replica_key("a-replica-that-died"))
+        await redis.aclose()

@@ -101,6 +101,16 @@ def test_the_jwt_key_is_a_secret_of_its_own_owned_by_the_platforms_owners() -> N
     kubernetes_validate.validate(secret, KUBERNETES_VERSION, strict=True)
     assert (secret["metadata"]["name"], secret["stringData"]) == (JWT_SECRET, {"jwt-secret": "k" * 64})
     assert secret["metadata"]["ownerReferences"] == [STATION_OWNER, TARIFF_OWNER]
+def test_every_platform_pod_and_service_is_annotated_for_prometheus_at_its_metrics_port() -> None:
+    manifests = build_platform(settings=SETTINGS, stations=1, owners=[TARIFF_OWNER])
+    for service, port in PLATFORM_SERVICES.items():
+        wanted = {"prometheus.io/scrape": "true", "prometheus.io/port": str(port), "prometheus.io/path": "/metrics"}
+        by_kind = {m["kind"]: m for m in manifests if m["metadata"]["name"] == f"chargeplane-{service}"}
+        pod = by_kind["Deployment"]["spec"]["template"]
+        # the port that serves the HTTP API serves /metrics too (common/web.py)
+        assert pod["spec"]["containers"][0]["ports"][0]["containerPort"] == port
+        assert pod["metadata"]["annotations"] == wanted
+        assert by_kind["Service"]["metadata"]["annotations"] == wanted
 
 
 def test_the_platform_follows_the_settings() -> None:

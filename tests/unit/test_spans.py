@@ -8,14 +8,17 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
+from opentelemetry.util.http import get_excluded_urls
 
-from chargeplane.common.tracing import current_traceparent
+from chargeplane.common.settings import ServiceSettings
+from chargeplane.common.tracing import current_traceparent, setup_tracing
 from chargeplane.services.ocpp import spans
 from chargeplane.services.ocpp.context import StationContext
 from chargeplane.services.ocpp.protocol import Call
 from chargeplane.services.ocpp.store import OpenTransaction, Station
 
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
+EXCLUDED_URLS = "OTEL_PYTHON_AIOHTTP_SERVER_EXCLUDED_URLS"
 
 
 @pytest.fixture
@@ -52,3 +55,17 @@ def test_a_sampled_session_records_its_messages(exporter: InMemorySpanExporter) 
     [finished] = exporter.get_finished_spans()
     assert finished.name == "ocpp MeterValues"
     assert format(finished.context.trace_id, "032x") == TRACE_ID
+
+
+@pytest.mark.parametrize(("path", "excluded"), [
+    ("/ocpp/CP-1", True), ("/ocpp/ws", True), ("/healthz", True), ("/readyz", True), ("/metrics", True),
+    ("/internal/stations/CP-1/commands/Reset", False), ("/internal/ocpp/sessions/start", False),
+])
+def test_station_sockets_probes_and_scrapes_make_no_server_span(monkeypatch: pytest.MonkeyPatch, path: str,
+                                                                 excluded: bool) -> None:
+    # A station's socket lives for hours: a span around it would be open as long, and
+    # its messages make spans of their own. The instrumentation matches request paths.
+    monkeypatch.setenv(EXCLUDED_URLS, "")
+    monkeypatch.delenv(EXCLUDED_URLS)
+    setup_tracing(ServiceSettings(service_name="test", otel_sdk_disabled=True))
+    assert get_excluded_urls("AIOHTTP_SERVER").url_disabled(path) is excluded
