@@ -63,6 +63,18 @@ async def emulated(platform, station_id: str, connectors: int = 1) -> AsyncItera
         await station.close()
 
 
+@asynccontextmanager
+async def charging_raw_station(platform, http: aiohttp.ClientSession, station_id: str,
+                               ) -> AsyncIterator[tuple[aiohttp.ClientWebSocketResponse, RawStation, int]]:
+    """A bare test station with a transaction running on connector 1: it answers what the test says."""
+    await platform.db.execute("INSERT INTO charging_stations (id) VALUES ($1)", station_id)
+    async with http.ws_connect(f"{platform.ocpp_url}/{station_id}", protocols=["ocpp1.6"]) as ws:
+        station = RawStation(ws)
+        started = await station.call("StartTransaction", {"connectorId": 1, "idTag": "RAW", "meterStart": 0,
+                                                          "timestamp": now_z()})
+        yield ws, station, started["transactionId"]
+
+
 async def call(http: aiohttp.ClientSession, method: str, url: str, headers: dict[str, str],
                body: Any = None) -> tuple[int, Any]:
     async with http.request(method, url, headers=headers, json=body) as response:
@@ -287,11 +299,7 @@ async def test_a_site_limit_is_divided_again_as_sessions_start_and_stop(platform
 async def test_a_share_the_station_refuses_is_sent_again(platform, api: Api, http) -> None:
     """The re-division survives a refusal (and logs it): it is tried again until accepted."""
     base, headers = api
-    await platform.db.execute("INSERT INTO charging_stations (id) VALUES ('SITE-RAW')")
-    async with http.ws_connect(f"{platform.ocpp_url}/SITE-RAW", protocols=["ocpp1.6"]) as ws:
-        station = RawStation(ws)
-        transaction_id = (await station.call("StartTransaction", {"connectorId": 1, "idTag": "RAW", "meterStart": 0,
-                                                                  "timestamp": now_z()}))["transactionId"]
+    async with charging_raw_station(platform, http, "SITE-RAW") as (ws, _, transaction_id):
         await call(http, "PUT", f"{base}/charging-sites/RAW", headers, {"max_power_w": 4000,
                                                                        "station_ids": ["SITE-RAW"]})
         for status in ("Rejected", "Accepted"):
@@ -324,11 +332,7 @@ async def test_sites_are_checked(platform, api: Api, http) -> None:
 
 async def test_a_tx_profile_goes_when_a_reboot_ends_its_transaction(platform, api: Api, http) -> None:
     base, headers = api
-    await platform.db.execute("INSERT INTO charging_stations (id) VALUES ('SC-BOOT')")
-    async with http.ws_connect(f"{platform.ocpp_url}/SC-BOOT", protocols=["ocpp1.6"]) as ws:
-        station = RawStation(ws)
-        transaction_id = (await station.call("StartTransaction", {"connectorId": 1, "idTag": "BOOT", "meterStart": 0,
-                                                                  "timestamp": now_z()}))["transactionId"]
+    async with charging_raw_station(platform, http, "SC-BOOT") as (ws, station, transaction_id):
         sending = asyncio.create_task(call(http, "POST", f"{base}/stations/SC-BOOT/charging-profiles", headers,
                                            tx_profile()))
         request = await ws.receive_json(timeout=10)
