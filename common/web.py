@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
+import asyncpg
 import orjson
 from aiohttp import web
 from pydantic import ValidationError
@@ -55,6 +56,11 @@ async def error_middleware(request: web.Request, handler: Callable[..., Any]) ->
     except ValidationError as exc:
         details = [{"loc": list(e["loc"]), "msg": e["msg"]} for e in exc.errors()]
         return _error_body(422, "invalid_request", "request body failed validation", details)
+    except asyncpg.DataError as exc:
+        # A value from the request PostgreSQL cannot take (a NUL character in a text, an
+        # integer beyond bigint): the client's mistake, not a server failure.
+        log.warning("request value refused by the database", path=request.path, error=str(exc))
+        return _error_body(400, "invalid_value", "a value in the request cannot be stored or searched for")
     except web.HTTPException as exc:
         if exc.status < 400:
             raise

@@ -26,6 +26,12 @@ CHARGING_SCHEDULE_MAX_PERIODS: Final = "ChargingScheduleMaxPeriods"
 MAX_CHARGING_PROFILES_INSTALLED: Final = "MaxChargingProfilesInstalled"
 TRANSACTION_MESSAGE_ATTEMPTS: Final = "TransactionMessageAttempts"
 TRANSACTION_MESSAGE_RETRY_INTERVAL: Final = "TransactionMessageRetryInterval"
+LOCAL_AUTH_LIST_ENABLED: Final = "LocalAuthListEnabled"
+LOCAL_AUTH_LIST_MAX_LENGTH: Final = "LocalAuthListMaxLength"
+SEND_LOCAL_LIST_MAX_LENGTH: Final = "SendLocalListMaxLength"
+LOCAL_PRE_AUTHORIZE: Final = "LocalPreAuthorize"
+LOCAL_AUTHORIZE_OFFLINE: Final = "LocalAuthorizeOffline"
+RESERVE_CONNECTOR_ZERO_SUPPORTED: Final = "ReserveConnectorZeroSupported"
 WEB_SOCKET_PING_INTERVAL: Final = "WebSocketPingInterval"
 
 
@@ -81,6 +87,12 @@ KEY_RULES: Final[dict[str, KeyRule]] = {
     STOP_TRANSACTION_ON_INVALID_ID: KeyRule(readonly=False, is_valid=_is_boolean),
     TRANSACTION_MESSAGE_ATTEMPTS: KeyRule(readonly=False, is_valid=_is_positive_integer),
     TRANSACTION_MESSAGE_RETRY_INTERVAL: KeyRule(readonly=False, is_valid=_is_seconds),
+    LOCAL_AUTH_LIST_ENABLED: KeyRule(readonly=False, is_valid=_is_boolean),
+    LOCAL_PRE_AUTHORIZE: KeyRule(readonly=False, is_valid=_is_boolean),
+    LOCAL_AUTHORIZE_OFFLINE: KeyRule(readonly=False, is_valid=_is_boolean),
+    LOCAL_AUTH_LIST_MAX_LENGTH: KeyRule(readonly=True),
+    SEND_LOCAL_LIST_MAX_LENGTH: KeyRule(readonly=True),
+    RESERVE_CONNECTOR_ZERO_SUPPORTED: KeyRule(readonly=True),
     # 0 switches WebSocket pings off; read when the station connects.
     WEB_SOCKET_PING_INTERVAL: KeyRule(readonly=False, is_valid=_is_seconds, reboot_required=True),
     NUMBER_OF_CONNECTORS: KeyRule(readonly=True),
@@ -117,9 +129,15 @@ class Configuration:
             STOP_TRANSACTION_ON_INVALID_ID: "true",
             TRANSACTION_MESSAGE_ATTEMPTS: str(transaction_attempts),
             TRANSACTION_MESSAGE_RETRY_INTERVAL: format_seconds(transaction_retry_interval),
+            LOCAL_AUTH_LIST_ENABLED: "true",
+            LOCAL_PRE_AUTHORIZE: "false",
+            LOCAL_AUTHORIZE_OFFLINE: "true",
+            LOCAL_AUTH_LIST_MAX_LENGTH: "10000",
+            SEND_LOCAL_LIST_MAX_LENGTH: "10000",
+            RESERVE_CONNECTOR_ZERO_SUPPORTED: "false",
             WEB_SOCKET_PING_INTERVAL: "0",
             NUMBER_OF_CONNECTORS: str(connectors),
-            SUPPORTED_FEATURE_PROFILES: "Core,RemoteTrigger,SmartCharging",
+            SUPPORTED_FEATURE_PROFILES: "Core,RemoteTrigger,LocalAuthListManagement,Reservation,SmartCharging",
             CHARGE_PROFILE_MAX_STACK_LEVEL: str(MAX_STACK_LEVEL),
             CHARGING_SCHEDULE_ALLOWED_CHARGING_RATE_UNIT: "Current,Power",
             CHARGING_SCHEDULE_MAX_PERIODS: str(MAX_PERIODS),

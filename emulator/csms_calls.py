@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Final
 
+from . import local_list, reservations
 from .auth_cache import on_clear_cache
 from .configuration import AUTHORIZE_REMOTE_TX_REQUESTS
 from .data_transfer import on_data_transfer
@@ -77,7 +78,8 @@ def on_remote_start_transaction(station: Station, payload: Payload) -> Reply:
         candidates = list(station.connectors.values())
     else:
         candidates = [station.connectors[requested]] if requested in station.connectors else []
-    connector = next((c for c in candidates if c.operative and not c.in_session), None)
+    connector = next((c for c in candidates if c.operative and not c.in_session
+                      and reservations.admits(c, id_tag, None)), None)
     if connector is None:
         return Reply({"status": "Rejected"})
     authorize = station.configuration.flag(AUTHORIZE_REMOTE_TX_REQUESTS)
@@ -138,6 +140,10 @@ HANDLERS: Final[dict[str, Handler]] = {
     "InstallCertificate": lambda station, payload: station.security.on_install_certificate(payload),
     "GetInstalledCertificateIds": lambda station, payload: station.security.on_get_installed_certificate_ids(payload),
     "DeleteCertificate": lambda station, payload: station.security.on_delete_certificate(payload),
+    "SendLocalList": local_list.on_send_local_list,
+    "GetLocalListVersion": local_list.on_get_local_list_version,
+    "ReserveNow": reservations.on_reserve_now,
+    "CancelReservation": reservations.on_cancel_reservation,
     "SetChargingProfile": on_set_charging_profile,
     "ClearChargingProfile": on_clear_charging_profile,
     "GetCompositeSchedule": on_get_composite_schedule,

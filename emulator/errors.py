@@ -32,6 +32,10 @@ class NoActiveTransaction(ConnectorStateError):
     pass
 
 
+class ConnectorReserved(ConnectorStateError):
+    """The connector is reserved for another id tag."""
+
+
 class SessionRejected(Exception):
     """The CSMS refused the idTag (Authorize or StartTransaction idTagInfo not Accepted)."""
 

@@ -22,6 +22,7 @@ from urllib.parse import quote
 
 import aiohttp
 
+from . import reservations
 from .auth_cache import AuthorizationCache
 from .configuration import (
     HEARTBEAT_INTERVAL,
@@ -48,6 +49,7 @@ from .errors import (
 )
 from .events import ConnectionState, EventEmitter, EventKind, EventListener, StationEvent
 from .firmware import FirmwareState
+from .local_list import LocalAuthList, authorized_locally
 from .meter import EnergyMeter
 from .protocol import (
     CALL,
@@ -206,11 +208,14 @@ class Connector:
     stopping: asyncio.Task[TransactionRecord] | None = None
     meter_task: asyncio.Task[None] | None = None
     last_transaction: TransactionRecord | None = None
+    reservation: reservations.Reservation | None = None
 
     @property
     def idle_status(self) -> str:
         if not self.operative:
             return "Unavailable"
+        if self.reservation is not None:
+            return "Reserved"
         return "Preparing" if self.cable_connected else "Available"
 
 
@@ -266,6 +271,7 @@ class Station:
         }
         self.transaction_queue = TransactionQueue()
         self.security = StationSecurity(self)
+        self.local_list = LocalAuthList()
         self.charging_profiles = ChargingProfiles(self.connectors, config.power_kw * 1000.0)
         # The status of connector 0, i.e. of the station as a whole.
         self.station_status = "Available"
@@ -819,17 +825,21 @@ class Station:
         connector.in_session = True
         start: QueuedMessage | None = None
         try:
-            if authorize:
-                reply = await self.call("Authorize", {"idTag": id_tag})
-                self.auth_cache.remember(id_tag, reply["idTagInfo"])
-                if (status := reply["idTagInfo"]["status"]) != "Accepted":
+            # The local list may authorize the tag without asking the CSMS.
+            tag_info = authorized_locally(self, id_tag) if authorize else None
+            if authorize and tag_info is None:
+                tag_info = (await self.call("Authorize", {"idTag": id_tag}))["idTagInfo"]
+                self.auth_cache.remember(id_tag, tag_info)
+                if (status := tag_info["status"]) != "Accepted":
                     raise SessionRejected(id_tag, status)
+            reservation_id = reservations.claim(connector, id_tag, (tag_info or {}).get("parentIdTag"))
             await self.set_status(connector_id, "Preparing")
             meter_start = connector.meter.register_wh
-            start = self.transaction_queue.put(
-                "StartTransaction",
-                {"connectorId": connector_id, "idTag": id_tag, "meterStart": meter_start, "timestamp": utc_timestamp()},
-            )
+            start_payload = {"connectorId": connector_id, "idTag": id_tag, "meterStart": meter_start,
+                             "timestamp": utc_timestamp()}
+            if reservation_id is not None:
+                start_payload["reservationId"] = reservation_id
+            start = self.transaction_queue.put("StartTransaction", start_payload)
             # Shielded: a caller that gives up must not cancel the reply the queue delivers.
             reply = await asyncio.shield(start.reply)
             transaction_id = int(reply["transactionId"])

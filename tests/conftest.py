@@ -28,7 +28,7 @@ TABLES = (
     "charging_sessions", "connectors", "charging_stations", "station_tariffs", "outbox",
     "id_tags", "api_clients", "station_credentials", "remote_start_requests",
     "station_maintenance_statuses", "station_files", "station_upload_requests", "firmware_campaign_stations",
-    "firmware_campaigns", "station_certificates", "security_events",
+    "firmware_campaigns", "station_certificates", "security_events", "id_tag_tombstones",
     "charging_sites",  # charging_profiles and charging_site_stations go with charging_stations
 )
 

@@ -40,8 +40,9 @@ STATUS_COLOURS: Final = {
     "Unavailable": GREY,
     "Faulted": RED,
 }
-# Statuses from which a session may be started by hand.
-STARTABLE: Final = frozenset({"Available", "Preparing", "Finishing"})
+# Statuses from which a session may be started by hand (on a Reserved connector, only by
+# the reservation's tag: the station refuses the others).
+STARTABLE: Final = frozenset({"Available", "Preparing", "Finishing", "Reserved"})
 
 
 def _enable(widget: ttk.Widget, enabled: bool) -> None:

@@ -48,6 +48,9 @@ STACK_LEVEL: Param = ("stackLevel", {"type": "integer", "minimum": 0, "maximum":
 PAGE: list[Param] = [("limit", {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100}),
                      ("offset", {"type": "integer", "minimum": 0, "maximum": 2**31, "default": 0})]
 OBJECT = {"type": "object"}
+RESERVATION_STATUSES = ("Active", "Rejected", "Consumed", "Cancelled", "Expired", "Replaced")
+LOCAL_LIST_PUSH = {"type": "object", "additionalProperties": False, "properties": {
+    "update_type": {"type": "string", "enum": ["Full", "Differential"], "default": "Differential"}}}
 
 
 @dataclass(frozen=True)
@@ -133,6 +136,34 @@ ROUTES = [
     ApiRoute("GET", "/api/v1/security/ca-certificate", "get_ca_certificate", "read",
              "The platform CA's certificate, which signs station certificates",
              upstream=("ocpp", "/internal/security/ca-certificate")),
+    ApiRoute("GET", "/api/v1/stations/{station_id}/reservations", "list_reservations", "read",
+             "Reservations of a station's connectors and what became of them, newest first",
+             upstream=("ocpp", "/internal/stations/{station_id}/reservations"), path_params=[STATION_ID],
+             query=[("status", {"type": "string", "enum": list(RESERVATION_STATUSES)}), *PAGE]),
+    ApiRoute("POST", "/api/v1/stations/{station_id}/reservations", "create_reservation", "operate",
+             "Reserve a connector for an id tag until a time (ReserveNow); the station's answer comes back",
+             upstream=("ocpp", "/internal/stations/{station_id}/reservations"), path_params=[STATION_ID],
+             query=[WAIT], ok_status=201,
+             body={"type": "object", "additionalProperties": False,
+                   "required": ["connector_id", "id_tag", "expires_at"], "properties": {
+                       "connector_id": {"type": "integer", "minimum": 0, "maximum": 2**31 - 1},
+                       "id_tag": ID_TAG[1], "expires_at": {"type": "string", "format": "date-time"},
+                       "parent_id_tag": ID_TAG[1]}}),
+    ApiRoute("DELETE", "/api/v1/stations/{station_id}/reservations/{reservation_id}", "cancel_reservation",
+             "operate", "Cancel an active reservation (CancelReservation); the station's answer comes back",
+             upstream=("ocpp", "/internal/stations/{station_id}/reservations/{reservation_id}"),
+             path_params=[STATION_ID, ("reservation_id", {"type": "integer", "minimum": 0, "maximum": 2**31 - 1})],
+             query=[WAIT]),
+    ApiRoute("GET", "/api/v1/stations/{station_id}/local-list", "get_local_list", "read",
+             "The local authorization list version a station holds, beside the id tags' current version",
+             upstream=("ocpp", "/internal/stations/{station_id}/local-list"), path_params=[STATION_ID]),
+    ApiRoute("POST", "/api/v1/stations/{station_id}/local-list", "push_local_list", "operate",
+             "Send the id tags to a station's local list (SendLocalList), in full or what changed since its version",
+             upstream=("ocpp", "/internal/stations/{station_id}/local-list"), path_params=[STATION_ID],
+             query=[WAIT], body=LOCAL_LIST_PUSH),
+    ApiRoute("POST", "/api/v1/local-list/push", "push_local_list_to_all", "operate",
+             "Send the id tags to the local list of every connected station, each from the version it holds",
+             upstream=("ocpp", "/internal/local-list/push"), query=[WAIT], body=LOCAL_LIST_PUSH),
     ApiRoute("GET", "/api/v1/stations/{station_id}/charging-profiles", "list_charging_profiles", "read",
              "The charging profiles a station holds (those it accepted)",
              upstream=("ocpp", "/internal/stations/{station_id}/charging-profiles"), path_params=[STATION_ID]),

@@ -29,6 +29,11 @@ def _refuse_nul(path: str, params: dict[str, str] | None, body: Any) -> None:
         raise ApiError(400, "invalid_text", "text may not contain NUL characters")
 
 
+# A route that waits for a station (`?timeout=`) waits this much longer for its service's
+# answer, so the caller gets the service's 504 rather than the client's cut-off.
+UPSTREAM_MARGIN_S = 5.0
+
+
 @asynccontextmanager
 async def _upstream(request: web.Request, method: str, url: str, **options: Any) -> AsyncIterator[ClientResponse]:
     try:
@@ -39,10 +44,13 @@ async def _upstream(request: web.Request, method: str, url: str, **options: Any)
 
 
 async def _forward(request: web.Request, base_url: str, path: str, *, method: str = "GET",
-                   params: dict[str, str] | None = None, body: Any = None) -> tuple[int, Any]:
+                   params: dict[str, str] | None = None, body: Any = None,
+                   wait_s: float | None = None) -> tuple[int, Any]:
+    """The service's answer; `wait_s`: how long it may take, when longer than usual."""
+    options: dict[str, Any] = {} if wait_s is None else {"timeout": aiohttp.ClientTimeout(total=wait_s)}
     _refuse_nul(path, params, body)
     async with _upstream(request, method, base_url + path, params=params,
-                         json=body if body is not None else None) as response:
+                         json=body if body is not None else None, **options) as response:
         payload = await response.json(content_type=None) if response.status != 204 else None
         return response.status, payload
 
@@ -77,14 +85,22 @@ def forwarder(route: ApiRoute) -> Callable[[web.Request], Awaitable[web.Response
     assert route.upstream is not None
     service, template = route.upstream
     query_names = [name for name, _ in route.query]
+    station_wait = next((schema for name, schema in route.query if name == "timeout"), None)
 
     async def forward(request: web.Request) -> web.Response:
         body = await read_json(request) if route.body is not None and request.can_read_body else None
         if route.body is not None and body is None:
             body = {}
         path = template.format(**request.match_info)
+        wait_s = None
+        if station_wait is not None:
+            try:
+                wait_s = float(request.query.get("timeout", station_wait["default"]))
+            except ValueError as exc:
+                raise ApiError(400, "invalid_timeout", "timeout is a number of seconds") from exc
+            wait_s = min(max(wait_s, station_wait["minimum"]), station_wait["maximum"]) + UPSTREAM_MARGIN_S
         return _reply(*await _forward(request, _service_url(request, service), path, method=route.method,
-                                      params=_query(request, *query_names), body=body))
+                                      params=_query(request, *query_names), body=body, wait_s=wait_s))
 
     return forward
 

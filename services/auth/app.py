@@ -35,4 +35,6 @@ def create_app(settings: AuthSettings) -> web.Application:
     app.router.add_get("/internal/auth/id-tags/{id_tag}", views.get_id_tag)
     app.router.add_put("/internal/auth/id-tags/{id_tag}", views.put_id_tag)
     app.router.add_delete("/internal/auth/id-tags/{id_tag}", views.delete_id_tag)
+    app.router.add_get("/internal/auth/local-list", views.get_local_list)
+    app.router.add_get("/internal/auth/local-list/version", views.get_local_list_version)
     return app

@@ -104,6 +104,35 @@ class AuthRepository:
     async def delete_id_tag(self, id_tag: str) -> bool:
         return await self._pool.execute("DELETE FROM id_tags WHERE id_tag = $1", id_tag) == "DELETE 1"
 
+    async def local_list(self, since: int | None) -> dict[str, Any]:
+        """The id tags as an OCPP local authorization list at its current version: all of them,
+        or (`since` a version) the tags changed after it, a deleted tag without idTagInfo."""
+        async with self._pool.acquire() as conn, conn.transaction(isolation="repeatable_read"):
+            version = await _list_version(conn)
+            full = since is None or since > version
+            rows = await conn.fetch(
+                f"SELECT {ID_TAG_COLUMNS} FROM id_tags WHERE list_version > $1 ORDER BY id_tag", -1 if full else since
+            )
+            removed = [] if full else await conn.fetch(
+                "SELECT id_tag FROM id_tag_tombstones WHERE list_version > $1 ORDER BY id_tag", since
+            )
+        now = utcnow()
+        entries = [{"idTag": r["id_tag"], "idTagInfo": id_tag_info(r, "Invalid", now)} for r in rows]
+        entries += [{"idTag": r["id_tag"]} for r in removed]
+        return {"list_version": version, "update_type": "Full" if full else "Differential",
+                "local_authorization_list": entries}
+
+    async def list_version(self) -> int:
+        return await _list_version(self._pool)
+
+
+async def _list_version(conn: asyncpg.Pool | asyncpg.Connection) -> int:
+    """The local list's version: that of the latest change to the id tags (0: never changed)."""
+    version: int = await conn.fetchval(
+        "SELECT greatest((SELECT max(list_version) FROM id_tags), (SELECT max(list_version) FROM id_tag_tombstones), 0)"
+    )
+    return version
+
 
 async def save_client(conn: asyncpg.Pool | asyncpg.Connection, client_id: str, secret: str,
                       scopes: list[str]) -> None:

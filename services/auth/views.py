@@ -186,3 +186,14 @@ async def delete_id_tag(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
+async def get_local_list(request: web.Request) -> web.Response:
+    """The id tags as a local authorization list: all, or `since` a version the differential."""
+    try:
+        since = int(request.query["since"]) if "since" in request.query else None
+    except ValueError as exc:
+        raise ApiError(400, "invalid_since", "since is a list version (an integer)") from exc
+    return json_response(await request.app[REPOSITORY].local_list(since))
+
+
+async def get_local_list_version(request: web.Request) -> web.Response:
+    return json_response({"list_version": await request.app[REPOSITORY].list_version()})

@@ -18,7 +18,9 @@ from . import (
     configuration_api,
     diagnostics_api,
     firmware_api,
+    local_list_api,
     metrics,
+    reservations_api,
     security_api,
     smart_charging_api,
     stations_api,
@@ -33,6 +35,7 @@ from .firmware_campaigns import dispatcher_context
 from .framelog import FrameLog
 from .keys import AUTH, BOOT_LISTENERS, COMMITTER, FRAME_LOG, REGISTRY, STORE, TLS_LISTENER
 from .registry import ConnectionRegistry
+from .reservations import reservations_context
 from .security import security_context
 from .settings import OcppSettings
 from .site_limits import balancer_context
@@ -98,6 +101,7 @@ def create_app(settings: OcppSettings) -> web.Application:
     app.cleanup_ctx.append(dispatcher_context)
     app.cleanup_ctx.append(configuration_context)
     app.cleanup_ctx.append(security_context)
+    app.cleanup_ctx.append(reservations_context)
     app.cleanup_ctx.append(balancer_context)
     app[TLS_LISTENER] = TlsListener()
     app.cleanup_ctx.append(tls_listener_context(serve_station))
@@ -109,6 +113,8 @@ def create_app(settings: OcppSettings) -> web.Application:
     firmware_api.add_routes(app)
     configuration_api.add_routes(app)
     security_api.add_routes(app)
+    reservations_api.add_routes(app)
+    local_list_api.add_routes(app)
     smart_charging_api.add_routes(app)
     app.router.add_get("/ocpp/ws", ocpp_websocket)
     app.router.add_get("/ocpp/{station_id}", ocpp_websocket)

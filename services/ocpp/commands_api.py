@@ -13,7 +13,7 @@ from aiohttp import web
 from chargeplane.common.keys import DB_POOL
 from chargeplane.common.web import ApiError, json_response, read_json
 
-from . import charging_profiles, schemas, security
+from . import charging_profiles, local_list, reservations, schemas, security
 from .commands import CommandOutcome
 from .keys import COMMANDS, CONFIGURATION, SECURITY, STORE
 from .protocol import OcppError
@@ -41,6 +41,24 @@ async def post_command(request: web.Request) -> web.Response:
     payload: Any = await read_json(request) if request.can_read_body else {}
     if not isinstance(payload, dict):
         raise ApiError(422, "invalid_payload", "the command payload must be a JSON object")
+    outcome = await send_checked(request, station_id, action, payload)
+    result = outcome.payload
+    await request.app[CONFIGURATION].after_command(station_id, action, payload, outcome)
+    await request.app[SECURITY].after_command(station_id, action, payload, outcome)
+    await reservations.record_reply(request.app[DB_POOL], station_id, action, payload, result)
+    await local_list.record_reply(request.app[DB_POOL], station_id, action, payload, result)
+    await charging_profiles.record_reply(request.app[DB_POOL], station_id, action, payload, result)
+    if action == "RemoteStartTransaction" and result.get("status") == "Accepted":
+        await request.app[STORE].record_remote_start(
+            station_id, payload.get("connectorId"), payload["idTag"], REMOTE_START_EXPIRY_S
+        )
+    return json_response({"station_id": station_id, "action": action, "result": result})
+
+
+async def send_checked(request: web.Request, station_id: str, action: str, payload: dict[str, Any]) -> CommandOutcome:
+    """Check the payload (the action's schema, then what the security extension refuses),
+    send it, and return the station's CALLRESULT; anything else (unknown station, offline,
+    timeout, CALLERROR) is an ApiError."""
     try:
         schemas.validate(action, payload)
     except OcppError as exc:
@@ -50,15 +68,8 @@ async def post_command(request: web.Request) -> web.Response:
     await require_station(request, station_id)
     await charging_profiles.check_command(request.app[DB_POOL], station_id, action, payload)
     outcome = await request.app[COMMANDS].send(station_id, action, payload, within_s)
-    result = station_reply(station_id, outcome, within_s)
-    await charging_profiles.record_reply(request.app[DB_POOL], station_id, action, payload, result)
-    await request.app[CONFIGURATION].after_command(station_id, action, payload, outcome)
-    await request.app[SECURITY].after_command(station_id, action, payload, outcome)
-    if action == "RemoteStartTransaction" and result.get("status") == "Accepted":
-        await request.app[STORE].record_remote_start(
-            station_id, payload.get("connectorId"), payload["idTag"], REMOTE_START_EXPIRY_S
-        )
-    return json_response({"station_id": station_id, "action": action, "result": result})
+    station_reply(station_id, outcome, within_s)
+    return outcome
 
 
 def wait_seconds(request: web.Request) -> float:

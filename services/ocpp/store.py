@@ -18,6 +18,7 @@ import asyncpg
 
 from chargeplane.common.outbox import OutboxEvent
 
+from . import reservations
 from .committer import GroupCommitter, SetWrite, Transaction
 
 SOURCE = "ocpp"
@@ -254,6 +255,9 @@ async def _start(tx: Transaction, items: Sequence[StartWrite]) -> list[int]:
             " AND id_tag = $2 AND (connector_id IS NULL OR connector_id = $4) ORDER BY id LIMIT 1)",
             item.station_id, item.id_tag, transaction_id, item.connector_id,
         )
+    await reservations.consume(tx.conn, [(item.station_id, item.reservation_id, transaction_id, item.started_at)
+                                         for (item, _), transaction_id in zip(new, ids, strict=True)
+                                         if item.reservation_id is not None])
     allocated = iter(ids)
     for position, item in enumerate(items):
         if results[position]:

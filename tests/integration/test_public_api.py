@@ -109,3 +109,14 @@ async def test_no_generated_request_makes_the_api_fail(platform, api) -> None:
     assert process.returncode == 0, report[-5000:]
     generated = re.search(r"(\d+) generated, (\d+) passed", report)
     assert generated and int(generated[1]) > 100 and generated[1] == generated[2], report[-2000:]
+
+
+async def test_a_command_waits_as_long_as_the_caller_asked(platform, api, http) -> None:
+    """Longer than the api-gateway's usual client timeout: the gateway's 504, not a 503."""
+    base, _, operator = api
+    await platform.db.execute("INSERT INTO charging_stations (id) VALUES ('SILENT-1')")
+    async with http.ws_connect(f"{platform.ocpp_url}/SILENT-1", protocols=["ocpp1.6"]) as ws:
+        await RawStation(ws).call("Heartbeat", {})  # connected, but never answers our CALL
+        async with http.post(f"{base}/stations/SILENT-1/commands/Reset?timeout=7", headers=operator,
+                             json={"type": "Soft"}) as response:
+            assert (response.status, (await response.json())["error"]["code"]) == (504, "station_timeout")

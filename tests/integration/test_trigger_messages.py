@@ -95,6 +95,7 @@ async def test_a_trigger_for_a_connector_the_station_lacks_is_rejected(platform,
 
 async def test_a_trigger_for_one_connector_sends_only_its_status(platform, api: PublicApi) -> None:
     async with emulated_station(platform, STATION, connectors=2):
+        await wait_for(lambda: _at_least(stored_calls(platform.db, STATION, "StatusNotification"), 3))
         before = len(await stored_calls(platform.db, STATION, "StatusNotification"))
         status, _ = await api.command(STATION, "TriggerMessage", {"requestedMessage": "StatusNotification",
                                                                   "connectorId": 2})

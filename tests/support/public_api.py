@@ -36,6 +36,10 @@ class PublicApi:
         async with self.http.post(self.base + path, headers=self.headers, json=body, params=params) as response:
             return response.status, await response.json()
 
+    async def delete(self, path: str) -> tuple[int, Any]:
+        async with self.http.delete(self.base + path, headers=self.headers) as response:
+            return response.status, None if response.status == 204 else await response.json()
+
     async def command(self, station_id: str, action: str, payload: dict[str, Any]) -> tuple[int, Any]:
         return await self.post(f"/stations/{station_id}/commands/{action}", payload, timeout=10)
 
