@@ -11,49 +11,25 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aiohttp
-import orjson
 import pytest
 
-from chargeplane.emulator.events import EventKind, StationEvent
 from chargeplane.emulator.station import Station, StationConfig
-from chargeplane.services.auth.repository import save_client
+from support.public_api import Frames, PublicApi, operator_api
 from support.station import RawStation, now_z
 from support.waiting import wait_for
 
-SECRET = "s3cret-s3cret-s3cret"
-Api = tuple[str, dict[str, str]]
+Api = PublicApi  # the public API as a client with the read and operate scopes
 
 
 @pytest.fixture
-async def api(platform, http: aiohttp.ClientSession) -> Api:
-    """(base URL, headers of a client that may read and operate)."""
-    await save_client(platform.db, "smart-operator", SECRET, ["read", "operate"])
-    base = platform.url("api_gateway") + "/api/v1"
-    async with http.post(base + "/auth/token", json={"client_id": "smart-operator", "client_secret": SECRET}) as reply:
-        token = (await reply.json())["access_token"]
-    return base, {"Authorization": f"Bearer {token}"}
-
-
-class Received:
-    """The CALLs a station received from the CSMS, as (action, payload)."""
-
-    def __init__(self) -> None:
-        self.calls: list[tuple[str, dict[str, Any]]] = []
-
-    def __call__(self, event: StationEvent) -> None:
-        if event.kind is EventKind.FRAME_RECEIVED:
-            frame = orjson.loads(event.text.removeprefix("RECV: "))
-            if frame[0] == 2:
-                self.calls.append((frame[2], frame[3]))
-
-    def of(self, action: str) -> list[dict[str, Any]]:
-        return [payload for name, payload in self.calls if name == action]
+async def api(platform, http: aiohttp.ClientSession) -> PublicApi:
+    return await operator_api(platform, http)
 
 
 @asynccontextmanager
-async def emulated(platform, station_id: str, connectors: int = 1) -> AsyncIterator[tuple[Station, Received]]:
+async def emulated(platform, station_id: str, connectors: int = 1) -> AsyncIterator[tuple[Station, Frames]]:
     await platform.db.execute("INSERT INTO charging_stations (id) VALUES ($1) ON CONFLICT DO NOTHING", station_id)
-    received = Received()
+    received = Frames()
     station = Station(StationConfig(station_id, csms_url=platform.ocpp_url, connectors=connectors, power_kw=11,
                                     meter_interval=0.2), on_event=received)
     await station.connect()
@@ -111,18 +87,18 @@ def tx_profile(transaction_id: int | None = None) -> dict[str, Any]:
 
 
 async def stored_profiles(http: aiohttp.ClientSession, api: Api, station_id: str) -> dict[int, dict[str, Any]]:
-    base, headers = api
+    base, headers = api.base, api.headers
     status, body = await call(http, "GET", f"{base}/stations/{station_id}/charging-profiles", headers)
     assert status == 200, body
     return {p["charging_profile_id"]: p for p in body["items"]}
 
 
 async def test_profiles_are_sent_stored_combined_and_limit_the_power(platform, api: Api, http) -> None:
-    base, headers = api
+    base, headers = api.base, api.headers
     async with emulated(platform, "SC-1") as (station, received):
         status, body = await call(http, "POST", f"{base}/stations/SC-1/charging-profiles", headers, CP_MAX)
         assert (status, body["result"]) == (200, {"status": "Accepted"}), body
-        assert received.of("SetChargingProfile") == [CP_MAX]
+        assert received.calls_received("SetChargingProfile") == [CP_MAX]
         held = await stored_profiles(http, api, "SC-1")
         assert held[1]["purpose"] == "ChargePointMaxProfile" and held[1]["profile"] == CP_MAX["csChargingProfiles"]
 
@@ -137,7 +113,8 @@ async def test_profiles_are_sent_stored_combined_and_limit_the_power(platform, a
         status, body = await call(http, "GET", f"{base}/stations/SC-1/composite-schedule"
                                                "?connectorId=1&duration=1200&chargingRateUnit=W", headers)
         assert status == 200, body
-        assert received.of("GetCompositeSchedule") == [{"connectorId": 1, "duration": 1200, "chargingRateUnit": "W"}]
+        assert received.calls_received("GetCompositeSchedule") == [
+            {"connectorId": 1, "duration": 1200, "chargingRateUnit": "W"}]
         schedule = body["result"]["chargingSchedule"]
         assert body["result"]["status"] == "Accepted" and schedule["duration"] == 1200
         # (the Relative TxProfile counts from the start of the session, a few seconds ago)
@@ -161,7 +138,7 @@ async def test_profiles_are_sent_stored_combined_and_limit_the_power(platform, a
         # cleared by id: the station gives the ChargePointMax's 7 kW
         status, body = await call(http, "DELETE", f"{base}/stations/SC-1/charging-profiles/2", headers)
         assert (status, body["result"]) == (200, {"status": "Accepted"}), body
-        assert received.of("ClearChargingProfile") == [{"id": 2}]
+        assert received.calls_received("ClearChargingProfile") == [{"id": 2}]
         assert set(await stored_profiles(http, api, "SC-1")) == {1}
         await wait_for(drawing(station, 7000), within_s=5)
 
@@ -180,7 +157,7 @@ async def test_profiles_are_sent_stored_combined_and_limit_the_power(platform, a
         status, body = await call(http, "DELETE", f"{base}/stations/SC-1/charging-profiles?connectorId=0"
                                                   "&chargingProfilePurpose=ChargePointMaxProfile", headers)
         assert (status, body["result"]) == (200, {"status": "Accepted"}), body
-        assert received.of("ClearChargingProfile")[-1] == {"connectorId": 0,
+        assert received.calls_received("ClearChargingProfile")[-1] == {"connectorId": 0,
                                                            "chargingProfilePurpose": "ChargePointMaxProfile"}
         assert await stored_profiles(http, api, "SC-1") == {}
         assert station.charging_profiles.installed == {}
@@ -220,7 +197,7 @@ INVALID: dict[str, tuple[dict[str, Any], str, str]] = {
 async def test_an_invalid_profile_is_a_422_naming_the_problem_and_nothing_is_sent(
     platform, api: Api, http, case: str,
 ) -> None:
-    base, headers = api
+    base, headers = api.base, api.headers
     payload, path, explanation = INVALID[case]
     async with emulated(platform, "SC-2") as (_, received):
         status, body = await call(http, "POST", f"{base}/stations/SC-2/charging-profiles", headers, payload)
@@ -230,13 +207,13 @@ async def test_an_invalid_profile_is_a_422_naming_the_problem_and_nothing_is_sen
         # the call that follows reaches the station first: the refused one was never sent
         await call(http, "POST", f"{base}/stations/SC-2/commands/TriggerMessage", headers,
                    {"requestedMessage": "Heartbeat"})
-        actions = [action for action, _ in received.calls]
+        actions = [frame[2] for frame in received.received if frame[0] == 2]
         assert "TriggerMessage" in actions and "SetChargingProfile" not in actions
     assert await stored_profiles(http, api, "SC-2") == {}
 
 
 async def site_shares(http: aiohttp.ClientSession, api: Api, site_id: str) -> dict[tuple[str, int], float | None]:
-    base, headers = api
+    base, headers = api.base, api.headers
     status, body = await call(http, "GET", f"{base}/charging-sites/{site_id}", headers)
     assert status == 200, body
     return {(s["station_id"], s["transaction_id"]): s["limit_w"] for s in body["sessions"]}
@@ -250,7 +227,7 @@ def shares_become(http: aiohttp.ClientSession, api: Api, expected: dict[tuple[st
 
 
 async def test_a_site_limit_is_divided_again_as_sessions_start_and_stop(platform, api: Api, http) -> None:
-    base, headers = api
+    base, headers = api.base, api.headers
     async with emulated(platform, "SITE-A") as (a, received_a), emulated(platform, "SITE-B") as (b, received_b):
         status, body = await call(http, "PUT", f"{base}/charging-sites/DEPOT", headers,
                                   {"max_power_w": 12000, "station_ids": ["SITE-A", "SITE-B"]})
@@ -259,7 +236,7 @@ async def test_a_site_limit_is_divided_again_as_sessions_start_and_stop(platform
 
         first = await a.start_session(1, "FIRST", authorize=False)
         await wait_for(shares_become(http, api, {("SITE-A", first): 12000}), within_s=15)
-        [share] = received_a.of("SetChargingProfile")
+        [share] = received_a.calls_received("SetChargingProfile")
         assert share["connectorId"] == 1
         assert share["csChargingProfiles"]["chargingProfilePurpose"] == "TxProfile"
         assert share["csChargingProfiles"]["transactionId"] == first
@@ -271,8 +248,8 @@ async def test_a_site_limit_is_divided_again_as_sessions_start_and_stop(platform
         second = await b.start_session(1, "SECOND", authorize=False)
         await wait_for(shares_become(http, api, {("SITE-A", first): 6000, ("SITE-B", second): 6000}), within_s=15)
         assert [p["csChargingProfiles"]["chargingSchedule"]["chargingSchedulePeriod"][0]["limit"]
-                for p in received_a.of("SetChargingProfile")] == [12000, 6000]
-        assert received_b.of("SetChargingProfile")[-1]["csChargingProfiles"]["transactionId"] == second
+                for p in received_a.calls_received("SetChargingProfile")] == [12000, 6000]
+        assert received_b.calls_received("SetChargingProfile")[-1]["csChargingProfiles"]["transactionId"] == second
         await wait_for(drawing(a, 6000), within_s=5)
         await wait_for(drawing(b, 6000), within_s=5)
 
@@ -280,7 +257,7 @@ async def test_a_site_limit_is_divided_again_as_sessions_start_and_stop(platform
         await a.stop_session(1)
         await wait_for(shares_become(http, api, {("SITE-B", second): 12000}), within_s=15)
         await wait_for(drawing(b, 11000), within_s=5)
-        assert len(received_a.of("SetChargingProfile")) == 2  # nothing more for a station without a session
+        assert len(received_a.calls_received("SetChargingProfile")) == 2  # nothing more for a station without a session
         held = await stored_profiles(http, api, "SITE-A")
         assert held == {}, "the ended session's share went with it"
 
@@ -293,12 +270,12 @@ async def test_a_site_limit_is_divided_again_as_sessions_start_and_stop(platform
             return await stored_profiles(http, api, "SITE-B") == {}
 
         await wait_for(share_cleared, within_s=10)
-        assert received_b.of("ClearChargingProfile") == [{"id": 910_001}]
+        assert received_b.calls_received("ClearChargingProfile") == [{"id": 910_001}]
 
 
 async def test_a_share_the_station_refuses_is_sent_again(platform, api: Api, http) -> None:
     """The re-division survives a refusal (and logs it): it is tried again until accepted."""
-    base, headers = api
+    base, headers = api.base, api.headers
     async with charging_raw_station(platform, http, "SITE-RAW") as (ws, _, transaction_id):
         await call(http, "PUT", f"{base}/charging-sites/RAW", headers, {"max_power_w": 4000,
                                                                        "station_ids": ["SITE-RAW"]})
@@ -315,7 +292,7 @@ async def test_a_share_the_station_refuses_is_sent_again(platform, api: Api, htt
 
 
 async def test_sites_are_checked(platform, api: Api, http) -> None:
-    base, headers = api
+    base, headers = api.base, api.headers
     await platform.db.execute("INSERT INTO charging_stations (id) VALUES ('SITE-X')")
     status, body = await call(http, "PUT", f"{base}/charging-sites/ONE", headers,
                               {"max_power_w": 1000, "station_ids": ["SITE-X", "NOPE"]})
@@ -331,7 +308,7 @@ async def test_sites_are_checked(platform, api: Api, http) -> None:
 
 
 async def test_a_tx_profile_goes_when_a_reboot_ends_its_transaction(platform, api: Api, http) -> None:
-    base, headers = api
+    base, headers = api.base, api.headers
     async with charging_raw_station(platform, http, "SC-BOOT") as (ws, station, transaction_id):
         sending = asyncio.create_task(call(http, "POST", f"{base}/stations/SC-BOOT/charging-profiles", headers,
                                            tx_profile()))
