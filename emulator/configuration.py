@@ -11,6 +11,7 @@ from typing import Final
 
 from .meter import SUPPORTED_MEASURANDS
 from .protocol import Payload
+from .smart_charging import MAX_PERIODS, MAX_PROFILES, MAX_STACK_LEVEL
 
 HEARTBEAT_INTERVAL: Final = "HeartbeatInterval"
 METER_VALUE_SAMPLE_INTERVAL: Final = "MeterValueSampleInterval"
@@ -19,6 +20,10 @@ NUMBER_OF_CONNECTORS: Final = "NumberOfConnectors"
 AUTHORIZE_REMOTE_TX_REQUESTS: Final = "AuthorizeRemoteTxRequests"
 STOP_TRANSACTION_ON_INVALID_ID: Final = "StopTransactionOnInvalidId"
 SUPPORTED_FEATURE_PROFILES: Final = "SupportedFeatureProfiles"
+CHARGE_PROFILE_MAX_STACK_LEVEL: Final = "ChargeProfileMaxStackLevel"
+CHARGING_SCHEDULE_ALLOWED_CHARGING_RATE_UNIT: Final = "ChargingScheduleAllowedChargingRateUnit"
+CHARGING_SCHEDULE_MAX_PERIODS: Final = "ChargingScheduleMaxPeriods"
+MAX_CHARGING_PROFILES_INSTALLED: Final = "MaxChargingProfilesInstalled"
 TRANSACTION_MESSAGE_ATTEMPTS: Final = "TransactionMessageAttempts"
 TRANSACTION_MESSAGE_RETRY_INTERVAL: Final = "TransactionMessageRetryInterval"
 LOCAL_AUTH_LIST_ENABLED: Final = "LocalAuthListEnabled"
@@ -92,6 +97,10 @@ KEY_RULES: Final[dict[str, KeyRule]] = {
     WEB_SOCKET_PING_INTERVAL: KeyRule(readonly=False, is_valid=_is_seconds, reboot_required=True),
     NUMBER_OF_CONNECTORS: KeyRule(readonly=True),
     SUPPORTED_FEATURE_PROFILES: KeyRule(readonly=True),
+    CHARGE_PROFILE_MAX_STACK_LEVEL: KeyRule(readonly=True),
+    CHARGING_SCHEDULE_ALLOWED_CHARGING_RATE_UNIT: KeyRule(readonly=True),
+    CHARGING_SCHEDULE_MAX_PERIODS: KeyRule(readonly=True),
+    MAX_CHARGING_PROFILES_INSTALLED: KeyRule(readonly=True),
 }
 
 
@@ -128,7 +137,11 @@ class Configuration:
             RESERVE_CONNECTOR_ZERO_SUPPORTED: "false",
             WEB_SOCKET_PING_INTERVAL: "0",
             NUMBER_OF_CONNECTORS: str(connectors),
-            SUPPORTED_FEATURE_PROFILES: "Core,RemoteTrigger,LocalAuthListManagement,Reservation",
+            SUPPORTED_FEATURE_PROFILES: "Core,RemoteTrigger,LocalAuthListManagement,Reservation,SmartCharging",
+            CHARGE_PROFILE_MAX_STACK_LEVEL: str(MAX_STACK_LEVEL),
+            CHARGING_SCHEDULE_ALLOWED_CHARGING_RATE_UNIT: "Current,Power",
+            CHARGING_SCHEDULE_MAX_PERIODS: str(MAX_PERIODS),
+            MAX_CHARGING_PROFILES_INSTALLED: str(MAX_PROFILES),
         }
 
     def get(self, key: str) -> str:

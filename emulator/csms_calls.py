@@ -18,6 +18,7 @@ from .diagnostics import on_get_diagnostics, on_get_log
 from .firmware import on_signed_update_firmware, on_update_firmware
 from .protocol import CallError, Payload
 from .replies import Handler, Reply
+from .smart_charging import on_clear_charging_profile, on_get_composite_schedule, on_set_charging_profile
 from .triggers import on_extended_trigger_message, on_trigger_message
 
 if TYPE_CHECKING:
@@ -143,4 +144,7 @@ HANDLERS: Final[dict[str, Handler]] = {
     "GetLocalListVersion": local_list.on_get_local_list_version,
     "ReserveNow": reservations.on_reserve_now,
     "CancelReservation": reservations.on_cancel_reservation,
+    "SetChargingProfile": on_set_charging_profile,
+    "ClearChargingProfile": on_clear_charging_profile,
+    "GetCompositeSchedule": on_get_composite_schedule,
 }

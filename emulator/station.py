@@ -15,6 +15,7 @@ import base64
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from random import Random
 from typing import Any, Final
 from urllib.parse import quote
@@ -66,6 +67,7 @@ from .protocol import (
     utc_timestamp,
 )
 from .security import AUTHORIZATION_KEY, StationSecurity
+from .smart_charging import ChargingProfiles
 from .transaction_queue import QueuedMessage, RetryPolicy, TransactionQueue
 
 __all__ = [
@@ -274,6 +276,7 @@ class Station:
         self.transaction_queue = TransactionQueue()
         self.security = StationSecurity(self)
         self.local_list = LocalAuthList()
+        self.charging_profiles = ChargingProfiles(self.connectors, config.power_kw * 1000.0)
         # The status of connector 0, i.e. of the station as a whole.
         self.station_status = "Available"
         self.connection_state = ConnectionState.DISCONNECTED
@@ -747,8 +750,29 @@ class Station:
 
     @staticmethod
     def _charging_status(connector: Connector) -> str:
-        # An EV that draws nothing (asked for 0 kW, or its battery is full) has suspended.
-        return "Charging" if connector.meter.power_w > 0 else "SuspendedEV"
+        if connector.meter.power_w > 0:
+            return "Charging"
+        # An EV that draws nothing (asked for 0 kW, or its battery is full) has suspended; one
+        # that would draw but is limited to 0 by a charging profile is held by the station.
+        wants_power = connector.power_kw > 0 and connector.meter.soc_percent < 100.0
+        return "SuspendedEVSE" if wants_power else "SuspendedEV"
+
+    # ----- smart charging ------------------------------------------------------------------
+
+    def _limit_power(self) -> None:
+        """Let each charging connector draw what its EV asks, within its charging profiles."""
+        now, wall_clock = time.monotonic(), datetime.now(UTC)
+        charging = [c for c in self.connectors.values() if c.charging]
+        for connector in charging:
+            limit_w = self.charging_profiles.power_limit_w(connector.connector_id, wall_clock, len(charging))
+            connector.meter.set_power(min(connector.power_kw * 1000.0, limit_w), now)
+
+    async def apply_charging_limits(self) -> None:
+        """After a profile was set or cleared: the new limits at once, and the statuses they make."""
+        self._limit_power()
+        for connector in self.connectors.values():
+            if connector.charging:
+                await self.set_status(connector.connector_id, self._charging_status(connector))
 
     # ----- cable and power -----------------------------------------------------------------
 
@@ -789,7 +813,7 @@ class Station:
         connector = self._connector(connector_id)
         connector.power_kw = power_kw
         if connector.charging:
-            connector.meter.set_power(power_kw * 1000.0, time.monotonic())
+            self._limit_power()
             await self.set_status(connector_id, self._charging_status(connector))
 
     def change_configuration(self, key: str, value: str) -> ChangeResult:
@@ -851,6 +875,7 @@ class Station:
 
         connector.transaction_id = transaction_id
         connector.id_tag = id_tag
+        self.charging_profiles.transaction_started(connector_id, transaction_id, datetime.now(UTC))
         connector.meter_start_wh = meter_start
         self.stats.transactions_started += 1
         if tag_status != "Accepted" and self.configuration.flag(STOP_TRANSACTION_ON_INVALID_ID):
@@ -861,6 +886,7 @@ class Station:
         connector.charging = True
         soc_percent = self._rng.uniform(10.0, 60.0)  # each session brings a different EV
         connector.meter.start_flow(connector.power_kw * 1000.0, soc_percent, time.monotonic())
+        self._limit_power()
         await self.set_status(connector_id, self._charging_status(connector))
         connector.meter_task = asyncio.create_task(
             self._meter_loop(connector), name=f"{self.station_id}/{connector_id} meter"
@@ -947,6 +973,8 @@ class Station:
     def _end_charging(self, connector: Connector) -> None:
         connector.charging = False
         connector.meter.stop_flow(time.monotonic())
+        self.charging_profiles.transaction_ended(connector.connector_id)
+        self._limit_power()  # the others may share more of the station's limit now
         if connector.meter_task is not None:
             connector.meter_task.cancel()
         connector.meter_task = None
@@ -996,6 +1024,7 @@ class Station:
             if not connector.charging:
                 continue
             connector.meter.advance(time.monotonic())
+            self._limit_power()  # a schedule's next period may have begun
             # A battery that filled up since the last sample suspends charging.
             self._set_status_soon(connector.connector_id, self._charging_status(connector))
             if interval > 0:

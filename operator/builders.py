@@ -35,6 +35,11 @@ OwnerReference = Mapping[str, Any]
 PASSWORD_KEY = "password"
 # Defaults of the ChargingStation schema, repeated for objects the API server did not default (tests).
 DEFAULT_HEARTBEAT_INTERVAL = 300
+# spec.chargingLimit's ChargePointMaxProfile: its id (profiles from 900000 up are the platform's), its
+# stack level, and the fixed moment its schedule starts (so the same spec is always the same profile).
+CHARGING_LIMIT_PROFILE_ID = 900_000
+CHARGING_LIMIT_STACK_LEVEL = 1
+CHARGING_LIMIT_SINCE = "2000-01-01T00:00:00Z"
 DEFAULT_SIMULATOR = {"sessions": 0, "sessionSeconds": 60, "pauseSeconds": 30, "powerKw": 11, "meterIntervalSeconds": 10}
 
 
@@ -334,6 +339,20 @@ def build_registration(spec: Mapping[str, Any]) -> dict[str, Any]:
         "desired_configuration": dict(spec.get("configuration", {})),
         "security_profile": spec.get("securityProfile", 1),
     }
+
+
+def build_charging_limit(spec: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The SetChargingProfile that enforces `spec.chargingLimit` (None without one): a
+    ChargePointMaxProfile with no end, under an id of the platform's own (see CHARGING_LIMIT_PROFILE_ID)."""
+    limit = spec.get("chargingLimit")
+    if not limit:
+        return None
+    return {"connectorId": 0, "csChargingProfiles": {
+        "chargingProfileId": CHARGING_LIMIT_PROFILE_ID, "stackLevel": CHARGING_LIMIT_STACK_LEVEL,
+        "chargingProfilePurpose": "ChargePointMaxProfile", "chargingProfileKind": "Absolute",
+        "chargingSchedule": {"startSchedule": CHARGING_LIMIT_SINCE, "chargingRateUnit": "W",
+                             "chargingSchedulePeriod": [{"startPeriod": 0, "limit": limit["maxPowerW"]}]},
+    }}
 
 
 def billing_tariff_id(namespace: str, name: str) -> str:

@@ -95,3 +95,15 @@ class PlatformClient:
 
     async def unbind_tariff(self, namespace: str, station_id: str) -> None:
         await self._call("DELETE", namespace, "billing", f"/internal/stations/{station_id}/tariff")
+
+    async def charging_profiles(self, namespace: str, station_id: str) -> list[dict[str, Any]]:
+        """The charging profiles the station holds, as the gateway knows them."""
+        held: dict[str, Any] = await self._call("GET", namespace, "ocpp",
+                                                f"/internal/stations/{station_id}/charging-profiles")
+        return list(held["items"])
+
+    async def send_command(self, namespace: str, station_id: str, action: str, payload: dict[str, Any]) -> str:
+        """An OCPP command to the station; the status it answered (Accepted, Rejected ...)."""
+        reply = await self._call("POST", namespace, "ocpp", f"/internal/stations/{station_id}/commands/{action}",
+                                 payload)
+        return str(reply["result"].get("status"))

@@ -12,8 +12,10 @@ import kopf
 from kubernetes_asyncio.client import ApiException
 
 from .builders import (
+    CHARGING_LIMIT_PROFILE_ID,
     OwnerReference,
     billing_tariff_id,
+    build_charging_limit,
     build_credentials_secret,
     build_registration,
     build_simulator_deployment,
@@ -25,9 +27,11 @@ from .platform_api import PlatformRejected, PlatformUnavailable
 from .platforms import ensure_platform
 from .runtime import Runtime
 from .status import (
+    CHARGING_LIMITED,
     CONFIGURATION_APPLIED,
     REGISTERED,
     TARIFF_BOUND,
+    Condition,
     build_station_status,
     configuration_condition,
     note_condition,
@@ -135,7 +139,48 @@ async def refresh_station_status(runtime: Runtime, *, namespace: str, spec: Mapp
         ok, reason, message = configuration_condition(configuration, gateway_configuration)
         desired["conditions"] = set_condition(desired["conditions"], CONFIGURATION_APPLIED, ok, reason, message,
                                               generation=generation, now=now)
+        if view is not None and not stopping():
+            desired["conditions"] = await reconcile_charging_limit(
+                runtime, namespace=namespace, spec=spec, online=bool(view["connected"]),
+                conditions=desired["conditions"], generation=generation, logger=logger)
     # A timer still running when the operator stops would write after kopf let go of the API
     # (and an error from its closing client would read as "Unknown").
     if not stopping():
         patch_status.update(status_changes(status, desired))
+
+
+async def reconcile_charging_limit(runtime: Runtime, *, namespace: str, spec: Mapping[str, Any], online: bool,
+                                   conditions: list[Condition], generation: int | None,
+                                   logger: kopf.Logger) -> list[Condition]:
+    """spec.chargingLimit onto an online station: its ChargePointMaxProfile sent when the station
+    does not hold it (as the gateway knows from the station's replies), cleared when the spec drops
+    it; `conditions` with ChargingLimited saying how that went."""
+    command = build_charging_limit(spec)  # once: kopf's spec is a live view that may change meanwhile
+    if command is None and not any(c["type"] == CHARGING_LIMITED for c in conditions):
+        return conditions  # no limit asked for, none to take back
+
+    def noted(ok: bool, reason: str, message: str) -> list[Condition]:
+        return set_condition(conditions, CHARGING_LIMITED, ok, reason, message, generation=generation,
+                             now=datetime.now(UTC))
+
+    if not online:
+        return noted(False, "StationOffline", "the limit is sent when the station is online") if command else conditions
+    station_id = spec["stationId"]
+    try:
+        held = {p["charging_profile_id"]: p["profile"]
+                for p in await runtime.platform.charging_profiles(namespace, station_id)}
+        if command is None:
+            if CHARGING_LIMIT_PROFILE_ID in held:
+                await runtime.platform.send_command(namespace, station_id, "ClearChargingProfile",
+                                                    {"id": CHARGING_LIMIT_PROFILE_ID})
+                logger.info(f"charging limit of {station_id} cleared")
+            return [c for c in conditions if c["type"] != CHARGING_LIMITED]
+        limit_w = command["csChargingProfiles"]["chargingSchedule"]["chargingSchedulePeriod"][0]["limit"]
+        if held.get(CHARGING_LIMIT_PROFILE_ID) != command["csChargingProfiles"]:
+            answer = await runtime.platform.send_command(namespace, station_id, "SetChargingProfile", command)
+            if answer != "Accepted":
+                return noted(False, "Refused", f"the station answered {answer} to its {limit_w} W limit")
+            logger.info(f"charging limit of {limit_w} W sent to {station_id}")
+    except (PlatformUnavailable, PlatformRejected) as exc:
+        return noted(False, "NotSent", str(exc))
+    return noted(True, "Applied", f"the station holds its {limit_w} W ChargePointMaxProfile")

@@ -16,6 +16,7 @@ AS_EXPECTED = "AsExpected"  # the vendor and model it reported on boot are the o
 SYNCED = "Synced"  # the Tariff is in billing as written
 DELETABLE = "Deletable"  # no station bills with the Tariff any more
 CONFIGURATION_APPLIED = "ConfigurationApplied"  # the station reports every key of spec.configuration as desired
+CHARGING_LIMITED = "ChargingLimited"  # the station holds the ChargePointMaxProfile of its spec.chargingLimit
 
 
 def kube_time(when: datetime) -> str:

@@ -29,6 +29,7 @@ TABLES = (
     "id_tags", "api_clients", "station_credentials", "remote_start_requests",
     "station_maintenance_statuses", "station_files", "station_upload_requests", "firmware_campaign_stations",
     "firmware_campaigns", "station_certificates", "security_events", "id_tag_tombstones",
+    "charging_sites",  # charging_profiles and charging_site_stations go with charging_stations
 )
 
 

@@ -39,6 +39,12 @@ FIRMWARE_CAMPAIGN = {"type": "object", "additionalProperties": False, "required"
                     "items": {"type": "string", "minLength": 1, "maxLength": 48}},
     "signing_certificate": {"type": "string", "minLength": 1, "maxLength": 5500},
     "signature": {"type": "string", "minLength": 1, "maxLength": 800}}}
+SITE_ID: Param = ("site_id", {"type": "string", "minLength": 1, "maxLength": 64})
+PROFILE_ID: Param = ("profile_id", {"type": "integer", "minimum": 0, "maximum": 2**31 - 1})
+CONNECTOR_ID: Param = ("connectorId", {"type": "integer", "minimum": 0, "maximum": 2**31 - 1})
+PURPOSE: Param = ("chargingProfilePurpose", {"type": "string",
+                                             "enum": ["ChargePointMaxProfile", "TxDefaultProfile", "TxProfile"]})
+STACK_LEVEL: Param = ("stackLevel", {"type": "integer", "minimum": 0, "maximum": 2**31 - 1})
 PAGE: list[Param] = [("limit", {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100}),
                      ("offset", {"type": "integer", "minimum": 0, "maximum": 2**31, "default": 0})]
 OBJECT = {"type": "object"}
@@ -158,6 +164,40 @@ ROUTES = [
     ApiRoute("POST", "/api/v1/local-list/push", "push_local_list_to_all", "operate",
              "Send the id tags to the local list of every connected station, each from the version it holds",
              upstream=("ocpp", "/internal/local-list/push"), query=[WAIT], body=LOCAL_LIST_PUSH),
+    ApiRoute("GET", "/api/v1/stations/{station_id}/charging-profiles", "list_charging_profiles", "read",
+             "The charging profiles a station holds (those it accepted)",
+             upstream=("ocpp", "/internal/stations/{station_id}/charging-profiles"), path_params=[STATION_ID]),
+    ApiRoute("POST", "/api/v1/stations/{station_id}/charging-profiles", "set_charging_profile", "operate",
+             "Send a charging profile (SetChargingProfile, checked against OCPP 1.6's rules first); stored if accepted",
+             upstream=("ocpp", "/internal/stations/{station_id}/commands/SetChargingProfile"),
+             path_params=[STATION_ID], query=[WAIT], body=OBJECT),
+    ApiRoute("DELETE", "/api/v1/stations/{station_id}/charging-profiles", "clear_charging_profiles", "operate",
+             "Clear the station's charging profiles matching every filter given (ClearChargingProfile)",
+             path_params=[STATION_ID], query=[CONNECTOR_ID, PURPOSE, STACK_LEVEL, WAIT]),
+    ApiRoute("DELETE", "/api/v1/stations/{station_id}/charging-profiles/{profile_id}", "clear_charging_profile",
+             "operate", "Clear one charging profile by its id (ClearChargingProfile)",
+             path_params=[STATION_ID, PROFILE_ID], query=[WAIT]),
+    ApiRoute("GET", "/api/v1/stations/{station_id}/composite-schedule", "get_composite_schedule", "read",
+             "The schedule a connector will follow, as the station computes it (GetCompositeSchedule)",
+             path_params=[STATION_ID],
+             query=[("connectorId", {**CONNECTOR_ID[1], "default": 0}),
+                    ("duration", {"type": "integer", "minimum": 1, "maximum": 2**31 - 1, "default": 3600}),
+                    ("chargingRateUnit", {"type": "string", "enum": ["W", "A"]}), WAIT]),
+    ApiRoute("GET", "/api/v1/charging-sites", "list_charging_sites", "read",
+             "Charging sites: power limits shared by groups of stations",
+             upstream=("ocpp", "/internal/charging-sites")),
+    ApiRoute("GET", "/api/v1/charging-sites/{site_id}", "get_charging_site", "read",
+             "A charging site with its stations and each active session's share",
+             upstream=("ocpp", "/internal/charging-sites/{site_id}"), path_params=[SITE_ID]),
+    ApiRoute("PUT", "/api/v1/charging-sites/{site_id}", "put_charging_site", "operate",
+             "Create or change a charging site: its power limit and its stations",
+             upstream=("ocpp", "/internal/charging-sites/{site_id}"), path_params=[SITE_ID],
+             body={"type": "object", "additionalProperties": False, "required": ["max_power_w"], "properties": {
+                 "max_power_w": {"type": "integer", "minimum": 1, "maximum": 2**31 - 1},
+                 "station_ids": {"type": "array", "maxItems": 1000, "items": STATION_ID[1]}}}),
+    ApiRoute("DELETE", "/api/v1/charging-sites/{site_id}", "delete_charging_site", "operate",
+             "Delete a charging site; its stations' shares are cleared",
+             upstream=("ocpp", "/internal/charging-sites/{site_id}"), path_params=[SITE_ID], ok_status=204),
     ApiRoute("GET", "/api/v1/sessions", "list_sessions", "read", "Charging sessions, newest first",
              upstream=("sessions", "/internal/sessions"),
              query=[("station_id", STATION_ID[1]), ("status", {"type": "string", "enum": ["active", "completed"]}),

@@ -9,6 +9,7 @@ from typing import Any
 from urllib.parse import quote
 
 import aiohttp
+import orjson
 from aiohttp import ClientResponse, web
 
 from chargeplane.common.keys import HTTP
@@ -18,6 +19,16 @@ from .keys import API_SETTINGS
 from .routes import ApiRoute, openapi_document
 
 MAX_ID = 2**63 - 1
+MAX_INT32 = 2**31 - 1  # OCPP's integers
+
+
+def _refuse_nul(path: str, params: dict[str, str] | None, body: Any) -> None:
+    """PostgreSQL text cannot hold NUL: a request carrying one is the client's error, not a 500."""
+    if "\x00" in path or any("\x00" in value for value in (params or {}).values()) or (
+            body is not None and b"\\u0000" in orjson.dumps(body)):
+        raise ApiError(400, "invalid_text", "text may not contain NUL characters")
+
+
 # A route that waits for a station (`?timeout=`) waits this much longer for its service's
 # answer, so the caller gets the service's 504 rather than the client's cut-off.
 UPSTREAM_MARGIN_S = 5.0
@@ -37,6 +48,7 @@ async def _forward(request: web.Request, base_url: str, path: str, *, method: st
                    wait_s: float | None = None) -> tuple[int, Any]:
     """The service's answer; `wait_s`: how long it may take, when longer than usual."""
     options: dict[str, Any] = {} if wait_s is None else {"timeout": aiohttp.ClientTimeout(total=wait_s)}
+    _refuse_nul(path, params, body)
     async with _upstream(request, method, base_url + path, params=params,
                          json=body if body is not None else None, **options) as response:
         payload = await response.json(content_type=None) if response.status != 204 else None
@@ -53,12 +65,12 @@ def _query(request: web.Request, *names: str) -> dict[str, str]:
     return {name: request.query[name] for name in names if name in request.query}
 
 
-def _int_param(request: web.Request, name: str) -> int:
+def _int_param(request: web.Request, name: str, minimum: int = 1) -> int:
     try:
         value = int(request.match_info[name])
     except ValueError as exc:
         raise ApiError(400, f"invalid_{name}", f"{name} must be an integer") from exc
-    if not 1 <= value <= MAX_ID:
+    if not minimum <= value <= MAX_ID:
         raise ApiError(404, "not_found", f"no such {name.removesuffix('_id')}")
     return value
 
@@ -119,3 +131,45 @@ async def download_station_file(request: web.Request) -> web.Response:
         return web.Response(body=await response.read(), headers={
             name: response.headers[name] for name in ("Content-Type", "Content-Disposition")
             if name in response.headers})
+
+
+# ----- smart charging: friendlier forms of three commands ------------------------------------
+
+def _int_query(request: web.Request, name: str, default: int | None = None) -> int | None:
+    if name not in request.query:
+        return default
+    try:
+        value = int(request.query[name])
+    except ValueError as exc:
+        raise ApiError(400, f"invalid_{name}", f"{name} must be an integer") from exc
+    if not 0 <= value <= MAX_INT32:
+        raise ApiError(400, f"invalid_{name}", f"{name} must be 0 to {MAX_INT32}")
+    return value
+
+
+async def _station_command(request: web.Request, action: str, payload: dict[str, Any]) -> web.Response:
+    """The command through the gateway's command path, which checks, sends and records it."""
+    station_id = request.match_info["station_id"]
+    return _reply(*await _forward(request, _service_url(request, "ocpp"),
+                                  f"/internal/stations/{station_id}/commands/{action}", method="POST",
+                                  params=_query(request, "timeout"), body=payload))
+
+
+async def clear_charging_profile(request: web.Request) -> web.Response:
+    return await _station_command(request, "ClearChargingProfile", {"id": _int_param(request, "profile_id", 0)})
+
+
+async def clear_charging_profiles(request: web.Request) -> web.Response:
+    criteria: dict[str, Any] = {"connectorId": _int_query(request, "connectorId"),
+                                "chargingProfilePurpose": request.query.get("chargingProfilePurpose"),
+                                "stackLevel": _int_query(request, "stackLevel")}
+    return await _station_command(request, "ClearChargingProfile",
+                                  {key: value for key, value in criteria.items() if value is not None})
+
+
+async def get_composite_schedule(request: web.Request) -> web.Response:
+    payload: dict[str, Any] = {"connectorId": _int_query(request, "connectorId", 0),
+                               "duration": _int_query(request, "duration", 3600)}
+    if "chargingRateUnit" in request.query:
+        payload["chargingRateUnit"] = request.query["chargingRateUnit"]
+    return await _station_command(request, "GetCompositeSchedule", payload)

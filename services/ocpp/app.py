@@ -22,6 +22,7 @@ from . import (
     metrics,
     reservations_api,
     security_api,
+    smart_charging_api,
     stations_api,
     uploads_api,
 )
@@ -38,6 +39,7 @@ from .registry import ConnectionRegistry
 from .reservations import reservations_context
 from .security import security_context
 from .settings import OcppSettings
+from .site_limits import balancer_context
 from .store import METER_VALUES, METER_VALUES_BATCH, SESSION_START, SESSION_STOP, SOURCE, STATION_BOOTED, StationStore
 from .tls import TlsListener, tls_listener_context
 
@@ -103,6 +105,7 @@ def create_app(settings: OcppSettings) -> web.Application:
     app.cleanup_ctx.append(configuration_context)
     app.cleanup_ctx.append(security_context)
     app.cleanup_ctx.append(reservations_context)
+    app.cleanup_ctx.append(balancer_context)
     app[TLS_LISTENER] = TlsListener()
     app.cleanup_ctx.append(tls_listener_context(serve_station))
     app.on_shutdown.append(_close_sockets)
@@ -115,6 +118,7 @@ def create_app(settings: OcppSettings) -> web.Application:
     security_api.add_routes(app)
     reservations_api.add_routes(app)
     local_list_api.add_routes(app)
+    smart_charging_api.add_routes(app)
     app.router.add_get("/ocpp/ws", ocpp_websocket)
     app.router.add_get("/ocpp/{station_id}", ocpp_websocket)
     return app

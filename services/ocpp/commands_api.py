@@ -13,7 +13,7 @@ from aiohttp import web
 from chargeplane.common.keys import DB_POOL
 from chargeplane.common.web import ApiError, json_response, read_json
 
-from . import local_list, reservations, schemas, security
+from . import charging_profiles, local_list, reservations, schemas, security
 from .commands import CommandOutcome
 from .keys import COMMANDS, CONFIGURATION, SECURITY, STORE
 from .protocol import OcppError
@@ -47,6 +47,7 @@ async def post_command(request: web.Request) -> web.Response:
     await request.app[SECURITY].after_command(station_id, action, payload, outcome)
     await reservations.record_reply(request.app[DB_POOL], station_id, action, payload, result)
     await local_list.record_reply(request.app[DB_POOL], station_id, action, payload, result)
+    await charging_profiles.record_reply(request.app[DB_POOL], station_id, action, payload, result)
     if action == "RemoteStartTransaction" and result.get("status") == "Accepted":
         await request.app[STORE].record_remote_start(
             station_id, payload.get("connectorId"), payload["idTag"], REMOTE_START_EXPIRY_S
@@ -65,6 +66,7 @@ async def send_checked(request: web.Request, station_id: str, action: str, paylo
     security.check_command(action, payload)
     within_s = wait_seconds(request)
     await require_station(request, station_id)
+    await charging_profiles.check_command(request.app[DB_POOL], station_id, action, payload)
     outcome = await request.app[COMMANDS].send(station_id, action, payload, within_s)
     station_reply(station_id, outcome, within_s)
     return outcome

@@ -21,7 +21,7 @@ from . import metrics, protocol, schemas
 from .auth_client import AuthUnavailable
 from .context import StationContext
 from .framelog import FrameLog
-from .keys import AUTH, AUTH_THROTTLE, BOOT_LISTENERS, COMMANDS, FRAME_LOG, HANDSHAKES, REGISTRY, SECURITY, STORE
+from .keys import AUTH, AUTH_THROTTLE, BOOT_LISTENERS, COMMANDS, FRAME_LOG, HANDSHAKES, REGISTRY, SECURITY, SITES, STORE
 from .limits import MessageRate, TooManyHandshakes, is_valid_station_id
 from .protocol import Call, CallErrorFrame, CallResult, ErrorCode, FrameError, OcppError
 from .router import ROUTES
@@ -258,7 +258,8 @@ async def _upgrade(request: web.Request, app: web.Application, station_id: str) 
                     security_profile=profile, transport=int(transport))
         raise web.HTTPForbidden(text=f"station {station_id!r} uses security profile {profile}: "
                                      f"{PROFILE_NEEDS[profile]}")
-    ctx = StationContext(connected.station, app[STORE], app[AUTH], security=app[SECURITY])
+    ctx = StationContext(connected.station, app[STORE], app[AUTH], security=app[SECURITY],
+                         transactions_changed=app[SITES].transactions_changed)
     ctx.open_transactions = {t.connector_id: t for t in connected.open_transactions}
     ws = web.WebSocketResponse(protocols=(SUBPROTOCOL,), autoping=True, heartbeat=None,
                                max_msg_size=_settings(app).max_frame_bytes)

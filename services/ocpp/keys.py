@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from .configuration import ConfigurationSync
     from .firmware_campaigns import CampaignDispatcher
     from .security import StationSecurity
+    from .site_limits import SiteBalancer
     from .tls import TlsListener
 
 REGISTRY = web.AppKey("registry", ConnectionRegistry)
@@ -36,3 +37,4 @@ CONFIGURATION: web.AppKey[ConfigurationSync] = web.AppKey("configuration")
 BOOT_LISTENERS: web.AppKey[list[Callable[[str], None]]] = web.AppKey("boot_listeners")
 SECURITY: web.AppKey[StationSecurity] = web.AppKey("security")
 TLS_LISTENER: web.AppKey[TlsListener] = web.AppKey("tls_listener")
+SITES: web.AppKey[SiteBalancer] = web.AppKey("sites")

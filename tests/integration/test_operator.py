@@ -13,6 +13,7 @@ import socket
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -472,3 +473,61 @@ async def test_spec_configuration_is_enforced_on_the_online_station_and_reported
             assert emulator.configuration.get("MeterValueSampleInterval") == "45"
         finally:
             await emulator.close()
+
+
+async def test_a_charging_limit_in_the_spec_reaches_the_station_when_it_is_online(
+    run_operator: OperatorRunner, kubectl: Kubectl, platform_at_service_ports: Platform,
+) -> None:
+    from chargeplane.emulator.station import Station, StationConfig
+    from chargeplane.operator.builders import CHARGING_LIMIT_PROFILE_ID
+
+    platform = platform_at_service_ports
+    station_spec = example("ChargingStation")
+    station_spec["spec"] |= {"simulator": {"enabled": False}, "chargingLimit": {"maxPowerW": 7400}}
+
+    async def limited(reason: str) -> dict[str, Any] | None:
+        return await matching(kubectl.get("ChargingStation", "depot-01"),
+                              lambda s: condition(s, "ChargingLimited").get("reason") == reason)
+
+    async with run_operator():
+        await kubectl.apply(example("Tariff"))
+        await kubectl.apply(station_spec)
+        waiting = await until(lambda: limited("StationOffline"))
+        assert condition(waiting, "ChargingLimited")["status"] == "False"
+
+        secret = await until(lambda: kubectl.get("Secret", "depot-01-ocpp-credentials"))
+        station = Station(StationConfig("DEPOT-01", csms_url=platform.ocpp_url, connectors=2,
+                                        password=secret["stringData"]["password"]))
+        await station.connect()
+        try:
+            def station_limit() -> Callable[[], Awaitable[float | None]]:
+                async def held_limit() -> float | None:
+                    held = station.charging_profiles.installed.get(CHARGING_LIMIT_PROFILE_ID)
+                    return held.profile["chargingSchedule"]["chargingSchedulePeriod"][0]["limit"] if held else None
+
+                return held_limit
+
+            assert await until(station_limit()) == 7400
+            held = station.charging_profiles.installed[CHARGING_LIMIT_PROFILE_ID]
+            assert (held.connector_id, held.purpose) == (0, "ChargePointMaxProfile")
+            assert station.charging_profiles.limit_w(0, datetime.now(UTC), datetime.now(UTC)) == 7400
+            applied = await until(lambda: limited("Applied"))
+            assert condition(applied, "ChargingLimited")["status"] == "True"
+            stored = await platform.db.fetchval(
+                "SELECT profile FROM charging_profiles WHERE station_id = 'DEPOT-01' AND charging_profile_id = $1",
+                CHARGING_LIMIT_PROFILE_ID)
+            assert stored == held.profile
+
+            # a new limit in the spec replaces it; no limit clears it
+            await kubectl.patch_spec("ChargingStation", "depot-01", {"chargingLimit": {"maxPowerW": 3700}})
+            await until(lambda: matching(station_limit()(), lambda limit: limit == 3700))
+            await kubectl.patch_spec("ChargingStation", "depot-01", {"chargingLimit": None})
+
+            async def cleared() -> bool:
+                return CHARGING_LIMIT_PROFILE_ID not in station.charging_profiles.installed
+
+            await until(cleared)
+            await until(lambda: matching(kubectl.get("ChargingStation", "depot-01"),
+                                         lambda s: not condition(s, "ChargingLimited")))
+        finally:
+            await station.close()

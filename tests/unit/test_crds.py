@@ -233,6 +233,8 @@ REJECTED = [
     ("ChargingStation", "spec.simulator.powerKw", 0, "less than or equal to the minimum"),
     ("ChargingStation", "spec.simulator.sessions", -1, "less than the minimum"),
     ("ChargingStation", "spec.vendor", "V" * 21, "is too long"),
+    ("ChargingStation", "spec.chargingLimit", {"maxPowerW": 0}, "less than the minimum"),
+    ("ChargingStation", "spec.chargingLimit", {}, "'maxPowerW' is a required property"),
     ("Tariff", "spec.currency", "eur", "does not match"),
     ("Tariff", "spec.taxRate", 1, "greater than or equal to the maximum"),
     ("Tariff", "spec.elements", [], "should be non-empty"),

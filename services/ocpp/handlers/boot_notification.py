@@ -11,7 +11,9 @@ from ..context import StationContext
 async def handle(ctx: StationContext, payload: dict[str, Any]) -> dict[str, Any]:
     now = utcnow()
     await ctx.store.record_boot(ctx.station_id, payload, now, current_traceparent())
-    ctx.open_transactions.clear()
+    if ctx.open_transactions:  # the reboot ended them: their TxProfiles go, site limits are divided again
+        ctx.open_transactions.clear()
+        ctx.transactions_changed(ctx.station_id)
     return {
         "status": ctx.station.registration_status,
         "currentTime": format_ocpp(now),

@@ -18,6 +18,7 @@ async def handle(ctx: StationContext, payload: dict[str, Any]) -> dict[str, Any]
         payload.get("reservationId"), traceparent,
     ))
     ctx.open_transactions[connector_id] = OpenTransaction(connector_id, transaction_id, traceparent)
+    ctx.transactions_changed(ctx.station_id)  # site limits are divided again, later
     # OCPP 1.6: the transaction exists whatever the tag's status; a station told
     # Blocked/Invalid stops it itself.
     return {"transactionId": transaction_id, "idTagInfo": await ctx.auth.id_tag_info(payload["idTag"])}

@@ -31,4 +31,5 @@ async def handle(ctx: StationContext, payload: dict[str, Any]) -> dict[str, Any]
     finished = ctx.transaction(transaction_id)
     if finished is not None:
         ctx.open_transactions.pop(finished.connector_id, None)
+    ctx.transactions_changed(ctx.station_id)  # its TxProfiles go, site limits are divided again, later
     return {"idTagInfo": await ctx.auth.id_tag_info(payload["idTag"])} if "idTag" in payload else {}
