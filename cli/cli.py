@@ -122,6 +122,18 @@ def cmd_client_add(args: argparse.Namespace) -> int:
     return 0
 
 
+def _jwt_secret(data_dir: Path) -> str:
+    """The key auth signs API tokens with and api-gateway checks them with: $JWT_SECRET, or
+    one made at random on the first `up` and kept in the data folder (never a known default)."""
+    if secret := os.environ.get("JWT_SECRET"):
+        return secret
+    path = data_dir / "jwt-secret"
+    if not path.exists():
+        path.touch(mode=0o600)
+        path.write_text(secrets.token_urlsafe(48))
+    return path.read_text().strip()
+
+
 def cmd_up(args: argparse.Namespace) -> int:
     from .embedded import EmbeddedPostgres, EmbeddedRedis
 
@@ -154,6 +166,7 @@ def cmd_up(args: argparse.Namespace) -> int:
         pki = ensure_platform_pki(data_dir / "pki")
         tls_port = TLS_PORT + args.port_offset
         processes = start_services(ports, database_url, redis_url, data_dir,
+                                   extra_env={"JWT_SECRET": _jwt_secret(data_dir)},
                                    gateway_env=pki.gateway_environment(tls_port))
         urls = service_urls(ports)
         ocpp_url = f"ws://127.0.0.1:{ports['ocpp']}/ocpp"

@@ -6,6 +6,10 @@ import signal
 import time
 from pathlib import Path
 
+import pytest
+
+from chargeplane.cli import _jwt_secret
+from chargeplane.common.settings import TokenSettings
 from chargeplane.supervisor import SERVICES, SupervisedProcess, python_module, service_environment
 
 
@@ -38,3 +42,16 @@ def test_the_pid_file_follows_a_restart_and_goes_with_the_stop(tmp_path: Path) -
     finally:
         process.stop()
     assert not pid_path.exists()
+
+
+def test_up_signs_api_tokens_with_a_random_key_kept_in_the_data_folder(tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("JWT_SECRET", raising=False)
+    first = _jwt_secret(tmp_path)
+    assert len(first) >= 64 and first != TokenSettings().jwt_secret
+    assert _jwt_secret(tmp_path) == first  # tokens survive a restart of `up`
+    assert (tmp_path / "jwt-secret").stat().st_mode & 0o077 == 0
+    (tmp_path / "other").mkdir()
+    assert _jwt_secret(tmp_path / "other") != first
+    monkeypatch.setenv("JWT_SECRET", "the operator's own key, from the environment")
+    assert _jwt_secret(tmp_path) == "the operator's own key, from the environment"
