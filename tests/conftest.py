@@ -81,6 +81,9 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         server.stop()
 
 
+POOL_CLOSE_WITHIN_S = 15.0
+
+
 @pytest.fixture
 async def db(database_url: str) -> AsyncIterator[asyncpg.Pool]:
     """A pool on a clean database (the default tariff seeded)."""
@@ -91,7 +94,15 @@ async def db(database_url: str) -> AsyncIterator[asyncpg.Pool]:
     await pool.execute("DELETE FROM tariffs")
     await BillingRepository(pool).seed_default_tariff()
     yield pool
-    await pool.close()
+    try:
+        # close() waits for every connection to come back; one a test left acquired would
+        # hang the whole run here (seen, rarely): say where, then drop the connections
+        await asyncio.wait_for(pool.close(), POOL_CLOSE_WITHIN_S)
+    except TimeoutError:
+        for task in asyncio.all_tasks():
+            task.print_stack(limit=12)
+        print(f"the test pool did not close within {POOL_CLOSE_WITHIN_S} s (task stacks above); terminated")
+        pool.terminate()
 
 
 @pytest.fixture
