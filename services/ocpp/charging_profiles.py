@@ -25,7 +25,8 @@ PROFILE_COLUMNS = "charging_profile_id, connector_id, purpose, stack_level, tran
 async def open_transactions(pool: asyncpg.Pool, station_id: str) -> dict[int, int]:
     """connector id -> the transaction running on it."""
     rows = await pool.fetch("SELECT connector_id, transaction_id FROM connectors"
-                            " WHERE station_id = $1 AND transaction_id IS NOT NULL", station_id)
+                            " WHERE station_id = $1 AND transaction_id IS NOT NULL AND NOT transaction_ended",
+                            station_id)
     return {r["connector_id"]: r["transaction_id"] for r in rows}
 
 
@@ -63,7 +64,8 @@ async def store_profile(pool: asyncpg.Pool, station_id: str, connector_id: int, 
         await conn.execute(
             "INSERT INTO charging_profiles (station_id, charging_profile_id, connector_id, purpose, stack_level,"
             " transaction_id, profile) SELECT $1, $2, $3, $4, $5, CASE WHEN $4 = 'TxProfile' THEN COALESCE($6,"
-            " (SELECT transaction_id FROM connectors WHERE station_id = $1 AND connector_id = $3)) END, $7::jsonb",
+            " (SELECT transaction_id FROM connectors WHERE station_id = $1 AND connector_id = $3"
+            " AND NOT transaction_ended)) END, $7::jsonb",
             station_id, profile["chargingProfileId"], connector_id, purpose, stack_level,
             profile.get("transactionId"), profile,
         )
@@ -89,7 +91,8 @@ async def drop_ended_tx_profiles(pool: asyncpg.Pool, station_id: str) -> None:
     """TxProfiles whose transaction is no longer open on the station (stopped, or lost in a reboot)."""
     dropped = await pool.fetch(
         "DELETE FROM charging_profiles p WHERE p.station_id = $1 AND p.purpose = 'TxProfile' AND NOT EXISTS"
-        " (SELECT 1 FROM connectors c WHERE c.station_id = p.station_id AND c.transaction_id = p.transaction_id)"
+        " (SELECT 1 FROM connectors c WHERE c.station_id = p.station_id AND c.transaction_id = p.transaction_id"
+        " AND NOT c.transaction_ended)"
         " RETURNING charging_profile_id, transaction_id",
         station_id,
     )

@@ -149,7 +149,8 @@ class SiteBalancer:
             " FROM charging_site_stations m JOIN connectors c USING (station_id)"
             " LEFT JOIN charging_profiles p ON p.station_id = c.station_id"
             " AND p.charging_profile_id = $2 + c.connector_id"
-            " WHERE m.site_id = $1 AND c.transaction_id IS NOT NULL ORDER BY c.station_id, c.connector_id",
+            " WHERE m.site_id = $1 AND c.transaction_id IS NOT NULL AND NOT c.transaction_ended"
+            " ORDER BY c.station_id, c.connector_id",
             site_id, SITE_PROFILE_ID_BASE,
         )
         limit_w = share_w(max_power_w, len(sessions))

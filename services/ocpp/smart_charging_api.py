@@ -60,7 +60,8 @@ async def _site_view(pool: asyncpg.Pool, site_id: str) -> dict[str, Any] | None:
         " FROM charging_site_stations m JOIN connectors c USING (station_id)"
         " LEFT JOIN charging_profiles p ON p.station_id = c.station_id"
         " AND p.charging_profile_id = $2 + c.connector_id AND p.transaction_id = c.transaction_id"
-        " WHERE m.site_id = $1 AND c.transaction_id IS NOT NULL ORDER BY c.station_id, c.connector_id",
+        " WHERE m.site_id = $1 AND c.transaction_id IS NOT NULL AND NOT c.transaction_ended"
+        " ORDER BY c.station_id, c.connector_id",
         site_id, SITE_PROFILE_ID_BASE,
     )
     return {**dict(site), "station_ids": [r["station_id"] for r in stations],
