@@ -75,10 +75,16 @@ class StationTraffic:
         self._last_ms = 0
         self.transaction_id: int | None = None
         self._script: Iterator[tuple[str, Payload]] = iter(())
+        self._script_name = ""
         self.use_script(script)
 
     def use_script(self, script: str) -> None:
-        self._script = self._meter_only() if script == METER_ONLY else self._mix()
+        """Switch scripts; the same script carries on where it was, so that from one phase
+        to the next the stations stay spread over their sessions (a restart would put them
+        all at a session's start, and a short phase would see no StopTransaction at all)."""
+        if script != self._script_name:
+            self._script_name = script
+            self._script = self._meter_only() if script == METER_ONLY else self._mix()
 
     def timestamp(self) -> str:
         """Now, but never the same millisecond twice for this station: telemetry keys
