@@ -8,6 +8,7 @@ accepted removes what it names, and a TxProfile goes when its transaction ends.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import asyncpg
@@ -87,18 +88,19 @@ async def clear_profiles(pool: asyncpg.Pool, station_id: str, criteria: dict[str
     log.info("charging profiles cleared", station_id=station_id, criteria=criteria, cleared=int(status.split()[-1]))
 
 
-async def drop_ended_tx_profiles(pool: asyncpg.Pool, station_id: str) -> None:
-    """TxProfiles whose transaction is no longer open on the station (stopped, or lost in a reboot)."""
-    dropped = await pool.fetch(
-        "DELETE FROM charging_profiles p WHERE p.station_id = $1 AND p.purpose = 'TxProfile' AND NOT EXISTS"
-        " (SELECT 1 FROM connectors c WHERE c.station_id = p.station_id AND c.transaction_id = p.transaction_id"
-        " AND NOT c.transaction_ended)"
-        " RETURNING charging_profile_id, transaction_id",
-        station_id,
-    )
-    for row in dropped:
+# TxProfiles whose transaction is no longer open on the station (stopped, or lost in a reboot)
+DROP_ENDED_TX_PROFILES = (
+    "DELETE FROM charging_profiles p WHERE p.station_id = $1 AND p.purpose = 'TxProfile' AND NOT EXISTS"
+    " (SELECT 1 FROM connectors c WHERE c.station_id = p.station_id AND c.transaction_id = p.transaction_id"
+    " AND NOT c.transaction_ended)"
+    " RETURNING charging_profile_id, transaction_id"
+)
+
+
+def log_dropped(station_id: str, dropped: Iterable[tuple[int, int]]) -> None:
+    for charging_profile_id, transaction_id in dropped:
         log.info("tx profile dropped with its transaction", station_id=station_id,
-                 charging_profile_id=row["charging_profile_id"], transaction_id=row["transaction_id"])
+                 charging_profile_id=charging_profile_id, transaction_id=transaction_id)
 
 
 async def list_profiles(pool: asyncpg.Pool, station_id: str) -> list[dict[str, Any]]:

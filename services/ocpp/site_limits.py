@@ -107,9 +107,16 @@ class SiteBalancer:
     async def _after_transactions_changed(self, station_id: str) -> None:
         for attempt in range(ATTEMPTS):
             try:
-                await charging_profiles.drop_ended_tx_profiles(self._pool, station_id)
-                site_id = await self._pool.fetchval(
-                    "SELECT site_id FROM charging_site_stations WHERE station_id = $1", station_id)
+                # one round trip on every start and stop: most stations have neither TxProfiles nor a site
+                row = await self._pool.fetchrow(
+                    f"WITH dropped AS ({charging_profiles.DROP_ENDED_TX_PROFILES})"
+                    " SELECT (SELECT site_id FROM charging_site_stations WHERE station_id = $1) AS site_id,"
+                    " (SELECT array_agg(charging_profile_id ORDER BY charging_profile_id) FROM dropped) AS profile_ids,"
+                    " (SELECT array_agg(transaction_id ORDER BY charging_profile_id) FROM dropped) AS transaction_ids",
+                    station_id)
+                charging_profiles.log_dropped(
+                    station_id, zip(row["profile_ids"] or (), row["transaction_ids"] or (), strict=True))
+                site_id = row["site_id"]
             except Exception as exc:  # the database may be away for a moment
                 log.warning("session change not handled, retrying", station_id=station_id, error=repr(exc))
                 await asyncio.sleep(_backoff(attempt))
