@@ -21,6 +21,9 @@ from opentelemetry.sdk.trace.sampling import ParentBased
 from .settings import ServiceSettings
 
 _instrumented = False
+# The SDK provider once installed (OpenTelemetry allows one per process). Looking it up
+# through the API reads os.environ on every call, too dear for a check made per message.
+_sdk_provider: TracerProvider | None = None
 
 
 def setup_tracing(settings: ServiceSettings, extra_processor: SpanProcessor | None = None) -> None:
@@ -64,19 +67,21 @@ def install_tracer_provider(service_name: str, otlp_endpoint: str | None,
     if extra_processor is not None:
         provider.add_span_processor(extra_processor)
     trace.set_tracer_provider(provider)
+    global _sdk_provider
+    installed = trace.get_tracer_provider()
+    _sdk_provider = installed if isinstance(installed, TracerProvider) else None
 
 
 def tracing_enabled() -> bool:
     """Whether this process records spans at all (OTEL_SDK_DISABLED leaves no SDK provider):
     a hot path that makes a span per message skips even the no-op span when it is off."""
-    return isinstance(trace.get_tracer_provider(), TracerProvider)
+    return _sdk_provider is not None
 
 
 def unsampled_parents_record_nothing() -> bool:
     """True under parent-based sampling (the SDK's default, `parentbased_*` samplers): a
     span whose parent was not sampled is not recorded, so it need not be made."""
-    provider = trace.get_tracer_provider()
-    return isinstance(provider, TracerProvider) and isinstance(provider.sampler, ParentBased)
+    return _sdk_provider is not None and isinstance(_sdk_provider.sampler, ParentBased)
 
 
 def untraced() -> AbstractContextManager[None]:

@@ -8,7 +8,7 @@ accepted removes what it names, and a TxProfile goes when its transaction ends.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import asyncpg
@@ -88,19 +88,34 @@ async def clear_profiles(pool: asyncpg.Pool, station_id: str, criteria: dict[str
     log.info("charging profiles cleared", station_id=station_id, criteria=criteria, cleared=int(status.split()[-1]))
 
 
-# TxProfiles whose transaction is no longer open on the station (stopped, or lost in a reboot)
+# TxProfiles of the stations in $1 whose transaction is no longer open (stopped, or lost in a reboot)
 DROP_ENDED_TX_PROFILES = (
-    "DELETE FROM charging_profiles p WHERE p.station_id = $1 AND p.purpose = 'TxProfile' AND NOT EXISTS"
-    " (SELECT 1 FROM connectors c WHERE c.station_id = p.station_id AND c.transaction_id = p.transaction_id"
-    " AND NOT c.transaction_ended)"
-    " RETURNING charging_profile_id, transaction_id"
+    "DELETE FROM charging_profiles p WHERE p.station_id = ANY($1::text[]) AND p.purpose = 'TxProfile'"
+    " AND NOT EXISTS (SELECT 1 FROM connectors c WHERE c.station_id = p.station_id"
+    " AND c.transaction_id = p.transaction_id AND NOT c.transaction_ended)"
+    " RETURNING p.station_id, p.charging_profile_id, p.transaction_id"
 )
 
 
-def log_dropped(station_id: str, dropped: Iterable[tuple[int, int]]) -> None:
-    for charging_profile_id, transaction_id in dropped:
+def log_dropped(dropped: Iterable[tuple[str, int, int]]) -> None:
+    for station_id, charging_profile_id, transaction_id in dropped:
         log.info("tx profile dropped with its transaction", station_id=station_id,
                  charging_profile_id=charging_profile_id, transaction_id=transaction_id)
+
+
+async def transactions_changed(conn: asyncpg.Connection, station_ids: Sequence[str]) -> dict[str, str]:
+    """Sessions started or ended at these stations: drop their TxProfiles whose transaction
+    ended and return the charging site of each station that has one, whose limit is to be
+    divided again once this commits."""
+    rows = await conn.fetch(
+        f"WITH dropped AS ({DROP_ENDED_TX_PROFILES})"
+        " SELECT station_id, NULL::text AS site_id, charging_profile_id, transaction_id FROM dropped"
+        " UNION ALL SELECT station_id, site_id, NULL, NULL FROM charging_site_stations"
+        " WHERE station_id = ANY($1::text[])",
+        list(station_ids))
+    log_dropped((r["station_id"], r["charging_profile_id"], r["transaction_id"])
+                                  for r in rows if r["site_id"] is None)
+    return {r["station_id"]: r["site_id"] for r in rows if r["site_id"] is not None}
 
 
 async def list_profiles(pool: asyncpg.Pool, station_id: str) -> list[dict[str, Any]]:

@@ -259,7 +259,8 @@ async def _upgrade(request: web.Request, app: web.Application, station_id: str) 
         raise web.HTTPForbidden(text=f"station {station_id!r} uses security profile {profile}: "
                                      f"{PROFILE_NEEDS[profile]}")
     ctx = StationContext(connected.station, app[STORE], app[AUTH], security=app[SECURITY],
-                         transactions_changed=app[SITES].transactions_changed)
+                         transactions_changed=app[SITES].transactions_changed,
+                         site_changed=app[SITES].site_changed)
     ctx.open_transactions = {t.connector_id: t for t in connected.open_transactions}
     ws = web.WebSocketResponse(protocols=(SUBPROTOCOL,), autoping=True, heartbeat=None,
                                max_msg_size=_settings(app).max_frame_bytes)

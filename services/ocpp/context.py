@@ -28,8 +28,10 @@ class StationContext:
     # CALLs the CSMS sends once the reply to the station's CALL is out (CertificateSigned
     # after SignCertificate): the connection runs them in the background after the reply.
     after_reply: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
-    # told (with the station id) when a transaction starts or ends; must return at once
+    # told (with the station id) when a reboot ended its transactions; must return at once
     transactions_changed: Callable[[str], None] = lambda _: None
+    # told (with the site id) when a transaction started or ended at a station of a charging site
+    site_changed: Callable[[str], None] = lambda _: None
 
     @property
     def station_id(self) -> str:

@@ -6,11 +6,14 @@ belongs to a session: the station applies it to the running transaction at once 
 it by itself when the transaction ends, so a finished session leaves no stale limit behind,
 and a connector's own TxDefaultProfile (set by the operator) stays as it was.
 
-A session start or stop only *schedules* the re-division (the station's CALLRESULT never
-waits for it): a short settling delay lets the station learn its transactionId first and
-folds a burst of starts into one re-division. A share the station did not accept (offline,
-no answer, Rejected, a database error) is logged and the re-division is tried again, with a
-growing delay, a bounded number of times; the next session start or stop tries anew.
+The commit that starts or stops a session also drops the station's TxProfiles whose
+transaction ended and finds its site (`charging_profiles.transactions_changed`: one statement
+per batch of stations, no round trip of its own). The start or stop then only *schedules*
+the re-division (the station's CALLRESULT never waits for it): a short settling delay lets
+the station learn its transactionId first and folds a burst of starts into one re-division.
+A share the station did not accept (offline, no answer, Rejected, a database error) is
+logged and the re-division is tried again, with a growing delay, a bounded number of times;
+the next session start or stop tries anew.
 """
 
 from __future__ import annotations
@@ -73,7 +76,7 @@ class SiteBalancer:
         self._tasks: set[asyncio.Task[None]] = set()
 
     def transactions_changed(self, station_id: str) -> None:
-        """A session started or stopped at the station (or a reboot ended them): act on it later."""
+        """A reboot ended the station's sessions: act on it later."""
         self._spawn(self._after_transactions_changed(station_id))
 
     def site_changed(self, site_id: str) -> None:
@@ -107,21 +110,13 @@ class SiteBalancer:
     async def _after_transactions_changed(self, station_id: str) -> None:
         for attempt in range(ATTEMPTS):
             try:
-                # one round trip on every start and stop: most stations have neither TxProfiles nor a site
-                row = await self._pool.fetchrow(
-                    f"WITH dropped AS ({charging_profiles.DROP_ENDED_TX_PROFILES})"
-                    " SELECT (SELECT site_id FROM charging_site_stations WHERE station_id = $1) AS site_id,"
-                    " (SELECT array_agg(charging_profile_id ORDER BY charging_profile_id) FROM dropped) AS profile_ids,"
-                    " (SELECT array_agg(transaction_id ORDER BY charging_profile_id) FROM dropped) AS transaction_ids",
-                    station_id)
-                charging_profiles.log_dropped(
-                    station_id, zip(row["profile_ids"] or (), row["transaction_ids"] or (), strict=True))
-                site_id = row["site_id"]
+                async with self._pool.acquire() as conn:
+                    sites = await charging_profiles.transactions_changed(conn, [station_id])
             except Exception as exc:  # the database may be away for a moment
                 log.warning("session change not handled, retrying", station_id=station_id, error=repr(exc))
                 await asyncio.sleep(_backoff(attempt))
                 continue
-            if site_id is not None:
+            for site_id in sites.values():
                 self.site_changed(site_id)
             return
         log.error("session change not handled", station_id=station_id)

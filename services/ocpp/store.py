@@ -18,7 +18,7 @@ import asyncpg
 
 from chargeplane.common.outbox import OutboxEvent
 
-from . import reservations
+from . import charging_profiles, reservations
 from .committer import GroupCommitter, SetWrite, Transaction
 
 SOURCE = "ocpp"
@@ -43,6 +43,12 @@ class OpenTransaction:
     connector_id: int
     transaction_id: int
     traceparent: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Started:
+    transaction_id: int
+    site_id: str | None  # the station's charging site, whose limit is to be divided again
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,7 +221,13 @@ async def _meter_values(tx: Transaction, items: Sequence[MeterValuesWrite]) -> l
     return [None] * len(items)
 
 
-async def _start(tx: Transaction, items: Sequence[StartWrite]) -> list[int]:
+async def _start(tx: Transaction, items: Sequence[StartWrite]) -> list[Started]:
+    transaction_ids = await _start_transactions(tx, items)
+    sites = await charging_profiles.transactions_changed(tx.conn, [i.station_id for i in items])
+    return [Started(t, sites.get(i.station_id)) for i, t in zip(items, transaction_ids, strict=True)]
+
+
+async def _start_transactions(tx: Transaction, items: Sequence[StartWrite]) -> list[int]:
     current = {(r["station_id"], r["connector_id"]): r for r in await tx.conn.fetch(
         "SELECT c.station_id, c.connector_id, c.transaction_id, c.transaction_ended, c.transaction_started_at,"
         " c.transaction_meter_start, c.meter_wh, c.meter_at FROM connectors c"
@@ -250,8 +262,13 @@ async def _start(tx: Transaction, items: Sequence[StartWrite]) -> list[int]:
         [i.station_id for i, _ in new], [i.connector_id for i, _ in new], ids, [i.traceparent for i, _ in new],
         [i.started_at for i, _ in new], [i.meter_start for i, _ in new],
     )
-    # a StartTransaction settles the oldest pending remote start it answers (starts are rare)
+    # a StartTransaction settles the oldest pending remote start it answers (few stations have one)
+    awaiting = {r[0] for r in await tx.conn.fetch(
+        "SELECT DISTINCT station_id FROM remote_start_requests WHERE status = 'pending' AND station_id = ANY($1)",
+        list({i.station_id for i, _ in new}))}
     for (item, _), transaction_id in zip(new, ids, strict=True):
+        if item.station_id not in awaiting:
+            continue
         await tx.conn.execute(
             "UPDATE remote_start_requests SET status = 'started', transaction_id = $3, settled_at = now()"
             " WHERE id = (SELECT id FROM remote_start_requests WHERE station_id = $1 AND status = 'pending'"
@@ -279,7 +296,7 @@ async def _start(tx: Transaction, items: Sequence[StartWrite]) -> list[int]:
     return results
 
 
-async def _stop(tx: Transaction, items: Sequence[StopWrite]) -> list[None]:
+async def _stop(tx: Transaction, items: Sequence[StopWrite]) -> list[str | None]:
     """Mark each connector's transaction ended (it stays there: a stop sent again finds it too)
     and queue the session stop with the readings billing must wait for: the readings travel to
     telemetry on another relay, and a bill priced before they arrive would miss them. Two
@@ -316,7 +333,8 @@ async def _stop(tx: Transaction, items: Sequence[StopWrite]) -> list[None]:
                     "transaction_id": i.transaction_id, "meter_value": i.transaction_data,
                 }))
         tx.enqueue(events, i.traceparent)
-    return [None] * len(items)
+    sites = await charging_profiles.transactions_changed(tx.conn, [i.station_id for i in items])
+    return [sites.get(i.station_id) for i in items]
 
 
 CONNECT = SetWrite("connect", _connect)
@@ -367,13 +385,15 @@ class StationStore:
             payload.get("vendorErrorCode"), at,
         ))
 
-    async def start_transaction(self, start: StartWrite) -> int:
+    async def start_transaction(self, start: StartWrite) -> Started:
         """Allocate the transactionId (the `charging_sessions.id` to be) and queue the session start."""
-        transaction_id: int = await self._committer.run_set(START, start)
-        return transaction_id
+        started: Started = await self._committer.run_set(START, start)
+        return started
 
-    async def stop_transaction(self, stop: StopWrite) -> None:
-        await self._committer.run_set(STOP, stop)
+    async def stop_transaction(self, stop: StopWrite) -> str | None:
+        """Queue the session stop; return the station's charging site, if it has one."""
+        site_id: str | None = await self._committer.run_set(STOP, stop)
+        return site_id
 
     async def meter_values(self, write: MeterValuesWrite) -> None:
         await self._committer.run_set(METER_VALUES_WRITE, write)

@@ -23,7 +23,7 @@ async def handle(ctx: StationContext, payload: dict[str, Any]) -> dict[str, Any]
     end_reading = latest_energy_wh(transaction_data)
     # OCPP 1.6: a StopTransaction is accepted even for a transaction we do not know,
     # and whatever its timestamp; the sessions service records what it can.
-    await ctx.store.stop_transaction(StopWrite(
+    site_id = await ctx.store.stop_transaction(StopWrite(
         ctx.station_id, transaction_id, payload["meterStop"], timestamp(payload["timestamp"], "timestamp"),
         payload.get("reason"), payload.get("idTag"), transaction_data, end_reading[1] if end_reading else None,
         current_traceparent(),
@@ -31,5 +31,6 @@ async def handle(ctx: StationContext, payload: dict[str, Any]) -> dict[str, Any]
     finished = ctx.transaction(transaction_id)
     if finished is not None:
         ctx.open_transactions.pop(finished.connector_id, None)
-    ctx.transactions_changed(ctx.station_id)  # its TxProfiles go, site limits are divided again, later
+    if site_id is not None:  # its TxProfiles went with the commit
+        ctx.site_changed(site_id)  # the site's limit is divided again, later
     return {"idTagInfo": await ctx.auth.id_tag_info(payload["idTag"])} if "idTag" in payload else {}
