@@ -5,6 +5,7 @@ telemetry, which could not store it (nor, then, its valid neighbours)."""
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -15,6 +16,13 @@ from .protocol import ErrorCode, OcppError
 ENERGY_REGISTER = "Energy.Active.Import.Register"
 MAX_MAGNITUDE = Decimal(10) ** 15  # in kWh, still well inside a bigint of Wh
 MAX_DECIMALS = 30
+# What stations send nearly always: a plain decimal inside both bounds, checked without a Decimal
+PLAIN_DECIMAL = re.compile(r"-?[0-9]{1,15}(?:\.[0-9]{1,30})?")
+
+
+def _is_number(value: dict[str, Any]) -> bool:
+    text = value["value"]
+    return PLAIN_DECIMAL.fullmatch(text) is not None or _number(value) is not None
 
 
 def _number(value: dict[str, Any]) -> Decimal | None:
@@ -37,7 +45,7 @@ def check_numbers(meter_value: list[dict[str, Any]], field: str) -> None:
     """Raise PropertyConstraintViolation for the first Raw sampled value that is no number."""
     for i, sample in enumerate(meter_value):
         for j, value in enumerate(sample["sampledValue"]):
-            if not _is_signed(value) and _number(value) is None:
+            if not _is_signed(value) and not _is_number(value):
                 path = f"{field}/{i}/sampledValue/{j}/value"
                 raise OcppError(ErrorCode.PROPERTY_CONSTRAINT_VIOLATION,
                                 f"{path}: {value['value'][:40]!r} is not a decimal number below 10^15",
@@ -48,7 +56,7 @@ def only_numbers(meter_value: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The meter values without the Raw sampled values that are no numbers."""
     kept = []
     for sample in meter_value:
-        values = [value for value in sample["sampledValue"] if _is_signed(value) or _number(value) is not None]
+        values = [value for value in sample["sampledValue"] if _is_signed(value) or _is_number(value)]
         if values:
             kept.append({**sample, "sampledValue": values})
     return kept
