@@ -13,12 +13,16 @@ from __future__ import annotations
 import asyncio
 import base64
 import os
+import socket
 import struct
 from collections.abc import Callable
 from typing import cast
 
 OP_TEXT, OP_CLOSE, OP_PING, OP_PONG = 0x1, 0x8, 0x9, 0xA
 _ZERO_MASK = b"\x00\x00\x00\x00"
+# Linux: a bind to port 0 defers the port choice to connect(), which may reuse a port towards
+# another destination; without it every bind scans the whole port range in the kernel.
+IP_BIND_ADDRESS_NO_PORT = getattr(socket, "IP_BIND_ADDRESS_NO_PORT", 24)
 
 
 def client_frame(payload: bytes, opcode: int = OP_TEXT) -> bytes:
@@ -117,10 +121,18 @@ async def connect(url_host: str, port: int, path: str, subprotocol: str, on_text
                   on_closed: Callable[[], None], source_address: str | None = None) -> WebSocketClient:
     """Open a WebSocket; raise ConnectionError unless the server switched protocols."""
     loop = asyncio.get_running_loop()
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        sock.setblocking(False)
+        if source_address:
+            sock.setsockopt(socket.IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, 1)
+            sock.bind((source_address, 0))
+        await loop.sock_connect(sock, (url_host, port))
+    except BaseException:
+        sock.close()
+        raise
     _, client = await loop.create_connection(
-        lambda: WebSocketClient(f"{url_host}:{port}", path, subprotocol, on_text, on_closed),
-        url_host, port, local_addr=(source_address, 0) if source_address else None,
-    )
+        lambda: WebSocketClient(f"{url_host}:{port}", path, subprotocol, on_text, on_closed), sock=sock)
     status = await client.upgraded
     if status != 101:
         raise ConnectionError(f"handshake answered HTTP {status}")
