@@ -109,7 +109,8 @@ def forwarder(route: ApiRoute) -> Callable[[web.Request], Awaitable[web.Response
         body = await read_json(request) if route.body is not None and request.can_read_body else None
         if route.body is not None and body is None:
             body = {}
-        path = template.format(**request.match_info)
+        # quoted: a parameter holding `/` or `..` must not reach another of the service's paths
+        path = template.format(**{name: quote(value, safe="") for name, value in request.match_info.items()})
         wait_s = None
         if station_wait is not None:
             try:

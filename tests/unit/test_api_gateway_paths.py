@@ -55,3 +55,17 @@ async def test_a_station_id_within_the_rule_is_forwarded(api: TestClient, upstre
     response = await api.get("/api/v1/stations/depot:CP+1%7Cbay=2@site*A_b.c")
     assert response.status == 200
     assert upstream[1] == ["/internal/stations/depot:CP+1|bay=2@site*A_b.c"]
+
+
+# The service sees one parameter holding `../` (the stand-in shows it decoded). Unquoted, the `..`
+# was resolved and each reached an internal endpoint the public API does not offer: deregistering
+# a station, dropping its password (it then connects without one), setting one of the caller's.
+@pytest.mark.parametrize(("method", "path", "forwarded"), [
+    ("DELETE", "/api/v1/charging-sites/..%2Fstations%2FCP-1", "/internal/charging-sites/../stations/CP-1"),
+    ("DELETE", "/api/v1/id-tags/..%2Fstations%2FCP-1%2Fpassword", "/internal/auth/id-tags/../stations/CP-1/password"),
+    ("PUT", "/api/v1/id-tags/..%2Fstations%2FCP-1%2Fpassword", "/internal/auth/id-tags/../stations/CP-1/password"),
+])
+async def test_a_path_parameter_stays_one_parameter_upstream(api: TestClient, upstream: Upstream, method: str,
+                                                              path: str, forwarded: str) -> None:
+    await api.request(method, path, json={"password": "chosen-by-the-caller"} if method == "PUT" else None)
+    assert upstream[1] == [forwarded]
