@@ -15,6 +15,7 @@ import asyncpg
 
 from chargeplane.common.db import create_pool, migrate
 from chargeplane.common.logs import configure_logging, get_logger
+from chargeplane.common.station_ids import STATION_ID_RULE, is_valid_station_id
 
 from .pki import ensure_platform_pki
 from .supervisor import SERVICES, TLS_PORT, service_urls, start_services
@@ -77,6 +78,10 @@ def cmd_station_add(args: argparse.Namespace) -> int:
         ids += [f"{args.prefix}{i:04d}" for i in range(1, args.count + 1)]
     if not ids:
         sys.exit("name at least one station id, or --count N")
+    # registered, such a station could never connect
+    refused = [station_id for station_id in ids if not is_valid_station_id(station_id)]
+    if refused:
+        sys.exit(f"{STATION_ID_RULE}: not {', '.join(map(repr, refused))}")
     asyncio.run(_add_station(_database_url(args), ids, args.heartbeat_interval, args.tariff, args.password,
                              args.security_profile))
     print(f"registered {len(ids)} station(s): {', '.join(ids[:5])}{' ...' if len(ids) > 5 else ''}")

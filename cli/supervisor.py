@@ -6,8 +6,9 @@ standard library); one that dies is restarted with exponential backoff, and the 
 Each process's pid is kept in `<data dir>/pids/<service>.pid`, for whoever wants to signal
 one (the fault-injection suite kills them).
 
-A variable `<SERVICE>__<NAME>` in the environment sets `NAME` for that service only:
-`OCPP__SESSIONS_URL=http://127.0.0.1:9000` points the gateway (and nobody else) at a proxy.
+A variable `<SERVICE>__<NAME>` in the environment sets `NAME` for that service only, over
+whatever `up` would set: `OCPP__SESSIONS_URL=http://127.0.0.1:9000` points the gateway (and
+nobody else) at a proxy, `OCPP__TLS_PORT=9443` moves its TLS listener.
 """
 
 from __future__ import annotations
@@ -49,7 +50,9 @@ def service_urls(ports: Mapping[str, int]) -> dict[str, str]:
 
 
 def service_environment(name: str, port: int, ports: Mapping[str, int], database_url: str, redis_url: str,
-                        base: Mapping[str, str]) -> dict[str, str]:
+                        base: Mapping[str, str], own: Mapping[str, str] | None = None) -> dict[str, str]:
+    """`own`: what the platform sets for this service alone (the gateway's TLS listener and CA).
+    An explicit `<SERVICE>__<NAME>` in `base` comes last, so it wins over everything."""
     urls = service_urls(ports)
     env = dict(base)
     env.update({
@@ -58,6 +61,7 @@ def service_environment(name: str, port: int, ports: Mapping[str, int], database
         **{f"{service.upper()}_URL": url for service, url in urls.items() if service not in ("ocpp", "api_gateway")},
         **({"OCPP_HTTP_URL": urls["ocpp"]} if "ocpp" in urls else {}),
         "OTEL_SERVICE_NAME": name.replace("_", "-"),
+        **(own or {}),
     })
     prefix = f"{name.upper()}__"
     env.update({key.removeprefix(prefix): value for key, value in base.items() if key.startswith(prefix)})
@@ -148,9 +152,8 @@ def start_services(ports: Mapping[str, int], database_url: str, redis_url: str, 
     base = {**os.environ, **(extra_env or {})}
     processes = []
     for name, port in ports.items():
-        env = service_environment(name, port, ports, database_url, redis_url, base)
-        if name == "ocpp":
-            env.update(gateway_env or {})
+        env = service_environment(name, port, ports, database_url, redis_url, base,
+                                  gateway_env if name == "ocpp" else None)
         process = SupervisedProcess(name, python_module(f"chargeplane.services.{name}"), env, log_dir / f"{name}.log",
                                     pid_dir / f"{name}.pid")
         process.start()

@@ -111,21 +111,24 @@ def build_service_env(service: str, settings: OperatorSettings) -> list[dict[str
         "LOG_LEVEL": settings.log_level,
     }
     if service == "ocpp":
-        env |= _gateway_security_env(settings)
+        env |= _gateway_env(settings)
     secrets = [_database_url_env()]
     if service in JWT_SERVICES:
         secrets.append(_from_secret("JWT_SECRET", JWT_SECRET, JWT_SECRET_KEY))
     return [*({"name": key, "value": value} for key, value in env.items()), *secrets]
 
 
-def _gateway_security_env(settings: OperatorSettings) -> dict[str, str]:
-    """The gateway's TLS listener and platform CA (services/ocpp/settings.py), from mounted Secrets."""
+def _gateway_env(settings: OperatorSettings) -> dict[str, str]:
+    """The gateway's own settings (services/ocpp/settings.py): its TLS listener and platform CA,
+    from mounted Secrets, and where stations upload files, each only when configured."""
     env = {}
     if settings.gateway_tls_secret:
         env |= {"TLS_PORT": str(settings.gateway_tls_port), "TLS_CERT_FILE": f"{GATEWAY_TLS_DIR}/tls.crt",
                 "TLS_KEY_FILE": f"{GATEWAY_TLS_DIR}/tls.key", "TLS_CLIENT_CA_FILE": f"{GATEWAY_TLS_DIR}/ca.crt"}
     if settings.platform_ca_secret:
         env |= {"CA_CERT_FILE": f"{PLATFORM_CA_DIR}/tls.crt", "CA_KEY_FILE": f"{PLATFORM_CA_DIR}/tls.key"}
+    if settings.gateway_upload_base_url:
+        env["UPLOAD_BASE_URL"] = settings.gateway_upload_base_url
     return env
 
 

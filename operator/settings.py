@@ -26,6 +26,10 @@ class OperatorSettings(BaseSettings):
     # TLS certificate as cert-manager writes it (tls.crt, tls.key, ca.crt); empty: no TLS listener
     gateway_tls_secret: str = ""
     gateway_tls_port: int = 8443
+    # where stations outside the cluster reach the gateway over HTTP to upload GetDiagnostics and
+    # GetLog files (its UPLOAD_BASE_URL, e.g. http://csms.example.com:8081); empty: the address a
+    # command came in on, which only stations inside the cluster can reach
+    gateway_upload_base_url: str = ""
     # the Secret with the platform CA (tls.crt, tls.key) that signs stations' CSRs; empty: SignCertificate is Rejected
     platform_ca_secret: str = ""
     # how often station status is read back from the platform, in seconds

@@ -32,5 +32,5 @@ def create_app(settings: ApiGatewaySettings) -> web.Application:
     app.router.add_get("/api/v1/openapi.json", views.openapi)
     for route in ROUTES:
         view = views.forwarder(route) if route.upstream else getattr(views, route.handler)
-        app.router.add_route(route.method, route.path, view)
+        app.router.add_route(route.method, route.path, views.path_checked(route, view))
     return app

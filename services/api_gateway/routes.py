@@ -6,10 +6,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from chargeplane.common.station_ids import STATION_ID_MAX_LENGTH, STATION_ID_PATTERN
+
 Scope = Literal["public", "read", "operate"]
 Param = tuple[str, dict[str, Any]]  # (name, JSON schema)
 
-STATION_ID: Param = ("station_id", {"type": "string", "minLength": 1, "maxLength": 48})
+# A path parameter's `pattern` is checked before the request is forwarded (views.path_checked).
+STATION_ID: Param = ("station_id", {"type": "string", "minLength": 1, "maxLength": STATION_ID_MAX_LENGTH,
+                                    "pattern": STATION_ID_PATTERN})
 SESSION_ID: Param = ("session_id", {"type": "integer", "minimum": 1, "maximum": 2**63 - 1})
 TARIFF_ID: Param = ("tariff_id", {"type": "string", "minLength": 1, "maxLength": 100})
 ID_TAG: Param = ("id_tag", {"type": "string", "minLength": 1, "maxLength": 20})
@@ -36,7 +40,7 @@ FIRMWARE_CAMPAIGN = {"type": "object", "additionalProperties": False, "required"
     "retries": {"type": "integer", "minimum": 0, "maximum": 1000},
     "retry_interval": {"type": "integer", "minimum": 0, "maximum": 86400},
     "station_ids": {"type": "array", "minItems": 1, "maxItems": 10000, "uniqueItems": True,
-                    "items": {"type": "string", "minLength": 1, "maxLength": 48}},
+                    "items": STATION_ID[1]},
     "signing_certificate": {"type": "string", "minLength": 1, "maxLength": 5500},
     "signature": {"type": "string", "minLength": 1, "maxLength": 800}}}
 SITE_ID: Param = ("site_id", {"type": "string", "minLength": 1, "maxLength": 64})

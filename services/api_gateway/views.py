@@ -3,6 +3,7 @@ and answer with its JSON. The api-gateway has no database of its own."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -20,6 +21,7 @@ from .routes import ApiRoute, openapi_document
 
 MAX_ID = 2**63 - 1
 MAX_INT32 = 2**31 - 1  # OCPP's integers
+View = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def _refuse_nul(path: str, params: dict[str, str] | None, body: Any) -> None:
@@ -80,6 +82,22 @@ def _service_url(request: web.Request, service: str) -> str:
     return settings.ocpp_http_url if service == "ocpp" else str(getattr(settings, f"{service}_url"))
 
 
+def path_checked(route: ApiRoute, view: View) -> View:
+    """`view`, refusing first a path parameter that does not match its schema's `pattern`:
+    what the OpenAPI document promises, and nothing goes into an upstream URL unchecked."""
+    patterns = {name: re.compile(schema["pattern"]) for name, schema in route.path_params if "pattern" in schema}
+    if not patterns:
+        return view
+
+    async def checked(request: web.Request) -> web.StreamResponse:
+        for name, pattern in patterns.items():
+            if pattern.fullmatch(request.match_info[name]) is None:
+                raise ApiError(400, f"invalid_{name}", f"{name} must match {pattern.pattern}")
+        return await view(request)
+
+    return checked
+
+
 def forwarder(route: ApiRoute) -> Callable[[web.Request], Awaitable[web.Response]]:
     """The view of a route that is a plain forward: same method, its query names, its body."""
     assert route.upstream is not None
@@ -91,7 +109,8 @@ def forwarder(route: ApiRoute) -> Callable[[web.Request], Awaitable[web.Response
         body = await read_json(request) if route.body is not None and request.can_read_body else None
         if route.body is not None and body is None:
             body = {}
-        path = template.format(**request.match_info)
+        # quoted: a parameter holding `/` or `..` must not reach another of the service's paths
+        path = template.format(**{name: quote(value, safe="") for name, value in request.match_info.items()})
         wait_s = None
         if station_wait is not None:
             try:

@@ -8,6 +8,7 @@ from aiohttp import web
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from chargeplane.common.keys import SETTINGS
+from chargeplane.common.station_ids import StationId
 from chargeplane.common.tokens import issue_token
 from chargeplane.common.web import ApiError, json_response, read_json
 
@@ -48,7 +49,7 @@ MAX_BATCH = 1000
 
 
 class StationCheckItem(StationCheck):
-    station_id: str = Field(min_length=1, max_length=48)
+    station_id: StationId
 
 
 class StationChecks(BaseModel):

@@ -5,13 +5,13 @@ station's status. `firmware_campaigns` sends them; `maintenance_store` follows t
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
 
 import structlog
 from aiohttp import web
-from pydantic import AnyUrl, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import AnyUrl, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from chargeplane.common.keys import DB_POOL
+from chargeplane.common.station_ids import StationId
 from chargeplane.common.timeutil import utcnow
 from chargeplane.common.web import ApiError, json_response, read_json
 
@@ -23,7 +23,6 @@ log = structlog.get_logger(__name__)
 MAX_CAMPAIGN_ID = 2**63 - 1
 # PostgreSQL text cannot hold NUL characters.
 NO_NUL = r"^[^\x00]*$"
-StationId = Annotated[str, StringConstraints(min_length=1, max_length=48, pattern=NO_NUL)]
 CAMPAIGN_COLUMNS = ("id, name, location, retrieve_date, install_date, retries, retry_interval,"
                     " signature IS NOT NULL AS signed, created_at")
 

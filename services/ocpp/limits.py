@@ -4,19 +4,13 @@ password. Each limit is a setting (`OcppSettings`) and is logged when hit."""
 
 from __future__ import annotations
 
-import re
 import time
 from collections import OrderedDict, deque
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-# OCPP 2.0.1's identifierString, at most 48 characters: nothing a path, a log line, a header
-# or a shell could take for anything but a name.
-STATION_ID = re.compile(r"[A-Za-z0-9*\-_=:+|@.]{1,48}")
-
-
-def is_valid_station_id(station_id: str) -> bool:
-    return STATION_ID.fullmatch(station_id) is not None
+# the station id rule is common's (the public API and the CRD share it); re-exported for the handshake
+from chargeplane.common.station_ids import is_valid_station_id as is_valid_station_id
 
 
 class MessageRate:

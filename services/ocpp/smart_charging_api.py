@@ -7,20 +7,19 @@ commands (`/internal/stations/{id}/commands/SetChargingProfile` ...).
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
 import asyncpg
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field
 
 from chargeplane.common.keys import DB_POOL
+from chargeplane.common.station_ids import StationId
 from chargeplane.common.web import ApiError, json_response, read_json
 
 from . import charging_profiles
 from .keys import SITES
 from .site_limits import SITE_PROFILE_ID_BASE, share_w
-
-StationId = Annotated[str, StringConstraints(min_length=1, max_length=48)]
 
 
 class SiteDefinition(BaseModel):

@@ -12,11 +12,11 @@ from aiohttp import WSCloseCode, web
 from pydantic import BaseModel, ConfigDict, Field
 
 from chargeplane.common.keys import DB_POOL
+from chargeplane.common.station_ids import STATION_ID_RULE, is_valid_station_id
 from chargeplane.common.web import ApiError, json_response, read_json
 
 from .configuration import DesiredConfiguration
 from .keys import CONFIGURATION, REGISTRY
-from .limits import is_valid_station_id
 
 STATION_COLUMNS = (
     "id, vendor, model, serial_number, firmware_version, registration_status, heartbeat_interval, connected,"
@@ -43,7 +43,7 @@ class StationRegistration(BaseModel):
 def _station_id(request: web.Request) -> str:
     station_id = request.match_info["station_id"]
     if not is_valid_station_id(station_id):
-        raise ApiError(400, "invalid_station_id", "a station id is 1 to 48 of A-Z a-z 0-9 * - _ = : + | @ .")
+        raise ApiError(400, "invalid_station_id", STATION_ID_RULE)
     return station_id
 
 

@@ -84,6 +84,7 @@ def test_every_key_in_values_yaml_is_commented_starting_with_its_name(chart_dir:
     ("nodePorts.gateway.nodePort=8081", "minimum"),
     ("platform.gateway.maxReplicas=0", "minimum"),
     ("externalRedis.url=cache:6379", "does not match pattern"),
+    ("platform.gateway.uploadBaseUrl=csms.example.com:8081", "does not match pattern"),
 ])
 def test_helm_refuses_values_the_schema_does_not_allow(helm: Path, chart_dir: Path, setting: str,
                                                       complaint: str) -> None:

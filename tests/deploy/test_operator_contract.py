@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from chargeplane.operator.builders import build_platform
 from chargeplane.operator.constants import LABEL_SERVICE, NAME_PREFIX, PLATFORM_SERVICES
 from chargeplane.operator.rbac import RULES
 from chargeplane.operator.settings import OperatorSettings
@@ -84,6 +85,18 @@ def test_values_reach_the_operator(render: Render, monkeypatch: pytest.MonkeyPat
     assert (settings.log_level, settings.stations_per_gateway_replica, settings.gateway_max_replicas,
             settings.status_interval) == ("DEBUG", 200, 3, 2.5)
     assert ":not-a-secret-in-ci@" in settings.database_url
+
+
+@pytest.mark.parametrize(("values", "upload_base_url"), [([], None), ([OVERRIDES], "http://csms.example.com:31081")],
+                         ids=["defaults", "overrides"])
+def test_the_upload_address_reaches_the_gateway_only_when_set(render: Render, monkeypatch: pytest.MonkeyPatch,
+                                                              values: list[Path], upload_base_url: str | None) -> None:
+    """platform.gateway.uploadBaseUrl -> the operator's setting -> the gateway Deployment it builds."""
+    settings = settings_from(operator_env(render(*values)), monkeypatch)
+    gateway = next(m for m in build_platform(settings=settings, stations=1, owners=[])
+                   if m["kind"] == "Deployment" and m["metadata"]["name"] == f"{NAME_PREFIX}ocpp")
+    env = {e["name"]: e.get("value") for e in gateway["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert env.get("UPLOAD_BASE_URL") == upload_base_url
 
 
 def _rule_set(rules: list[dict[str, Any]]) -> list[tuple[tuple[str, ...], ...]]:

@@ -16,6 +16,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from chargeplane.common.station_ids import STATION_ID_MAX_LENGTH, STATION_ID_PATTERN
 from chargeplane.operator.constants import GROUP, STATIONS, TARIFFS, VERSION
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -272,6 +273,16 @@ def test_a_station_id_cannot_change_but_the_rest_of_the_spec_can() -> None:
     retuned = example("ChargingStation")
     retuned["spec"]["heartbeatIntervalSeconds"] = 120
     assert admission_errors(retuned, old=old) == []
+
+
+def test_a_station_id_is_admitted_by_the_gateways_rule_and_no_other() -> None:
+    """The CRD cannot import common/station_ids.py, so it repeats the rule and this keeps them equal:
+    a ChargingStation is admitted exactly when the gateway would let its station connect."""
+    station_id = schema_of(STATIONS)["properties"]["spec"]["properties"]["stationId"]
+    assert (station_id["pattern"], station_id["maxLength"]) == (STATION_ID_PATTERN, STATION_ID_MAX_LENGTH)
+    station = example("ChargingStation")
+    station["spec"]["stationId"] = "depot:CP+1|bay=2@site*A_b.c"
+    assert admission_errors(station) == []
 
 
 def test_a_validity_window_in_order_is_admitted() -> None:

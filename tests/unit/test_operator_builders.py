@@ -17,6 +17,7 @@ from chargeplane.operator.builders import (
     build_jwt_secret,
     build_platform,
     build_registration,
+    build_service_env,
     build_simulator_deployment,
     build_tariff_body,
     gateway_replicas,
@@ -201,6 +202,15 @@ def test_the_gateway_mounts_its_tls_and_ca_secrets_and_serves_the_tls_port() -> 
     ocpp = next(m for m in plain if m["kind"] == "Deployment" and m["metadata"]["name"] == "chargeplane-ocpp")
     assert "volumes" not in ocpp["spec"]["template"]["spec"]
     assert "TLS_PORT" not in env_of(ocpp["spec"]["template"]["spec"]["containers"][0])
+
+
+def test_the_gateway_alone_gets_the_upload_address_and_only_when_one_is_set() -> None:
+    """Stations outside the cluster upload diagnostics and logs there (services/ocpp/settings.py)."""
+    settings = SETTINGS.model_copy(update={"gateway_upload_base_url": "http://csms.example.com:8081"})
+    assert env_of({"env": build_service_env("ocpp", settings)})["UPLOAD_BASE_URL"] == "http://csms.example.com:8081"
+    assert "UPLOAD_BASE_URL" not in env_of({"env": build_service_env("sessions", settings)})
+    # unset, the gateway names the address a command came in on
+    assert "UPLOAD_BASE_URL" not in env_of({"env": build_service_env("ocpp", SETTINGS)})
 
 
 def test_a_profile_2_simulator_connects_over_tls_trusting_the_gateway_ca() -> None:

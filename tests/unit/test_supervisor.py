@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from chargeplane import supervisor
 from chargeplane.cli import _jwt_secret
 from chargeplane.common.settings import TokenSettings
 from chargeplane.supervisor import SERVICES, SupervisedProcess, python_module, service_environment
@@ -22,6 +23,19 @@ def test_a_double_underscore_variable_sets_one_service_only() -> None:
     assert billing["SESSIONS_URL"] == "http://127.0.0.1:8082"
     assert api["LOG_LEVEL"] == "DEBUG" and "LOG_LEVEL" not in gateway
     assert gateway["KEEP"] == billing["KEEP"] == "1"
+
+
+def test_a_double_underscore_variable_wins_over_the_gateways_tls_settings(tmp_path: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """`chargeplane up` gives the gateway its TLS listener; OCPP__TLS_PORT moves it all the same."""
+    monkeypatch.setattr(SupervisedProcess, "start", lambda self: None)
+    monkeypatch.setattr(supervisor, "wait_ready", lambda url, timeout, process: None)
+    processes = supervisor.start_services(
+        {"ocpp": 8081, "billing": 8083}, "postgresql://db", "redis://r", tmp_path,
+        extra_env={"OCPP__TLS_PORT": "9443"}, gateway_env={"TLS_PORT": "8443", "TLS_CERT_FILE": "/pki/tls.crt"})
+    gateway, billing = (process.env for process in processes)
+    assert (gateway["TLS_PORT"], gateway["TLS_CERT_FILE"]) == ("9443", "/pki/tls.crt")
+    assert "TLS_PORT" not in billing and "TLS_CERT_FILE" not in billing
 
 
 def test_the_pid_file_follows_a_restart_and_goes_with_the_stop(tmp_path: Path) -> None:
