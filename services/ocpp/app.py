@@ -94,7 +94,8 @@ def create_app(settings: OcppSettings) -> web.Application:
     app[REGISTRY] = registry = ConnectionRegistry()
     app[BOOT_LISTENERS] = []
     metrics.CONNECTED_STATIONS.set_function(registry.__len__)
-    app[HANDSHAKES] = HandshakeSlots(settings.max_pending_handshakes)
+    app[HANDSHAKES] = HandshakeSlots(settings.max_pending_handshakes, settings.handshake_queue,
+                                       settings.handshake_wait_s)
     app[AUTH_THROTTLE] = AuthThrottle(settings.auth_max_failures, settings.auth_failure_window_s)
     app.cleanup_ctx.append(http_client_context)
     app.cleanup_ctx.append(outbox_context(

@@ -15,6 +15,7 @@ from aiohttp import WSCloseCode, WSMsgType, hdrs, web
 from opentelemetry.trace import Status, StatusCode
 
 from chargeplane.common.keys import SETTINGS
+from chargeplane.common.station_ids import STATION_ID_RULE, is_valid_station_id
 from chargeplane.common.timeutil import utcnow
 
 from . import metrics, protocol, schemas
@@ -22,7 +23,7 @@ from .auth_client import AuthUnavailable
 from .context import StationContext
 from .framelog import FrameLog
 from .keys import AUTH, AUTH_THROTTLE, BOOT_LISTENERS, COMMANDS, FRAME_LOG, HANDSHAKES, REGISTRY, SECURITY, SITES, STORE
-from .limits import MessageRate, TooManyHandshakes, is_valid_station_id
+from .limits import MessageRate, TooManyHandshakes
 from .protocol import Call, CallErrorFrame, CallResult, ErrorCode, FrameError, OcppError
 from .router import ROUTES
 from .settings import OcppSettings
@@ -156,8 +157,7 @@ def _station_id(request: web.Request) -> str:
         metrics.HANDSHAKE_REFUSALS.labels("bad_station_id").inc()
         # cut short: the id is the caller's, as long as a request line allows
         log.warning("station id refused", station_id=station_id[:64], length=len(station_id), peer=request.remote)
-        raise web.HTTPBadRequest(text="a station id is 1 to 48 of A-Z a-z 0-9 * - _ = : + | @ . in"
-                                      " /ocpp/{station_id} or /ocpp/ws?station_id=ID")
+        raise web.HTTPBadRequest(text=f"{STATION_ID_RULE} in /ocpp/{{station_id}} or /ocpp/ws?station_id=ID")
     return station_id
 
 
@@ -318,7 +318,7 @@ async def serve_station(request: web.Request, app: web.Application) -> web.Strea
     """A station's connection, on the plain listener or the TLS one (`tls.py`)."""
     station_id = _station_id(request)
     try:
-        with app[HANDSHAKES].slot():
+        async with app[HANDSHAKES].slot():
             connection = await _upgrade(request, app, station_id)
     except TooManyHandshakes as exc:
         metrics.HANDSHAKE_REFUSALS.labels("too_many_handshakes").inc()

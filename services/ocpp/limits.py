@@ -1,16 +1,14 @@
-"""What the gateway puts up with from a station, and no more: the station id it may claim,
-how fast it may send, how many handshakes may be in progress, how often it may guess a
-password. Each limit is a setting (`OcppSettings`) and is logged when hit."""
+"""What the gateway puts up with from a station, and no more: how fast it may send, how
+many handshakes may be in progress, how often it may guess a password. Each limit is a
+setting (`OcppSettings`) and is logged when hit."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import OrderedDict, deque
-from collections.abc import Iterator
-from contextlib import contextmanager
-
-# the station id rule is common's (the public API and the CRD share it); re-exported for the handshake
-from chargeplane.common.station_ids import is_valid_station_id as is_valid_station_id
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 
 class MessageRate:
@@ -43,21 +41,55 @@ class TooManyHandshakes(Exception):
 
 class HandshakeSlots:
     """At most `limit` handshakes (request received, socket not yet upgraded) at once: each
-    costs database queries and maybe a password check, which a flood must not pile up."""
+    costs database queries and maybe a password check, which a flood must not pile up.
 
-    def __init__(self, limit: int) -> None:
+    Beyond the limit, up to `queue` more wait for a slot, in arrival order, for at most
+    `wait_s`: a reconnect storm is served in turn, where a refusal would cost the refused
+    station a request and a retry, and the gateway the request it refused. Beyond the
+    queue, or after the wait, TooManyHandshakes (503)."""
+
+    def __init__(self, limit: int, queue: int = 0, wait_s: float = 10.0) -> None:
         self._limit = limit
+        self._queue = queue
+        self._wait_s = wait_s
+        self._waiting: deque[asyncio.Future[None]] = deque()
         self.pending = 0
 
-    @contextmanager
-    def slot(self) -> Iterator[None]:
-        if self.pending >= self._limit:
-            raise TooManyHandshakes(f"{self.pending} handshakes in progress")
-        self.pending += 1
+    @asynccontextmanager
+    async def slot(self) -> AsyncIterator[None]:
+        if self.pending < self._limit:
+            self.pending += 1
+        else:
+            await self._wait_for_slot()
         try:
             yield
         finally:
-            self.pending -= 1
+            self._release()
+
+    async def _wait_for_slot(self) -> None:
+        if len(self._waiting) >= self._queue:
+            raise TooManyHandshakes(f"{self.pending} handshakes in progress, {len(self._waiting)} waiting")
+        handed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiting.append(handed)
+        try:
+            async with asyncio.timeout(self._wait_s):
+                await handed
+        except (TimeoutError, asyncio.CancelledError) as stopped:
+            if handed.done() and not handed.cancelled():
+                self._release()  # a slot handed over just as the wait ended goes to the next
+            else:
+                self._waiting.remove(handed)
+            if isinstance(stopped, TimeoutError):
+                raise TooManyHandshakes(f"no handshake slot within {self._wait_s:g} s") from None
+            raise
+
+    def _release(self) -> None:
+        while self._waiting:  # the slot passes straight to the longest waiting
+            handed = self._waiting.popleft()
+            if not handed.done():
+                handed.set_result(None)
+                return
+        self.pending -= 1
 
 
 class AuthThrottle:

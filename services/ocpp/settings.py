@@ -15,7 +15,9 @@ class OcppSettings(ServiceSettings, DownstreamUrls):
     max_frame_bytes: int = 1 << 20  # a larger frame closes the socket with 1009
     message_rate: float = 50.0  # messages a second per station on average, in bursts of
     message_burst: int = 200  # up to this many; beyond, its messages wait their turn
-    max_pending_handshakes: int = 500  # upgrades in progress at once; more are answered 503
+    max_pending_handshakes: int = 500  # upgrades in progress at once; more wait in a queue of
+    handshake_queue: int = 5000  # up to this many, each for at most
+    handshake_wait_s: float = 10.0  # this long; beyond either, 503 with Retry-After
     idle_heartbeats: float = 3.0  # a socket silent for this many heartbeat intervals is closed
     auth_max_failures: int = 5  # wrong passwords a station may try from one address
     auth_failure_window_s: float = 60.0  # within this long; then 429 until the window clears

@@ -1,6 +1,7 @@
 """A thousand connections racing for one station id: when the dust settles exactly one is
 live, and it is the one the gateway accepted last. The race also fills the gateway's
-handshake slots (50 on the hostile platform): the overflow is told 503, and retries."""
+handshake slots and their queue (50 and 100 on the hostile platform): the overflow is told
+503, and retries."""
 
 from __future__ import annotations
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import pytest
@@ -30,12 +31,54 @@ def test_a_flood_has_ended_once_half_the_burst_is_back() -> None:
     assert rate.delay() == 0.0 and rate.recovered
 
 
-def test_handshake_slots_refuse_beyond_the_limit_and_free_on_the_way_out() -> None:
+async def test_handshake_slots_refuse_beyond_the_limit_and_free_on_the_way_out() -> None:
     slots = HandshakeSlots(limit=1)
-    with slots.slot():
-        with pytest.raises(TooManyHandshakes), slots.slot():
+    async with slots.slot():
+        with pytest.raises(TooManyHandshakes):
+            async with slots.slot():
+                pass
+    async with slots.slot():
+        assert slots.pending == 1
+    assert slots.pending == 0
+
+
+async def test_handshakes_beyond_the_limit_wait_their_turn_in_a_bounded_queue() -> None:
+    slots = HandshakeSlots(limit=1, queue=2, wait_s=5)
+    order: list[str] = []
+    release_first = asyncio.Event()
+
+    async def handshake(name: str, hold: asyncio.Event | None = None) -> None:
+        async with slots.slot():
+            order.append(name)
+            if hold is not None:
+                await hold.wait()
+
+    first = asyncio.create_task(handshake("first", release_first))
+    await asyncio.sleep(0)
+    waiting = [asyncio.create_task(handshake(name)) for name in ("second", "third")]
+    await asyncio.sleep(0)
+    with pytest.raises(TooManyHandshakes):  # the queue is full
+        async with slots.slot():
             pass
-    with slots.slot():
+    release_first.set()
+    await asyncio.gather(first, *waiting)
+    assert order == ["first", "second", "third"]  # in arrival order
+    assert slots.pending == 0
+
+
+async def test_a_handshake_that_waits_too_long_is_refused_and_leaves_no_slot_behind() -> None:
+    slots = HandshakeSlots(limit=1, queue=5, wait_s=0.05)
+    async with slots.slot():
+        with pytest.raises(TooManyHandshakes, match="within"):
+            async with slots.slot():
+                pass
+        cancelled = asyncio.create_task(slots.slot().__aenter__())
+        await asyncio.sleep(0)
+        cancelled.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await cancelled
+    assert slots.pending == 0
+    async with slots.slot():
         assert slots.pending == 1
 
 
