@@ -16,7 +16,7 @@ class OcppSettings(ServiceSettings, DownstreamUrls):
     message_rate: float = 50.0  # messages a second per station on average, in bursts of
     message_burst: int = 200  # up to this many; beyond, its messages wait their turn
     max_pending_handshakes: int = 500  # upgrades in progress at once; more wait in a queue of
-    handshake_queue: int = 5000  # up to this many, each for at most
+    handshake_queue: int = 10_000  # up to this many, each for at most
     handshake_wait_s: float = 10.0  # this long; beyond either, 503 with Retry-After
     idle_heartbeats: float = 3.0  # a socket silent for this many heartbeat intervals is closed
     auth_max_failures: int = 5  # wrong passwords a station may try from one address
