@@ -8,6 +8,10 @@ only when the value the station reports differs from the desired one, and the st
 answer to each ChangeConfiguration is kept, so the API and the operator can show which keys
 the station refused.
 
+Reports are kept through the group committer (many stations' reports share a transaction:
+a reconnect storm reads thousands at once), and the commit that keeps one returns the
+station's desired values, so a station with none costs no further query.
+
 `AuthorizationKey` is write-only (OCPP 1.6 security whitepaper): it is never stored, never
 enforced from here, and refused as a desired key; the station's password belongs to the
 security profile.
@@ -17,7 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import weakref
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any
@@ -31,7 +35,9 @@ from chargeplane.common.keys import DB_POOL
 from chargeplane.common.timeutil import utcnow
 
 from .commands import CommandOutcome, CommandRouter
-from .keys import BOOT_LISTENERS, COMMANDS, CONFIGURATION
+from .committer import SetWrite, Transaction
+from .keys import BOOT_LISTENERS, COMMANDS, CONFIGURATION, STORE
+from .store import StationStore
 
 log = structlog.get_logger(__name__)
 
@@ -139,9 +145,47 @@ class StationConfiguration:
         }
 
 
+@dataclass(frozen=True, slots=True)
+class _Report:
+    station_id: str
+    reply: Mapping[str, Any]
+    whole: bool  # an answer about every key: the ones it leaves out are gone
+    at: datetime
+
+    def rows(self) -> dict[str, tuple[bool, str | None, bool | None]]:
+        """key -> (known, value, readonly); a key listed twice counts once (the last)."""
+        rows: dict[str, tuple[bool, str | None, bool | None]] = {
+            k["key"]: (True, k.get("value"), k["readonly"]) for k in self.reply.get("configurationKey", [])}
+        rows.update((key, (False, None, None)) for key in self.reply.get("unknownKey", []) if key not in rows)
+        for key in WRITE_ONLY_KEYS & rows.keys():
+            del rows[key]
+        return rows
+
+
+async def _store_reports(tx: Transaction, reports: Sequence[_Report]) -> list[dict[str, str]]:
+    await tx.conn.execute("DELETE FROM station_configuration WHERE station_id = ANY($1::text[])",
+                          [r.station_id for r in reports if r.whole])
+    rows = [(r.station_id, key, *row, r.at) for r in reports for key, row in r.rows().items()]
+    await tx.conn.execute(
+        "INSERT INTO station_configuration AS c (station_id, key, known, value, readonly, reported_at)"
+        " SELECT * FROM unnest($1::text[], $2::text[], $3::bool[], $4::text[], $5::bool[], $6::timestamptz[])"
+        " ON CONFLICT (station_id, key) DO UPDATE SET known = EXCLUDED.known, value = EXCLUDED.value,"
+        " readonly = EXCLUDED.readonly, reported_at = EXCLUDED.reported_at",
+        *(list(column) for column in zip(*rows, strict=True)) if rows else ([],) * 6,
+    )
+    desired = {r["id"]: dict(r["desired_configuration"]) for r in await tx.conn.fetch(
+        "SELECT id, desired_configuration FROM charging_stations WHERE id = ANY($1::text[])",
+        [r.station_id for r in reports])}
+    return [desired.get(r.station_id, {}) for r in reports]
+
+
+REPORT = SetWrite("configuration-report", _store_reports)
+
+
 class ConfigurationRepository:
-    def __init__(self, pool: asyncpg.Pool) -> None:
+    def __init__(self, pool: asyncpg.Pool, store: StationStore) -> None:
         self._pool = pool
+        self._store = store
 
     async def load(self, station_id: str) -> StationConfiguration | None:
         """None when the station is not registered."""
@@ -166,22 +210,12 @@ class ConfigurationRepository:
         )
 
     async def store_report(self, station_id: str, reply: Mapping[str, Any], asked: Iterable[str] | None,
-                           now: datetime) -> None:
-        """Keep a GetConfiguration.conf. A reply to a question for every key (`asked` None or
-        empty) is the whole truth: keys it no longer lists are forgotten."""
-        known = [(k["key"], k.get("value"), k["readonly"]) for k in reply.get("configurationKey", [])
-                 if k["key"] not in WRITE_ONLY_KEYS]
-        unknown = [key for key in reply.get("unknownKey", []) if key not in WRITE_ONLY_KEYS]
-        async with self._pool.acquire() as conn, conn.transaction():
-            if not asked:
-                await conn.execute("DELETE FROM station_configuration WHERE station_id = $1", station_id)
-            await conn.executemany(
-                "INSERT INTO station_configuration (station_id, key, known, value, readonly, reported_at)"
-                " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (station_id, key) DO UPDATE"
-                " SET known = $3, value = $4, readonly = $5, reported_at = $6",
-                [(station_id, key, True, value, readonly, now) for key, value, readonly in known]
-                + [(station_id, key, False, None, None, now) for key in unknown],
-            )
+                           now: datetime) -> dict[str, str]:
+        """Keep a GetConfiguration.conf; return the station's desired values. A reply to a
+        question for every key (`asked` None or empty) is the whole truth: keys it no longer
+        lists are forgotten."""
+        desired: dict[str, str] = await self._store.run(REPORT, _Report(station_id, reply, not asked, now))
+        return desired
 
     async def record_change(self, station_id: str, key: str, value: str, status: str, detail: str | None,
                             source: str, now: datetime) -> None:
@@ -232,24 +266,25 @@ class ConfigurationSync:
             log.warning("station configuration sync failed", station_id=station_id, error=repr(exc))
 
     async def _after_boot(self, station_id: str) -> None:
-        if await self.refresh(station_id):
+        if await self.refresh(station_id):  # something desired: enforce it
             await self.enforce(station_id)
 
-    async def refresh(self, station_id: str, keys: list[str] | None = None) -> bool:
-        """Ask the station for its keys (all, or `keys`) and keep the answer; False if it gave none."""
+    async def refresh(self, station_id: str, keys: list[str] | None = None) -> dict[str, str]:
+        """Ask the station for its keys (all, or `keys`) and keep the answer; return the
+        station's desired values (none when it gave no answer)."""
         outcome = await self.commands.send(station_id, "GetConfiguration", {"key": keys} if keys else {},
                                            CALL_TIMEOUT_S)
         if outcome.status != "result":
             log.info("station configuration not read", station_id=station_id, outcome=outcome.status,
                      error=outcome.payload.get("errorCode"))
-            return False
-        await self.store(station_id, outcome.payload, keys)
-        return True
+            return {}
+        return await self.store(station_id, outcome.payload, keys)
 
-    async def store(self, station_id: str, reply: Mapping[str, Any], asked: list[str] | None) -> None:
-        await self.repository.store_report(station_id, reply, asked, utcnow())
+    async def store(self, station_id: str, reply: Mapping[str, Any], asked: list[str] | None) -> dict[str, str]:
+        desired = await self.repository.store_report(station_id, reply, asked, utcnow())
         log.info("station configuration reported", station_id=station_id,
                  keys=len(reply.get("configurationKey", [])), unknown_keys=len(reply.get("unknownKey", [])))
+        return desired
 
     async def enforce(self, station_id: str) -> None:
         """ChangeConfiguration for each desired key the station reports otherwise, then read back
@@ -290,7 +325,7 @@ class ConfigurationSync:
 
 async def configuration_context(app: web.Application) -> AsyncIterator[None]:
     """After commands_context: the gateway's own configuration calls go through its router."""
-    sync = ConfigurationSync(ConfigurationRepository(app[DB_POOL]), app[COMMANDS])
+    sync = ConfigurationSync(ConfigurationRepository(app[DB_POOL], app[STORE]), app[COMMANDS])
     app[CONFIGURATION] = sync
     app[BOOT_LISTENERS].append(sync.station_booted)
     yield
