@@ -33,7 +33,7 @@ from .configuration import configuration_context
 from .connection import ocpp_websocket, serve_station
 from .firmware_campaigns import dispatcher_context
 from .framelog import FrameLog
-from .keys import AUTH, AUTH_THROTTLE, BOOT_LISTENERS, COMMITTER, FRAME_LOG, HANDSHAKES, REGISTRY, STORE, TLS_LISTENER
+from .keys import AUTH, AUTH_THROTTLE, COMMITTER, FRAME_LOG, HANDSHAKES, REGISTRY, STORE, TLS_LISTENER
 from .limits import AuthThrottle, HandshakeSlots
 from .registry import ConnectionRegistry
 from .reservations import reservations_context
@@ -92,7 +92,6 @@ async def _close_sockets(app: web.Application) -> None:
 def create_app(settings: OcppSettings) -> web.Application:
     app = base_app(settings)
     app[REGISTRY] = registry = ConnectionRegistry()
-    app[BOOT_LISTENERS] = []
     metrics.CONNECTED_STATIONS.set_function(registry.__len__)
     app[HANDSHAKES] = HandshakeSlots(settings.max_pending_handshakes, settings.handshake_queue,
                                        settings.handshake_wait_s)

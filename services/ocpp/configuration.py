@@ -36,7 +36,7 @@ from chargeplane.common.timeutil import utcnow
 
 from .commands import CommandOutcome, CommandRouter
 from .committer import SetWrite, Transaction
-from .keys import BOOT_LISTENERS, COMMANDS, CONFIGURATION, STORE
+from .keys import COMMANDS, CONFIGURATION, STORE
 from .store import StationStore
 
 log = structlog.get_logger(__name__)
@@ -239,9 +239,9 @@ class ConfigurationSync:
         # a station's lock lives as long as a pass holds or awaits it
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
 
-    def station_booted(self, station_id: str) -> None:
+    async def after_boot(self, station_id: str) -> None:
         """The station's BootNotification was answered Accepted: read its keys, then enforce."""
-        self._start(station_id, self._after_boot)
+        await self._one_at_a_time(station_id, self._after_boot)
 
     def desired_changed(self, station_id: str) -> None:
         """Enforce the new desired values, wherever the station is connected (if it is)."""
@@ -327,6 +327,5 @@ async def configuration_context(app: web.Application) -> AsyncIterator[None]:
     """After commands_context: the gateway's own configuration calls go through its router."""
     sync = ConfigurationSync(ConfigurationRepository(app[DB_POOL], app[STORE]), app[COMMANDS])
     app[CONFIGURATION] = sync
-    app[BOOT_LISTENERS].append(sync.station_booted)
     yield
     await sync.close()

@@ -7,7 +7,7 @@ import base64
 import binascii
 import math
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import structlog
@@ -22,7 +22,18 @@ from . import metrics, protocol, schemas
 from .auth_client import AuthUnavailable
 from .context import StationContext
 from .framelog import FrameLog
-from .keys import AUTH, AUTH_THROTTLE, BOOT_LISTENERS, COMMANDS, FRAME_LOG, HANDSHAKES, REGISTRY, SECURITY, SITES, STORE
+from .keys import (
+    AUTH,
+    AUTH_THROTTLE,
+    COMMANDS,
+    CONFIGURATION,
+    FRAME_LOG,
+    HANDSHAKES,
+    REGISTRY,
+    SECURITY,
+    SITES,
+    STORE,
+)
 from .limits import MessageRate, TooManyHandshakes
 from .protocol import Call, CallErrorFrame, CallResult, ErrorCode, FrameError, OcppError
 from .router import ROUTES
@@ -40,12 +51,10 @@ PROFILE_NEEDS = {
 
 
 class StationConnection:
-    def __init__(self, ctx: StationContext, ws: web.WebSocketResponse, frame_log: FrameLog,
-                 boot_listeners: Sequence[Callable[[str], None]] = ()) -> None:
+    def __init__(self, ctx: StationContext, ws: web.WebSocketResponse, frame_log: FrameLog) -> None:
         self.ctx = ctx
         self.ws = ws
         self.frame_log = frame_log
-        self.boot_listeners = boot_listeners
         self._call_lock = asyncio.Lock()
         self._pending_calls: dict[str, asyncio.Future[CallResult | CallErrorFrame]] = {}
         self._follow_ups: set[asyncio.Task[None]] = set()
@@ -70,11 +79,10 @@ class StationConnection:
             self.frame_log.record(self.ctx.station_id, "in", text, 2, frame.unique_id, frame.action)
             reply = await self.on_call(frame)
             await self.send(reply, int(reply[1]), frame.unique_id, frame.action)
-            if (frame.action == "BootNotification" and int(reply[1]) == protocol.MessageType.CALLRESULT
-                    and self.ctx.station.registration_status == "Accepted"):
-                for listener in self.boot_listeners:
-                    listener(self.ctx.station_id)
-            self._run_follow_ups()
+            if int(reply[1]) == protocol.MessageType.CALLRESULT:
+                self._run_follow_ups()
+            else:  # the station was not told: nothing may follow
+                self.ctx.after_reply.clear()
         else:
             kind = 3 if isinstance(frame, CallResult) else 4
             self.frame_log.record(self.ctx.station_id, "in", text, kind, frame.unique_id)
@@ -259,13 +267,14 @@ async def _upgrade(request: web.Request, app: web.Application, station_id: str) 
         raise web.HTTPForbidden(text=f"station {station_id!r} uses security profile {profile}: "
                                      f"{PROFILE_NEEDS[profile]}")
     ctx = StationContext(connected.station, app[STORE], app[AUTH], security=app[SECURITY],
+                         configuration=app[CONFIGURATION],
                          transactions_changed=app[SITES].transactions_changed,
                          site_changed=app[SITES].site_changed)
     ctx.open_transactions = {t.connector_id: t for t in connected.open_transactions}
     ws = web.WebSocketResponse(protocols=(SUBPROTOCOL,), autoping=True, heartbeat=None,
                                max_msg_size=_settings(app).max_frame_bytes)
     await ws.prepare(request)
-    return StationConnection(ctx, ws, app[FRAME_LOG], app[BOOT_LISTENERS])
+    return StationConnection(ctx, ws, app[FRAME_LOG])
 
 
 def _settings(app: web.Application) -> OcppSettings:

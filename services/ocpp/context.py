@@ -14,6 +14,7 @@ from .protocol import ErrorCode, OcppError
 from .store import OpenTransaction, Station, StationStore
 
 if TYPE_CHECKING:
+    from .configuration import ConfigurationSync
     from .security import StationSecurity
 
 
@@ -25,8 +26,10 @@ class StationContext:
     # connector id -> its open transaction; loaded at connect, kept by the handlers
     open_transactions: dict[int, OpenTransaction] = field(default_factory=dict)
     security: StationSecurity | None = None
-    # CALLs the CSMS sends once the reply to the station's CALL is out (CertificateSigned
-    # after SignCertificate): the connection runs them in the background after the reply.
+    configuration: ConfigurationSync | None = None
+    # CALLs the CSMS sends once the reply to the station's CALL is out (GetConfiguration after
+    # an accepted BootNotification, CertificateSigned after SignCertificate): the connection
+    # runs them in the background after the reply.
     after_reply: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     # told (with the station id) when a reboot ended its transactions; must return at once
     transactions_changed: Callable[[str], None] = lambda _: None

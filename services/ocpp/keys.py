@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from aiohttp import web
@@ -34,7 +33,6 @@ CAMPAIGNS: web.AppKey[CampaignDispatcher] = web.AppKey("firmware_campaigns")
 CONFIGURATION: web.AppKey[ConfigurationSync] = web.AppKey("configuration")
 # Called with the station id once a station's BootNotification was answered Accepted (the
 # reply already sent): where the CSMS starts calls of its own, as OCPP 1.6 allows only then.
-BOOT_LISTENERS: web.AppKey[list[Callable[[str], None]]] = web.AppKey("boot_listeners")
 SECURITY: web.AppKey[StationSecurity] = web.AppKey("security")
 TLS_LISTENER: web.AppKey[TlsListener] = web.AppKey("tls_listener")
 SITES: web.AppKey[SiteBalancer] = web.AppKey("sites")

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from chargeplane.common.timeutil import format_ocpp, utcnow
@@ -14,6 +15,8 @@ async def handle(ctx: StationContext, payload: dict[str, Any]) -> dict[str, Any]
     if ctx.open_transactions:  # the reboot ended them: their TxProfiles go, site limits are divided again
         ctx.open_transactions.clear()
         ctx.transactions_changed(ctx.station_id)
+    if ctx.station.registration_status == "Accepted" and ctx.configuration is not None:
+        ctx.after_reply.append(functools.partial(ctx.configuration.after_boot, ctx.station_id))
     return {
         "status": ctx.station.registration_status,
         "currentTime": format_ocpp(now),
