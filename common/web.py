@@ -11,6 +11,8 @@ import orjson
 from aiohttp import web
 from pydantic import ValidationError
 from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
 
 from .db import create_pool
 from .keys import DB_POOL, REDIS, SETTINGS
@@ -114,7 +116,11 @@ async def _db_context(app: web.Application) -> AsyncIterator[None]:
 
 
 async def redis_context(app: web.Application) -> AsyncIterator[None]:
-    client = Redis.from_url(app[SETTINGS].redis_url, socket_timeout=5, socket_connect_timeout=2)
+    # A pooled connection a Redis restart broke fails its next command: that command is
+    # retried on a new connection rather than failed (an uncache that failed so would leave
+    # a stopped session cached as active).
+    client = Redis.from_url(app[SETTINGS].redis_url, socket_timeout=5, socket_connect_timeout=2,
+                            retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), 3))
     app[REDIS] = client
     yield
     await client.aclose()

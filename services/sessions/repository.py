@@ -94,13 +94,15 @@ class SessionRepository:
             )
             if session is None:  # delivered before: the same start again
                 session = await conn.fetchrow(
-                    f"SELECT {SESSION_COLUMNS} FROM charging_sessions WHERE id = $1", start.transaction_id
+                    f"SELECT {SESSION_COLUMNS} FROM charging_sessions WHERE id = $1 FOR UPDATE", start.transaction_id
                 )
             await enqueue(conn, SOURCE, [_bill_event(c) for c in closed], traceparent)
+            # Cached while the row is locked: a stop of the session (the same events sent
+            # again while these are still handled) waits, and uncaches after this.
+            if session["status"] == "active":
+                await self._cache_active(session)
         for c in closed:
             log.info("session closed by a new start on its connector", session_id=c["id"], station_id=c["station_id"])
-        if session["status"] == "active":
-            await self._cache_active(session)
         return _jsonable(session)
 
     async def stop(self, stop: SessionStop, traceparent: str | None) -> tuple[str, dict[str, Any] | None]:
