@@ -49,6 +49,25 @@ class _Joined(AbstractContextManager[trace.Span]):
         otel_context.detach(self._token)
 
 
+class _Recorded(AbstractContextManager[trace.Span]):
+    """A sampled span made current, and ended on the way out: `use_span` without its
+    generator and exception handling (the handler's errors are set on the span by its caller)."""
+
+    __slots__ = ("_span", "_token")
+
+    def __init__(self, span: trace.Span) -> None:
+        self._span = span
+
+    def __enter__(self) -> trace.Span:
+        self._token = otel_context.attach(trace.set_span_in_context(self._span))
+        return self._span
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 traceback: TracebackType | None) -> None:
+        otel_context.detach(self._token)
+        self._span.end()
+
+
 def _session_traceparent(ctx: StationContext, call: Call) -> str | None:
     if call.action not in SESSION_ACTIONS:
         return None
@@ -81,8 +100,8 @@ def call_span(ctx: StationContext, call: Call) -> AbstractContextManager[trace.S
         span = tracer.start_span(name, context=_NO_PARENT, kind=SpanKind.SERVER)
         if not span.is_recording():
             return _Joined(trace.set_span_in_context(span, _NO_PARENT))
-        return trace.use_span(span, end_on_exit=True)
+        return _Recorded(span)
     parent = _session_context(traceparent)
     if not traceparent_sampled(traceparent) and unsampled_parents_record_nothing():
         return _Joined(parent)
-    return tracer.start_as_current_span(name, context=parent, kind=SpanKind.SERVER)
+    return _Recorded(tracer.start_span(name, context=parent, kind=SpanKind.SERVER))
