@@ -11,15 +11,20 @@ import contextlib
 
 import asyncpg
 from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Gauge, Histogram, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Counter, Gauge, Histogram, generate_latest
 
 from .keys import DB_POOL, SETTINGS
 
 DOWNSTREAM_SECONDS = Histogram(
     "chargeplane_downstream_request_duration_seconds",
-    "Latency of a call from one service to another (outbox deliveries), by outcome",
+    "Latency of a call from one service to another (outbox deliveries: a batch of events each), by outcome",
     ["destination", "path", "outcome"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
+)
+OUTBOX_DELIVERIES = Counter(
+    "chargeplane_outbox_deliveries_total",
+    "Outbox events sent, by path and what the receiver made of each: ok, retry (later), rejected (dead)",
+    ["destination", "path", "outcome"],
 )
 OUTBOX_PENDING = Gauge(
     "chargeplane_outbox_pending_events", "Outbox events not delivered yet (dead letters excluded)",

@@ -2,15 +2,16 @@
 
 A service writes its outbox events in the same PostgreSQL transaction as the state
 change that caused them (so a reply to a station, or a 2xx to a caller, is only sent
-once the follow-up work is durable), then the relay POSTs them to the destination, with
-an `Idempotency-Key` header and the original trace context, retrying with exponential
-backoff until the destination answers 2xx. The payload travels as the JSON text it was
+once the follow-up work is durable), then the relay POSTs them to the destination, each
+with its idempotency key and original trace context, retrying with exponential backoff
+until the destination answers 2xx for it. Payloads travel as the JSON text they were
 stored as. Receivers are idempotent, so at-least-once delivery is exactly-once in effect.
 
-One relay per (source, destination) delivers at a time, across replicas, under a
-transaction-scoped advisory lock. The events of one station are delivered in order, one
-after the other; the events of different stations go out concurrently (a destination
-that takes a few milliseconds per event would otherwise cap the whole platform).
+Events go many to a request (`event_batches`: one request per batch, not per event, on
+both services' cores), and each gets its own answer. One relay per (source, destination)
+delivers at a time, across replicas, under a transaction-scoped advisory lock. The
+receiver handles the events of one station in order, one after the other, and different
+stations' side by side.
 """
 
 from __future__ import annotations
@@ -18,8 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
-from contextlib import AbstractContextManager
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,17 +28,19 @@ import asyncpg
 import orjson
 from aiohttp import web
 
+from .event_batches import BATCH_PATH, retryable
 from .keys import DB_POOL, HTTP, OUTBOX, SETTINGS
 from .logs import get_logger
-from .metrics import DOWNSTREAM_SECONDS
+from .metrics import DOWNSTREAM_SECONDS, OUTBOX_DELIVERIES
 from .settings import ServiceSettings
-from .tracing import attached_traceparent, traceparent_sampled, untraced
+from .tracing import untraced
 
 log = get_logger(__name__)
 
-BATCH_SIZE = 100
-CONCURRENT_STATIONS = 16  # requests in flight to one destination
-ONE_STATION_EVENT_MAX = 64 * 1024  # bytes; an event about one station is far smaller
+BATCH_SIZE = 500
+# Payload bytes per request, within the receivers' request size (1 MiB); a larger event
+# (a MeterValues batch of hundreds of stations) goes alone, to telemetry, which takes it.
+REQUEST_BYTES = 768 * 1024
 POLL_INTERVAL = 1.0  # seconds; a wake-up from this process normally comes sooner
 
 
@@ -149,100 +151,102 @@ class OutboxRelay:
                 BATCH_SIZE,
             )
             delivered: list[int] = []
+            settled = True
             try:
-                await self._deliver_by_station(conn, destination, rows, delivered)
+                for chunk in _chunks(rows):  # in order: after a chunk with an unsettled event, none
+                    if not await self._deliver_chunk(conn, destination, chunk, delivered):
+                        settled = False
+                        break
             finally:
                 if delivered:
                     await conn.execute("DELETE FROM outbox WHERE id = ANY($1::bigint[])", delivered)
-            return len(rows)
-
-    async def _deliver_by_station(self, conn: asyncpg.Connection, destination: str,
-                                  rows: Sequence[asyncpg.Record], delivered: list[int]) -> None:
-        """Each station's events in order; stations side by side. A station whose event
-        failed sends nothing more this round; the others carry on; then the round retries."""
-        by_station: dict[object, list[asyncpg.Record]] = {}
-        for row in rows:
-            by_station.setdefault(_station_of(row["payload"]), []).append(row)
-        lock = asyncio.Lock()  # the delivery connection takes one statement at a time
-        slots = asyncio.Semaphore(CONCURRENT_STATIONS)
-
-        async def deliver(station_rows: list[asyncpg.Record]) -> None:
-            async with slots:
-                for row in station_rows:
-                    if await self._post(conn, lock, destination, row):
-                        delivered.append(row["id"])
-
-        outcomes = await asyncio.gather(*(deliver(chain) for chain in by_station.values()), return_exceptions=True)
-        for outcome in outcomes:
-            if isinstance(outcome, BaseException):
-                raise outcome
-
-    async def _post(self, conn: asyncpg.Connection, lock: asyncio.Lock, destination: str,
-                    row: asyncpg.Record) -> bool:
-        """True when delivered, False when the receiver rejected it for good."""
-        path = row["path"]
-        headers = {"Idempotency-Key": row["idempotency_key"], "Content-Type": "application/json"}
-        started = time.perf_counter()
-        with _delivery_trace(row["traceparent"], headers):
-            try:
-                async with self._http.post(self._destinations[destination] + path, data=row["payload"].encode(),
-                                           headers=headers) as response:
-                    status = response.status
-                    body = await response.text()
-            except (aiohttp.ClientError, TimeoutError) as exc:
-                DOWNSTREAM_SECONDS.labels(destination, path, "unreachable").observe(time.perf_counter() - started)
-                await self._failed(destination, row, None, repr(exc))
-                raise _Retry from exc
-        outcome = "ok" if status < 300 else "retry" if _retryable(status) else "rejected"
-        DOWNSTREAM_SECONDS.labels(destination, path, outcome).observe(time.perf_counter() - started)
-        if status < 300:
-            return True
-        await self._failed(destination, row, status, body[:500])
-        if _retryable(status):
+        if not settled:  # what was settled is committed; the rest after a back-off
             raise _Retry
+        return len(rows)
+
+    async def _deliver_chunk(self, conn: asyncpg.Connection, destination: str, rows: Sequence[asyncpg.Record],
+                             delivered: list[int]) -> bool:
+        """One request for `rows`; settle each by its own answer. False when one is left
+        for a retry (the receiver failed it for now, or did not get to it behind such a one
+        of its station)."""
+        started = time.perf_counter()
+        try:
+            with untraced():  # a batch is no one event's; each carries its own trace context
+                async with self._http.post(self._destinations[destination] + BATCH_PATH, data=_batch_body(rows),
+                                           headers={"Content-Type": "application/json"}) as response:
+                    status = response.status
+                    body = await response.read()
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            DOWNSTREAM_SECONDS.labels(destination, BATCH_PATH, "unreachable").observe(time.perf_counter() - started)
+            await self._failed(destination, rows, None, repr(exc))
+            return False
+        DOWNSTREAM_SECONDS.labels(destination, BATCH_PATH, "ok" if status < 300 else "retry").observe(
+            time.perf_counter() - started)
+        if status >= 300:  # the batch itself was refused: a receiver starting or failing
+            await self._failed(destination, rows, status, body[:500].decode(errors="replace"))
+            return False
+        retry = False
+        for row, result in zip(rows, orjson.loads(body)["results"], strict=True):
+            if result["status"] is None:
+                retry = True  # behind a failed event of its station: next round
+            elif result["status"] < 300:
+                delivered.append(row["id"])
+                OUTBOX_DELIVERIES.labels(destination, row["path"], "ok").inc()
+            elif await self._refused(conn, destination, row, result["status"], result["body"]):
+                OUTBOX_DELIVERIES.labels(destination, row["path"], "rejected").inc()
+            else:
+                OUTBOX_DELIVERIES.labels(destination, row["path"], "retry").inc()
+                retry = True
+        return not retry
+
+    async def _refused(self, conn: asyncpg.Connection, destination: str, row: asyncpg.Record, status: int,
+                       error: str) -> bool:
+        """An event the receiver answered with an error: True when settled for good (dead)."""
+        await self._failed(destination, [row], status, error[:500])
+        if retryable(status):
+            return False
         # The receiver says the event itself is invalid: retrying cannot help. Keep it
         # for the operator and let the events behind it through.
-        async with lock:
-            await conn.execute("UPDATE outbox SET dead_at = now() WHERE id = $1", row["id"])
-        log.error("outbox event rejected", destination=destination, path=path,
+        await conn.execute("UPDATE outbox SET dead_at = now() WHERE id = $1", row["id"])
+        log.error("outbox event rejected", destination=destination, path=row["path"],
                   idempotency_key=row["idempotency_key"], status=status)
-        return False
+        return True
 
-    async def _failed(self, destination: str, row: asyncpg.Record, status: int | None, error: str) -> None:
-        log.warning(f"{destination} client returned non-success", path=row["path"], status=status,
-                    error=error, idempotency_key=row["idempotency_key"])
-        failure_event = self._failure_events.get(row["path"])
-        if failure_event:
-            log.warning(failure_event, idempotency_key=row["idempotency_key"], status=status, error=error)
+    async def _failed(self, destination: str, rows: Sequence[asyncpg.Record], status: int | None,
+                      error: str) -> None:
+        """Logged once per event path, with how many of the events failed alike."""
+        for path in dict.fromkeys(row["path"] for row in rows):
+            keys = [row["idempotency_key"] for row in rows if row["path"] == path]
+            log.warning(f"{destination} client returned non-success", path=path, status=status, error=error,
+                        idempotency_key=keys[0], events=len(keys))
+            if failure_event := self._failure_events.get(path):
+                log.warning(failure_event, idempotency_key=keys[0], status=status, error=error, events=len(keys))
         # Recorded outside the delivery transaction: it must survive the rollback.
         await self._pool.execute(
-            "UPDATE outbox SET attempts = attempts + 1, last_error = $2 WHERE id = $1", row["id"], error
+            "UPDATE outbox SET attempts = attempts + 1, last_error = $2 WHERE id = ANY($1::bigint[])",
+            [row["id"] for row in rows], error,
         )
 
 
-def _delivery_trace(traceparent: str | None, headers: dict[str, str]) -> AbstractContextManager[None]:
-    """A sampled event's delivery is a client span of its trace. An unsampled one records
-    no span anywhere (parent-based sampling), so its context goes on as the header it
-    is, without the client instrumentation's work; an event of no trace starts none."""
-    if traceparent and traceparent_sampled(traceparent):
-        return attached_traceparent(traceparent)
-    if traceparent:
-        headers["traceparent"] = traceparent
-    return untraced()
+def _chunks(rows: Sequence[asyncpg.Record]) -> Iterator[Sequence[asyncpg.Record]]:
+    """The rows in order, as requests of at most REQUEST_BYTES of payload (at least one row each)."""
+    start, size = 0, 0
+    for end, row in enumerate(rows):
+        if end > start and size + len(row["payload"]) > REQUEST_BYTES:
+            yield rows[start:end]
+            start, size = end, 0
+        size += len(row["payload"])
+    if start < len(rows):
+        yield rows[start:]
 
 
-def _station_of(payload: str) -> object:
-    """The station an event is about: its events keep their order. An event about no
-    one station (a batch of many, megabytes not worth parsing) keeps its order with the
-    other such events."""
-    if len(payload) > ONE_STATION_EVENT_MAX:
-        return None
-    body = orjson.loads(payload)
-    return body.get("station_id") if isinstance(body, dict) else None
-
-
-def _retryable(status: int) -> bool:
-    return status in (408, 425, 429) or status >= 500
+def _batch_body(rows: Sequence[asyncpg.Record]) -> bytes:
+    """`{"events": [...]}` with each payload spliced in as the JSON text it was stored as."""
+    return b'{"events":[' + b",".join(
+        b'{"path":%b,"idempotency_key":%b,"traceparent":%b,"payload":%b}' % (
+            orjson.dumps(row["path"]), orjson.dumps(row["idempotency_key"]), orjson.dumps(row["traceparent"]),
+            row["payload"].encode())
+        for row in rows) + b"]}"
 
 
 def outbox_context(

@@ -8,7 +8,7 @@ trace of the charging session that caused it.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
 
 from opentelemetry import context as otel_context
@@ -36,8 +36,9 @@ def setup_tracing(settings: ServiceSettings, extra_processor: SpanProcessor | No
     # Probes and scrapes are noise, and an OCPP WebSocket lives for hours: its messages get spans
     # of their own (one trace per charging session), not children of the upgrade.
     # The instrumentation matches these against the request's path (older releases: its URL).
+    # A batch of outbox events is no one's: each event gets a span in its own trace instead.
     os.environ.setdefault("OTEL_PYTHON_AIOHTTP_SERVER_EXCLUDED_URLS",
-                          "^(https?://[^/]+)?/ocpp/,/healthz$,/readyz$,/metrics$")
+                          "^(https?://[^/]+)?/ocpp/,/healthz$,/readyz$,/metrics$,/internal/outbox/batch$")
     if settings.otel_sdk_disabled:
         return
     install_tracer_provider(settings.service_name, settings.otel_exporter_otlp_endpoint, extra_processor)
@@ -109,6 +110,23 @@ def current_traceparent() -> str | None:
 def traceparent_sampled(traceparent: str) -> bool:
     """The sampled flag of a W3C `traceparent` (`00-<trace id>-<span id>-<flags>`)."""
     return bool(int(traceparent[-2:], 16) & 1)
+
+
+@contextmanager
+def event_trace(name: str, traceparent: str | None, attributes: Mapping[str, str | int]) -> Iterator[None]:
+    """An outbox event handled without a request of its own: a server span in the event's
+    trace when that trace is sampled, else only its context (for what the handler hands on)."""
+    if _sdk_provider is None or not traceparent or not traceparent_sampled(traceparent):
+        with attached_traceparent(traceparent):
+            yield
+        return
+    parent = propagate.extract({"traceparent": traceparent}, context=otel_context.Context())
+    with _tracer().start_as_current_span(name, context=parent, kind=trace.SpanKind.SERVER, attributes=attributes):
+        yield
+
+
+def _tracer() -> trace.Tracer:
+    return trace.get_tracer("chargeplane.events")
 
 
 @contextmanager

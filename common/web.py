@@ -53,25 +53,29 @@ async def error_middleware(request: web.Request, handler: Callable[..., Any]) ->
     try:
         response = await handler(request)
         return response
-    except ApiError as exc:
+    except Exception as exc:
+        return error_response(exc, request.path)
+
+
+def error_response(exc: Exception, path: str) -> web.Response:
+    """The JSON error body for what a view raised; re-raises what is no error of the request
+    (a redirect, a cancellation)."""
+    if isinstance(exc, ApiError):
         return _error_body(exc.status, exc.code, exc.message, exc.details)
-    except ValidationError as exc:
+    if isinstance(exc, ValidationError):
         details = [{"loc": list(e["loc"]), "msg": e["msg"]} for e in exc.errors()]
         return _error_body(422, "invalid_request", "request body failed validation", details)
-    except asyncpg.DataError as exc:
+    if isinstance(exc, asyncpg.DataError):
         # A value from the request PostgreSQL cannot take (a NUL character in a text, an
         # integer beyond bigint): the client's mistake, not a server failure.
-        log.warning("request value refused by the database", path=request.path, error=str(exc))
+        log.warning("request value refused by the database", path=path, error=str(exc))
         return _error_body(400, "invalid_value", "a value in the request cannot be stored or searched for")
-    except web.HTTPException as exc:
-        if exc.status < 400:
-            raise
+    if isinstance(exc, web.HTTPException) and exc.status >= 400:
         return _error_body(exc.status, exc.reason.lower().replace(" ", "_"), exc.text or exc.reason)
-    except (asyncio.CancelledError, ConnectionResetError):
-        raise
-    except Exception:
-        log.exception("unhandled error", path=request.path)
-        return _error_body(500, "internal_error", "internal error")
+    if isinstance(exc, web.HTTPException | ConnectionResetError):
+        raise exc
+    log.exception("unhandled error", path=path, exc_info=exc)
+    return _error_body(500, "internal_error", "internal error")
 
 
 async def read_json(request: web.Request) -> Any:

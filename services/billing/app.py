@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
+from chargeplane.common.event_batches import add_event_routes
 from chargeplane.common.httpclient import http_client_context
 from chargeplane.common.keys import DB_POOL
 from chargeplane.common.web import base_app
@@ -29,7 +30,7 @@ def create_app(settings: BillingSettings) -> web.Application:
     app[READING_WAITS] = ReadingWaits(settings.reading_wait_s)
     app.cleanup_ctx.append(http_client_context)
     app.cleanup_ctx.append(_repository_context)
-    app.router.add_post("/internal/ocpp/session-stopped", views.session_stopped)
+    add_event_routes(app, {"/internal/ocpp/session-stopped": views.session_stopped})
     app.router.add_get("/internal/billing/transactions", views.list_bills)
     app.router.add_get("/internal/tariffs", views.list_tariffs)
     app.router.add_get("/internal/tariffs/{tariff_id}", views.get_tariff)

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 import structlog
 from aiohttp import web
 
+from chargeplane.common.event_batches import add_event_routes
 from chargeplane.common.httpclient import http_client_context
 from chargeplane.common.keys import DB_POOL, REDIS
 from chargeplane.common.outbox import outbox_context
@@ -36,9 +37,11 @@ def create_app(settings: SessionsSettings) -> web.Application:
     app.cleanup_ctx.append(outbox_context({"billing": settings.billing_url},
                                           {SESSION_STOPPED: "failed to create billing transaction"}))
     app.cleanup_ctx.append(_repository_context)
-    app.router.add_post("/internal/ocpp/session-start", views.session_start)
-    app.router.add_post("/internal/ocpp/session-stop", views.session_stop)
-    app.router.add_post("/internal/ocpp/station-booted", views.station_booted)
+    add_event_routes(app, {
+        "/internal/ocpp/session-start": views.session_start,
+        "/internal/ocpp/session-stop": views.session_stop,
+        "/internal/ocpp/station-booted": views.station_booted,
+    })
     app.router.add_get("/internal/sessions", views.search_sessions)
     app.router.add_get("/internal/sessions/active", views.active_sessions)
     app.router.add_get("/internal/sessions/{session_id}", views.get_session)

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 import structlog
 from aiohttp import web
 
+from chargeplane.common.event_batches import add_event_routes
 from chargeplane.common.keys import DB_POOL, SETTINGS
 from chargeplane.common.web import base_app
 
@@ -45,8 +46,10 @@ def create_app(settings: TelemetrySettings) -> web.Application:
     # the gateway sends the MeterValues of a whole group commit (up to 2048 stations) at once
     app = base_app(settings, client_max_size=64 * 1024**2)
     app.cleanup_ctx.append(_repository_context)
-    app.router.add_post("/internal/ocpp/meter-values", views.store_meter_values)
-    app.router.add_post("/internal/ocpp/meter-values/batch", views.store_meter_values_batch)
+    add_event_routes(app, {
+        "/internal/ocpp/meter-values": views.store_meter_values,
+        "/internal/ocpp/meter-values/batch": views.store_meter_values_batch,
+    })
     app.router.add_get("/internal/sessions/{session_id}/energy-samples", views.energy_samples)
     app.router.add_post("/internal/rollups/refresh", views.refresh_rollups)
     return app

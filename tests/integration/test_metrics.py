@@ -57,10 +57,12 @@ async def test_a_charging_session_moves_the_counters(platform, http: aiohttp.Cli
         assert moved("chargeplane_ocpp_messages_total", action=action, outcome="callresult") == 1, action
     assert moved("chargeplane_ocpp_messages_total", action="Heartbeat", outcome="callerror") == 1
     assert moved("chargeplane_ocpp_callerrors_total", code="FormationViolation") == 1
-    assert moved("chargeplane_downstream_request_duration_seconds_count", destination="sessions",
+    assert moved("chargeplane_outbox_deliveries_total", destination="sessions",
                  path="/internal/ocpp/session-start", outcome="ok") == 1
-    assert moved("chargeplane_downstream_request_duration_seconds_count", destination="telemetry",
+    assert moved("chargeplane_outbox_deliveries_total", destination="telemetry",
                  path="/internal/ocpp/meter-values/batch", outcome="ok") == 1
+    assert moved("chargeplane_downstream_request_duration_seconds_count", destination="sessions",
+                 path="/internal/outbox/batch", outcome="ok") >= 1
     assert moved("chargeplane_telemetry_sampled_values_stored_total", stored_before, stored_after) == 3
     assert value(after, "chargeplane_outbox_pending_events", source="ocpp", destination="telemetry") == 0
     assert value(after, "chargeplane_ocpp_connected_stations") == 0

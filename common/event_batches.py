@@ -1,0 +1,102 @@
+"""Outbox events received many to a request: each handled by the view its path names, as
+if it had come alone.
+
+A relay that sends one request per event spends more of both services' cores on HTTP than
+on the events. Batched, an event keeps what a request of its own had: its answer (status
+and body, which the relay acts on event by event), its trace (a server span in it when
+sampled, else its context for what the view hands on), and its order among its station's
+events: one station's events are handled one after the other, up to the first that fails
+for now (a retryable status: the rest wait for the relay's retry; an event refused for good
+does not hold up the ones behind it); different stations' side by side.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from .keys import EVENT_VIEWS
+from .tracing import event_trace
+from .web import ApiError, error_response, json_response, read_json
+
+BATCH_PATH = "/internal/outbox/batch"
+CONCURRENT_STATIONS = 16  # events in progress at once, each of another station
+
+
+@dataclass(frozen=True, slots=True)
+class BatchedEvent:
+    """What an event view reads of its request, for an event that came in a batch."""
+
+    app: web.Application
+    path: str
+    body: bytes
+
+    async def read(self) -> bytes:
+        return self.body
+
+
+# A view of one event: takes its web.Request, or the BatchedEvent standing in for one.
+EventView = Callable[[Any], Awaitable[web.Response]]
+
+
+def add_event_routes(app: web.Application, views: Mapping[str, EventView]) -> None:
+    """Each view at its own path (POST), and all of them through BATCH_PATH."""
+    for path, view in views.items():
+        app.router.add_post(path, view)
+    app[EVENT_VIEWS] = dict(views)
+    app.router.add_post(BATCH_PATH, _receive_batch)
+
+
+async def _receive_batch(request: web.Request) -> web.Response:
+    body = await read_json(request)
+    events = body.get("events") if isinstance(body, dict) else None
+    if not isinstance(events, list) or not all(_is_event(event) for event in events):
+        raise ApiError(422, "invalid_request", 'body must be {"events": [{"path", "payload", "traceparent"}, ...]}')
+    results: list[dict[str, Any]] = [{"status": None}] * len(events)  # None: not handled
+    chains: dict[object, list[int]] = {}
+    for position, event in enumerate(events):
+        payload = event["payload"]
+        chains.setdefault(payload.get("station_id") if isinstance(payload, dict) else None, []).append(position)
+    slots = asyncio.Semaphore(CONCURRENT_STATIONS)
+
+    async def handle_chain(positions: list[int]) -> None:
+        async with slots:
+            for position in positions:
+                status, text = await _handle(request, events[position])
+                results[position] = {"status": status, "body": text}
+                if retryable(status):
+                    return
+
+    await asyncio.gather(*(handle_chain(positions) for positions in chains.values()))
+    return json_response({"results": results})
+
+
+def retryable(status: int) -> bool:
+    """An answer that may change if the event is sent again later."""
+    return status in (408, 425, 429) or status >= 500
+
+
+def _is_event(event: object) -> bool:
+    return (isinstance(event, dict) and isinstance(event.get("path"), str) and "payload" in event
+            and isinstance(event.get("traceparent") or "", str))
+
+
+async def _handle(batch: web.Request, event: dict[str, Any]) -> tuple[int, str]:
+    path = event["path"]
+    view = batch.app[EVENT_VIEWS].get(path)
+    if view is None:
+        return 404, f"no event view at {path}"
+    # what the request of its own would have said of it
+    attributes = {"http.request.method": "POST", "http.route": path, "server.port": batch.url.port or 0,
+                  "outbox.idempotency_key": str(event.get("idempotency_key"))}
+    with event_trace(f"POST {path}", event.get("traceparent"), attributes):
+        try:
+            response = await view(BatchedEvent(batch.app, path, orjson.dumps(event["payload"])))
+        except Exception as exc:
+            response = error_response(exc, path)
+    return response.status, response.text or ""
