@@ -38,6 +38,9 @@ from .tracing import untraced
 log = get_logger(__name__)
 
 BATCH_SIZE = 500
+# Payload bytes one round reads at most (beyond its first event): a backlog of MeterValues
+# batches, hundreds of KB each, must not be read into memory 500 at a time.
+ROUND_BYTES = 8 * 1024 * 1024
 # Payload bytes per request, within the receivers' request size (1 MiB); a larger event
 # (a MeterValues batch of hundreds of stations) goes alone, to telemetry, which takes it.
 REQUEST_BYTES = 768 * 1024
@@ -118,7 +121,7 @@ class OutboxRelay:
         while True:
             wakeup.clear()
             try:
-                delivered = await self.deliver_pending(destination)
+                more = await self.deliver_pending(destination)
             except Exception as exc:
                 if isinstance(exc, OSError | asyncpg.PostgresError | asyncpg.InterfaceError | TimeoutError):
                     log.warning("outbox relay error", destination=destination, error=repr(exc))
@@ -130,26 +133,32 @@ class OutboxRelay:
                 delay = min(delay * 2, self._settings.outbox_retry_max)
                 continue
             delay = self._settings.outbox_retry_min
-            if delivered < BATCH_SIZE:
+            if not more:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(wakeup.wait(), POLL_INTERVAL)
 
-    async def deliver_pending(self, destination: str) -> int:
-        """Deliver one batch in order; return how many events were settled."""
+    async def deliver_pending(self, destination: str) -> bool:
+        """Deliver one round of events in order; True when more may be waiting (the round
+        was full, by count or by bytes)."""
         async with self._pool.acquire() as conn, conn.transaction():
             locked = await conn.fetchval(
                 "SELECT pg_try_advisory_xact_lock(hashtext($1))", f"outbox:{self._source}:{destination}"
             )
             if not locked:
-                return 0
+                return False
             # The payload is sent on as the JSON text it was stored as, not decoded.
             rows = await conn.fetch(
-                "SELECT id, path, idempotency_key, payload::text AS payload, traceparent FROM outbox"
-                " WHERE source = $1 AND destination = $2 AND dead_at IS NULL ORDER BY id LIMIT $3",
+                "SELECT id, path, idempotency_key, payload, traceparent FROM ("
+                " SELECT *, sum(octet_length(payload)) OVER (ORDER BY id) AS read FROM ("
+                " SELECT id, path, idempotency_key, payload::text AS payload, traceparent FROM outbox"
+                " WHERE source = $1 AND destination = $2 AND dead_at IS NULL ORDER BY id LIMIT $3) oldest) o"
+                " WHERE read - octet_length(payload) < $4 ORDER BY id",
                 self._source,
                 destination,
                 BATCH_SIZE,
+                ROUND_BYTES,
             )
+            full = len(rows) == BATCH_SIZE or sum(len(row["payload"]) for row in rows) >= ROUND_BYTES
             delivered: list[int] = []
             settled = True
             try:
@@ -162,7 +171,7 @@ class OutboxRelay:
                     await conn.execute("DELETE FROM outbox WHERE id = ANY($1::bigint[])", delivered)
         if not settled:  # what was settled is committed; the rest after a back-off
             raise _Retry
-        return len(rows)
+        return full
 
     async def _deliver_chunk(self, conn: asyncpg.Connection, destination: str, rows: Sequence[asyncpg.Record],
                              delivered: list[int]) -> bool:

@@ -158,3 +158,22 @@ async def test_the_outbox_relay_outlives_an_unexpected_error(platform, http, mon
     await platform.outbox_drained()
     assert next(failures, None) is None, "the relay met the error"
     assert await platform.db.fetchval("SELECT id FROM charging_sessions") == reply["transactionId"]
+
+
+async def test_a_round_reads_no_more_payload_than_its_budget_and_says_more_may_wait(platform, http,
+                                                                                    monkeypatch) -> None:
+    """A backlog of large events (MeterValues of hundreds of stations each) is read a few at a
+    time, not 500 at once; a round cut short by its budget says so, and the relay goes on."""
+    from chargeplane.common import outbox
+    from chargeplane.common.outbox import OutboxEvent, enqueue
+    from chargeplane.common.settings import ServiceSettings
+
+    monkeypatch.setattr(outbox, "ROUND_BYTES", 1)  # one event a round
+    async with platform.db.acquire() as conn:  # a source of its own: no running relay takes these
+        await enqueue(conn, "budget-test", [
+            OutboxEvent("telemetry", "/internal/ocpp/meter-values", f"round-{n}", {**BATCH, "station_id": f"R{n}"})
+            for n in range(3)], None)
+    relay = OutboxRelay(platform.db, http, ServiceSettings(service_name="budget-test"),
+                        {"telemetry": platform.url("telemetry")})
+    assert [await relay.deliver_pending("telemetry") for _ in range(4)] == [True, True, True, False]
+    assert await platform.db.fetchval("SELECT count(DISTINCT station_id) FROM telemetry_data") == 3
