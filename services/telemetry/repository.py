@@ -41,9 +41,9 @@ class TelemetryRepository:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
 
-    async def store(self, batches: Sequence[MeterValuesBatch]) -> int:
-        """Store every sampled value once, in one statement; a redelivered batch inserts nothing."""
-        rows = [row for batch in batches for row in rows_of(batch)]
+    async def store(self, rows: Sequence[tuple[Any, ...]]) -> int:
+        """Store every sampled value (`rows_of`) once, in one statement; a redelivered batch
+        inserts nothing."""
         if not rows:
             return 0
         columns = list(zip(*rows, strict=True))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import structlog
 from aiohttp import web
 from pydantic import TypeAdapter, ValidationError
@@ -20,7 +22,7 @@ async def store_meter_values(request: web.Request) -> web.Response:
     body = await read_json(request)
     try:
         batch = MeterValuesBatch.model_validate(body)
-        stored = await request.app[REPOSITORY].store([batch])
+        stored = await request.app[REPOSITORY].store(rows_of(batch))
     except (ValidationError, InvalidSample) as exc:
         log.warning("failed to store meter value", error=str(exc),
                     station_id=body.get("station_id") if isinstance(body, dict) else None)
@@ -52,18 +54,16 @@ async def store_meter_values_batch(request: web.Request) -> web.Response:
                 valid.append((position, MeterValuesBatch.model_validate(entry)))
             except ValidationError as exc:
                 invalid.append({"index": position, "error": str(exc)[:300]})
-    numeric = []
+    rows: list[tuple[Any, ...]] = []
     for position, batch in valid:
         try:
-            rows_of(batch)
+            rows.extend(rows_of(batch))
         except InvalidSample as exc:
             invalid.append({"index": position, "error": str(exc)})
-            continue
-        numeric.append(batch)
     try:
-        stored = await request.app[REPOSITORY].store(numeric)
+        stored = await request.app[REPOSITORY].store(rows)
     except Exception:
-        log.exception("failed to store meter value", entries=len(numeric))
+        log.exception("failed to store meter value", entries=len(valid) - len(invalid))
         raise
     if invalid:
         log.warning("failed to store meter value", invalid=invalid[:10], stored=stored)
