@@ -148,7 +148,7 @@ class OutboxRelay:
                 return False
             # The payload is sent on as the JSON text it was stored as, not decoded.
             rows = await conn.fetch(
-                "SELECT id, path, idempotency_key, payload, traceparent FROM ("
+                "SELECT id, path, idempotency_key, payload, traceparent, read FROM ("
                 " SELECT *, sum(octet_length(payload)) OVER (ORDER BY id) AS read FROM ("
                 " SELECT id, path, idempotency_key, payload::text AS payload, traceparent FROM outbox"
                 " WHERE source = $1 AND destination = $2 AND dead_at IS NULL ORDER BY id LIMIT $3) oldest) o"
@@ -158,7 +158,8 @@ class OutboxRelay:
                 BATCH_SIZE,
                 ROUND_BYTES,
             )
-            full = len(rows) == BATCH_SIZE or sum(len(row["payload"]) for row in rows) >= ROUND_BYTES
+            # cut short by bytes exactly when the last row read reached the budget
+            full = len(rows) == BATCH_SIZE or (bool(rows) and rows[-1]["read"] >= ROUND_BYTES)
             delivered: list[int] = []
             settled = True
             try:

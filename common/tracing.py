@@ -24,6 +24,7 @@ _instrumented = False
 # The SDK provider once installed (OpenTelemetry allows one per process). Looking it up
 # through the API reads os.environ on every call, too dear for a check made per message.
 _sdk_provider: TracerProvider | None = None
+_EVENTS_TRACER = trace.get_tracer("chargeplane.events")
 
 
 def setup_tracing(settings: ServiceSettings, extra_processor: SpanProcessor | None = None) -> None:
@@ -116,17 +117,12 @@ def traceparent_sampled(traceparent: str) -> bool:
 def event_trace(name: str, traceparent: str | None, attributes: Mapping[str, str | int]) -> Iterator[None]:
     """An outbox event handled without a request of its own: a server span in the event's
     trace when that trace is sampled, else only its context (for what the handler hands on)."""
-    if _sdk_provider is None or not traceparent or not traceparent_sampled(traceparent):
-        with attached_traceparent(traceparent):
+    with attached_traceparent(traceparent):
+        if _sdk_provider is None or not traceparent or not traceparent_sampled(traceparent):
             yield
-        return
-    parent = propagate.extract({"traceparent": traceparent}, context=otel_context.Context())
-    with _tracer().start_as_current_span(name, context=parent, kind=trace.SpanKind.SERVER, attributes=attributes):
-        yield
-
-
-def _tracer() -> trace.Tracer:
-    return trace.get_tracer("chargeplane.events")
+        else:
+            with _EVENTS_TRACER.start_as_current_span(name, kind=trace.SpanKind.SERVER, attributes=attributes):
+                yield
 
 
 @contextmanager

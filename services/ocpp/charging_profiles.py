@@ -114,7 +114,7 @@ async def transactions_changed(conn: asyncpg.Connection, station_ids: Sequence[s
         " WHERE station_id = ANY($1::text[])",
         list(station_ids))
     log_dropped((r["station_id"], r["charging_profile_id"], r["transaction_id"])
-                                  for r in rows if r["site_id"] is None)
+                for r in rows if r["site_id"] is None)
     return {r["station_id"]: r["site_id"] for r in rows if r["site_id"] is not None}
 
 

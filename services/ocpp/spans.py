@@ -49,22 +49,19 @@ class _Joined(AbstractContextManager[trace.Span]):
         otel_context.detach(self._token)
 
 
-class _Recorded(AbstractContextManager[trace.Span]):
+class _Recorded(_Joined):
     """A sampled span made current, and ended on the way out: `use_span` without its
     generator and exception handling (the handler's errors are set on the span by its caller)."""
 
-    __slots__ = ("_span", "_token")
+    __slots__ = ("_span",)
 
     def __init__(self, span: trace.Span) -> None:
+        super().__init__(trace.set_span_in_context(span))
         self._span = span
-
-    def __enter__(self) -> trace.Span:
-        self._token = otel_context.attach(trace.set_span_in_context(self._span))
-        return self._span
 
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
                  traceback: TracebackType | None) -> None:
-        otel_context.detach(self._token)
+        super().__exit__(kind, error, traceback)
         self._span.end()
 
 
