@@ -17,6 +17,7 @@ from redis.asyncio import Redis
 
 from chargeplane.common.db import create_pool, migrate
 from chargeplane.embedded import EmbeddedPostgres, EmbeddedRedis, free_port
+from support.waiting import finished_within
 
 # The operator's status timer gets its interval when its handlers module is imported, and
 # this file is imported first: tests see a station's status change within a second.
@@ -94,14 +95,9 @@ async def db(database_url: str) -> AsyncIterator[asyncpg.Pool]:
     await pool.execute("DELETE FROM tariffs")
     await BillingRepository(pool).seed_default_tariff()
     yield pool
-    try:
-        # close() waits for every connection to come back; one a test left acquired would
-        # hang the whole run here (seen, rarely): say where, then drop the connections
-        await asyncio.wait_for(pool.close(), POOL_CLOSE_WITHIN_S)
-    except TimeoutError:
-        for task in asyncio.all_tasks():
-            task.print_stack(limit=12)
-        print(f"the test pool did not close within {POOL_CLOSE_WITHIN_S} s (task stacks above); terminated")
+    # close() waits for every connection to come back; one a test left acquired would
+    # hang the whole run here (seen, rarely): say where, then drop the connections
+    if not await finished_within(pool.close(), POOL_CLOSE_WITHIN_S, "closing the test pool"):
         pool.terminate()
 
 

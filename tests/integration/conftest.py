@@ -29,6 +29,7 @@ from chargeplane.services.sessions.app import create_app as sessions_app
 from chargeplane.services.sessions.settings import SessionsSettings
 from chargeplane.services.telemetry.app import create_app as telemetry_app
 from chargeplane.services.telemetry.settings import TelemetrySettings
+from support.waiting import finished_within
 
 
 @pytest.fixture(scope="session")
@@ -100,13 +101,9 @@ class Platform:
 
     async def stop(self, name: str) -> None:
         runner = self.runners.pop(name)
-        try:
-            await asyncio.wait_for(runner.cleanup(), STOP_WITHIN_S)
-        except TimeoutError:
-            # A hang here once stalled a whole test run: name the service and every task still waiting.
-            for task in asyncio.all_tasks():
-                task.print_stack(limit=12)
-            raise AssertionError(f"{name} did not stop within {STOP_WITHIN_S} s (task stacks printed above)") from None
+        # A hang here once stalled a whole test run: name the service and every task still waiting.
+        if not await finished_within(runner.cleanup(), STOP_WITHIN_S, f"stopping {name}"):
+            raise AssertionError(f"{name} did not stop within {STOP_WITHIN_S} s (task stacks printed above)")
 
     async def outbox_drained(self, within_s: float = 10.0) -> None:
         """Wait until every service delivered its outbox events."""
