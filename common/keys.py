@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import aiohttp
 import asyncpg
@@ -13,6 +12,7 @@ from redis.asyncio import Redis
 from .settings import ServiceSettings
 
 if TYPE_CHECKING:
+    from .event_batches import EventRoutes
     from .outbox import OutboxRelay
 
 SETTINGS = web.AppKey("settings", ServiceSettings)
@@ -20,5 +20,5 @@ DB_POOL = web.AppKey("db_pool", asyncpg.Pool)
 REDIS = web.AppKey("redis", Redis)
 HTTP = web.AppKey("http", aiohttp.ClientSession)
 OUTBOX: web.AppKey[OutboxRelay] = web.AppKey("outbox")
-# outbox event path -> its view, for the events that come in batches (`event_batches`)
-EVENT_VIEWS: web.AppKey[dict[str, Callable[[Any], Awaitable[web.Response]]]] = web.AppKey("event_views")
+# the views of the outbox events that come in batches (`event_batches`)
+EVENT_ROUTES: web.AppKey[EventRoutes] = web.AppKey("event_routes")

@@ -49,6 +49,9 @@ def create_app(settings: TelemetrySettings) -> web.Application:
     add_event_routes(app, {
         "/internal/ocpp/meter-values": views.store_meter_values,
         "/internal/ocpp/meter-values/batch": views.store_meter_values_batch,
+    }, merged={
+        "/internal/ocpp/meter-values": views.store_merged_single,
+        "/internal/ocpp/meter-values/batch": views.store_merged_batches,
     })
     app.router.add_get("/internal/sessions/{session_id}/energy-samples", views.energy_samples)
     app.router.add_post("/internal/rollups/refresh", views.refresh_rollups)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import structlog
 from aiohttp import web
 from pydantic import TypeAdapter, ValidationError
 
-from chargeplane.common.web import ApiError, json_response, read_json
+from chargeplane.common.web import ApiError, error_response, json_response, read_json
 
 from .keys import REPOSITORY
 from .models import MeterValuesBatch
@@ -40,10 +41,52 @@ async def store_meter_values_batch(request: web.Request) -> web.Response:
     stored by one INSERT. An invalid entry does not hold back the valid ones: they are
     stored, and the answer is a 422 naming the invalid ones, so the gateway keeps the
     event as a dead letter for the operator."""
-    body = await read_json(request)
-    entries = body.get("meter_values") if isinstance(body, dict) else None
-    if not isinstance(entries, list):
-        raise ApiError(422, "invalid_request", "body must be {\"meter_values\": [...]}")
+    [response] = await _store_events(request.app, [await read_json(request)], _entries_of_batch)
+    return response
+
+
+async def store_merged_batches(app: web.Application, payloads: Sequence[Any]) -> list[web.Response]:
+    """The batch events of a relay round (`event_batches` merged view): one INSERT for all."""
+    return await _store_events(app, payloads, _entries_of_batch)
+
+
+async def store_merged_single(app: web.Application, payloads: Sequence[Any]) -> list[web.Response]:
+    """The one-station events of a relay round (a stop's transactionData): one INSERT for all."""
+    return await _store_events(app, payloads, lambda payload: [payload])
+
+
+async def _store_events(app: web.Application, payloads: Sequence[Any],
+                        entries_of: Callable[[dict[str, Any]], Any]) -> list[web.Response]:
+    """Validate each event's entries, store the rows of all the valid ones in one statement,
+    and answer each event: 201, or 422 naming its invalid entries."""
+    rows: list[tuple[Any, ...]] = []
+    refusals: list[ApiError | None] = []
+    for payload in payloads:
+        entries = entries_of(payload) if isinstance(payload, dict) else None
+        if not isinstance(entries, list):
+            refusals.append(ApiError(422, "invalid_request", 'body must be {"meter_values": [...]}'))
+        elif invalid := _valid_rows(entries, rows):
+            log.warning("failed to store meter value", invalid=invalid[:10])
+            refusals.append(ApiError(422, "invalid_sampled_value",
+                                     f"{len(invalid)} of {len(entries)} entries are invalid", invalid[:50]))
+        else:
+            refusals.append(None)
+    try:
+        stored = await app[REPOSITORY].store(rows)
+    except Exception:
+        log.exception("failed to store meter value", rows=len(rows))
+        raise
+    # stored: by the one statement of all these events
+    return [error_response(refusal, "") if refusal else json_response({"stored": stored}, status=201)
+            for refusal in refusals]
+
+
+def _entries_of_batch(payload: dict[str, Any]) -> Any:
+    return payload.get("meter_values")
+
+
+def _valid_rows(entries: list[Any], rows: list[tuple[Any, ...]]) -> list[dict[str, object]]:
+    """Add the rows of the valid entries to `rows`; return the invalid entries."""
     invalid: list[dict[str, object]] = []
     try:
         valid = list(enumerate(ENTRIES.validate_python(entries)))
@@ -54,22 +97,12 @@ async def store_meter_values_batch(request: web.Request) -> web.Response:
                 valid.append((position, MeterValuesBatch.model_validate(entry)))
             except ValidationError as exc:
                 invalid.append({"index": position, "error": str(exc)[:300]})
-    rows: list[tuple[Any, ...]] = []
     for position, batch in valid:
         try:
             rows.extend(rows_of(batch))
         except InvalidSample as exc:
             invalid.append({"index": position, "error": str(exc)})
-    try:
-        stored = await request.app[REPOSITORY].store(rows)
-    except Exception:
-        log.exception("failed to store meter value", entries=len(valid) - len(invalid))
-        raise
-    if invalid:
-        log.warning("failed to store meter value", invalid=invalid[:10], stored=stored)
-        raise ApiError(422, "invalid_sampled_value", f"{len(invalid)} of {len(entries)} entries are invalid",
-                       invalid[:50])
-    return json_response({"stored": stored}, status=201)
+    return invalid
 
 
 async def energy_samples(request: web.Request) -> web.Response:

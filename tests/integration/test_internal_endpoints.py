@@ -37,6 +37,27 @@ async def test_invalid_meter_values_get_a_clear_4xx_and_store_nothing(platform, 
     assert await platform.db.fetchval("SELECT count(*) FROM telemetry_data") == 0
 
 
+async def test_a_relay_rounds_meter_values_are_stored_together_and_answered_each(platform, http) -> None:
+    """Through the batch endpoint, as the gateway's relay sends them: the round's MeterValues
+    events share one INSERT; an event with an invalid entry is answered 422 on its own."""
+    def event(key: str, path: str, payload: dict) -> dict:
+        return {"path": path, "idempotency_key": key, "traceparent": None, "payload": payload}
+
+    bad = {**BATCH, "station_id": "S3", "meter_value": [{"timestamp": now_z(), "sampledValue": [{"value": "lots"}]}]}
+    events = [
+        event("a", "/internal/ocpp/meter-values/batch", {"meter_values": [BATCH]}),
+        event("b", "/internal/ocpp/meter-values/batch", {"meter_values": [{**BATCH, "station_id": "S2"}, bad]}),
+        event("c", "/internal/ocpp/meter-values", {**BATCH, "station_id": "S4"}),
+        event("d", "/internal/ocpp/meter-values/batch", {"meter_values": "none"}),
+    ]
+    async with http.post(platform.url("telemetry") + "/internal/outbox/batch", json={"events": events}) as response:
+        results = (await response.json())["results"]
+    assert [r["status"] for r in results] == [201, 422, 201, 422]
+    assert "1 of 2 entries are invalid" in results[1]["body"]
+    stored = await platform.db.fetch("SELECT station_id, count(*) AS n FROM telemetry_data GROUP BY 1 ORDER BY 1")
+    assert [(r["station_id"], r["n"]) for r in stored] == [("S1", 3), ("S2", 3), ("S4", 3)]
+
+
 async def _start_and_stop(http: aiohttp.ClientSession, sessions_url: str) -> dict:
     start = {"transaction_id": 41, "station_id": "S1", "connector_id": 1, "id_tag": "T",
              "meter_start_wh": 0, "started_at": "2026-03-02T10:00:00+00:00"}

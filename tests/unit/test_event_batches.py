@@ -10,10 +10,10 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from chargeplane.common.event_batches import BATCH_PATH, add_event_routes
-from chargeplane.common.web import ApiError, error_middleware, json_response, read_json
+from chargeplane.common.web import ApiError, error_middleware, error_response, json_response, read_json
 
 
-def _app(handled: list[tuple[str, Any]]) -> web.Application:
+def _app(handled: list[tuple[str, Any]], merged: Any = None) -> web.Application:
     async def record(request: Any) -> web.Response:
         body = await read_json(request)
         await asyncio.sleep(0.01 if body["station_id"] == "slow" else 0)
@@ -25,7 +25,7 @@ def _app(handled: list[tuple[str, Any]]) -> web.Application:
         return json_response({"n": body["n"]}, status=201)
 
     app = web.Application(middlewares=[error_middleware])
-    add_event_routes(app, {"/internal/record": record})
+    add_event_routes(app, {"/internal/record": record}, merged)
     return app
 
 
@@ -61,3 +61,28 @@ async def test_the_event_views_answer_alone_too_and_a_malformed_batch_is_refused
         assert response.status == 422
     response = await client.post(BATCH_PATH, json={"events": [{"path": "/nowhere", "payload": {}}]})
     assert (await response.json())["results"][0]["status"] == 404
+
+
+async def test_a_merged_path_gets_all_its_events_in_one_call_and_answers_each(aiohttp_client: Any) -> None:
+    handled: list[tuple[str, Any]] = []
+    calls: list[list[Any]] = []
+
+    async def merged(app: web.Application, payloads: Any) -> list[web.Response]:
+        calls.append(list(payloads))
+        return [json_response({"n": p["n"]}, status=201) if p["n"] > 0 else
+                error_response(ApiError(422, "invalid", "n must be positive"), "/internal/merged")
+                for p in payloads]
+
+    async def broken(app: web.Application, payloads: Any) -> list[web.Response]:
+        raise ApiError(503, "down", "the database is away")
+
+    client: TestClient = await aiohttp_client(_app(handled, {"/internal/merged": merged, "/internal/broken": broken}))
+    events = [{"path": "/internal/merged", "payload": {"station_id": s, "n": n}, "traceparent": None}
+              for s, n in (("a", 1), ("b", -1), ("a", 2))]
+    events += [{"path": "/internal/broken", "payload": {"n": 9}}, _event("one", 1)]
+    response = await client.post(BATCH_PATH, json={"events": events})
+    results = (await response.json())["results"]
+    assert [r["status"] for r in results] == [201, 422, 201, 503, 201]
+    assert "n must be positive" in results[1]["body"] and "the database is away" in results[3]["body"]
+    assert calls == [[{"station_id": "a", "n": 1}, {"station_id": "b", "n": -1}, {"station_id": "a", "n": 2}]]
+    assert handled == [("one", 1)]
