@@ -9,10 +9,11 @@ events: one station's events are handled one after the other, up to the first th
 for now (a retryable status: the rest wait for the relay's retry; an event refused for good
 does not hold up the ones behind it); different stations' side by side.
 
-A service whose events of one path do not depend on their order (meter values, stored once
-each whatever the order) may register a *merged* view for that path: it gets all of a batch's
-events at the path in one call, and answers each, so a relay round of them costs one
-statement instead of one per event.
+A service may register a *merged* view for some of its paths: it gets all of a batch's
+events at those paths in one call, in the batch's order, and answers each, so that a relay
+round costs one transaction or one statement instead of one per event. Paths sharing one
+merged view keep their events' relative order (it is the view's to honour); the other
+paths' events must not depend on their order relative to these.
 """
 
 from __future__ import annotations
@@ -48,8 +49,8 @@ class BatchedEvent:
 
 # A view of one event: takes its web.Request, or the BatchedEvent standing in for one.
 EventView = Callable[[Any], Awaitable[web.Response]]
-# A merged view: the payloads of a batch's events at its path, in order -> one response per event.
-MergedView = Callable[[web.Application, Sequence[Any]], Awaitable[list[web.Response]]]
+# A merged view: (path, payload) of a batch's events at its paths, in order -> one response each.
+MergedView = Callable[[web.Application, Sequence[tuple[str, Any]]], Awaitable[list[web.Response]]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,8 +61,8 @@ class EventRoutes:
 
 def add_event_routes(app: web.Application, views: Mapping[str, EventView],
                      merged: Mapping[str, MergedView] | None = None) -> None:
-    """Each view at its own path (POST), and all of them through BATCH_PATH; the events of a
-    path in `merged` go there to its merged view, all at once."""
+    """Each view at its own path (POST), and all of them through BATCH_PATH; there the events
+    of the paths in `merged` go to their merged view, all at once."""
     for path, view in views.items():
         app.router.add_post(path, view)
     app[EVENT_ROUTES] = EventRoutes(dict(views), dict(merged or {}))
@@ -76,11 +77,11 @@ async def _receive_batch(request: web.Request) -> web.Response:
     results: list[dict[str, Any]] = [{"status": None}] * len(events)  # None: not handled
     merged_views = request.app[EVENT_ROUTES].merged
     chains: dict[object, list[int]] = {}
-    merged: dict[str, list[int]] = {}
+    merged: dict[MergedView, list[int]] = {}
     for position, event in enumerate(events):
         payload = event["payload"]
-        if event["path"] in merged_views:
-            merged.setdefault(event["path"], []).append(position)
+        if (merged_view := merged_views.get(event["path"])) is not None:
+            merged.setdefault(merged_view, []).append(position)
         else:
             chains.setdefault(payload.get("station_id") if isinstance(payload, dict) else None, []).append(position)
     slots = asyncio.Semaphore(CONCURRENT_STATIONS)
@@ -93,13 +94,13 @@ async def _receive_batch(request: web.Request) -> web.Response:
                 if retryable(status):
                     return
 
-    async def handle_merged(path: str, positions: list[int]) -> None:
-        answers = await _handle_merged(request, path, [events[position] for position in positions])
+    async def handle_merged(view: MergedView, positions: list[int]) -> None:
+        answers = await _handle_merged(request, view, [events[position] for position in positions])
         for position, (status, text) in zip(positions, answers, strict=True):
             results[position] = {"status": status, "body": text}
 
     await asyncio.gather(*(handle_chain(positions) for positions in chains.values()),
-                         *(handle_merged(path, positions) for path, positions in merged.items()))
+                         *(handle_merged(view, positions) for view, positions in merged.items()))
     return json_response({"results": results})
 
 
@@ -129,16 +130,16 @@ async def _handle(batch: web.Request, event: dict[str, Any]) -> tuple[int, str]:
     return response.status, response.text or ""
 
 
-async def _handle_merged(batch: web.Request, path: str, events: list[dict[str, Any]]) -> list[tuple[int, str]]:
-    """One call for all the events at `path`; the sampled ones' spans are open around it."""
+async def _handle_merged(batch: web.Request, view: MergedView, events: list[dict[str, Any]]) -> list[tuple[int, str]]:
+    """One call for all these events; the sampled ones' spans are open around it."""
     with contextlib.ExitStack() as spans:
         for event in events:
             if (traceparent := event.get("traceparent")) and traceparent_sampled(traceparent):
-                spans.enter_context(event_trace(f"POST {path}", traceparent, {
-                    "http.request.method": "POST", "http.route": path, "server.port": batch.url.port or 0,
+                spans.enter_context(event_trace(f"POST {event['path']}", traceparent, {
+                    "http.request.method": "POST", "http.route": event["path"], "server.port": batch.url.port or 0,
                     "outbox.idempotency_key": str(event.get("idempotency_key")), "outbox.merged_events": len(events)}))
         try:
-            responses = await batch.app[EVENT_ROUTES].merged[path](batch.app, [event["payload"] for event in events])
+            responses = await view(batch.app, [(event["path"], event["payload"]) for event in events])
         except Exception as exc:
-            responses = [error_response(exc, path)] * len(events)
+            responses = [error_response(exc, BATCH_PATH)] * len(events)
     return [(response.status, response.text or "") for response in responses]

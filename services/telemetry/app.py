@@ -46,13 +46,8 @@ def create_app(settings: TelemetrySettings) -> web.Application:
     # the gateway sends the MeterValues of a whole group commit (up to 2048 stations) at once
     app = base_app(settings, client_max_size=64 * 1024**2)
     app.cleanup_ctx.append(_repository_context)
-    add_event_routes(app, {
-        "/internal/ocpp/meter-values": views.store_meter_values,
-        "/internal/ocpp/meter-values/batch": views.store_meter_values_batch,
-    }, merged={
-        "/internal/ocpp/meter-values": views.store_merged_single,
-        "/internal/ocpp/meter-values/batch": views.store_merged_batches,
-    })
+    add_event_routes(app, {views.PATH: views.store_meter_values, views.BATCH_PATH: views.store_meter_values_batch},
+                     merged={views.PATH: views.store_merged, views.BATCH_PATH: views.store_merged})
     app.router.add_get("/internal/sessions/{session_id}/energy-samples", views.energy_samples)
     app.router.add_post("/internal/rollups/refresh", views.refresh_rollups)
     return app

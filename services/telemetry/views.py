@@ -16,6 +16,8 @@ from .models import MeterValuesBatch
 from .repository import InvalidSample, rows_of
 
 log = structlog.get_logger(__name__)
+PATH = "/internal/ocpp/meter-values"
+BATCH_PATH = "/internal/ocpp/meter-values/batch"
 ENTRIES = TypeAdapter(list[MeterValuesBatch])  # one validation call for a whole batch
 
 
@@ -41,28 +43,25 @@ async def store_meter_values_batch(request: web.Request) -> web.Response:
     stored by one INSERT. An invalid entry does not hold back the valid ones: they are
     stored, and the answer is a 422 naming the invalid ones, so the gateway keeps the
     event as a dead letter for the operator."""
-    [response] = await _store_events(request.app, [await read_json(request)], _entries_of_batch)
+    [response] = await _store_events(request.app, [await read_json(request)], [_entries_of_batch])
     return response
 
 
-async def store_merged_batches(app: web.Application, payloads: Sequence[Any]) -> list[web.Response]:
-    """The batch events of a relay round (`event_batches` merged view): one INSERT for all."""
-    return await _store_events(app, payloads, _entries_of_batch)
-
-
-async def store_merged_single(app: web.Application, payloads: Sequence[Any]) -> list[web.Response]:
-    """The one-station events of a relay round (a stop's transactionData): one INSERT for all."""
-    return await _store_events(app, payloads, lambda payload: [payload])
+async def store_merged(app: web.Application, events: Sequence[tuple[str, Any]]) -> list[web.Response]:
+    """The MeterValues events of a relay round (`event_batches` merged view), of both paths:
+    one INSERT for all."""
+    return await _store_events(app, [payload for _, payload in events],
+                               [_entries_of_batch if path == BATCH_PATH else _entries_of_one for path, _ in events])
 
 
 async def _store_events(app: web.Application, payloads: Sequence[Any],
-                        entries_of: Callable[[dict[str, Any]], Any]) -> list[web.Response]:
+                        entries_of: Sequence[Callable[[dict[str, Any]], Any]]) -> list[web.Response]:
     """Validate each event's entries, store the rows of all the valid ones in one statement,
     and answer each event: 201, or 422 naming its invalid entries."""
     rows: list[tuple[Any, ...]] = []
     refusals: list[ApiError | None] = []
-    for payload in payloads:
-        entries = entries_of(payload) if isinstance(payload, dict) else None
+    for payload, entries_of_payload in zip(payloads, entries_of, strict=True):
+        entries = entries_of_payload(payload) if isinstance(payload, dict) else None
         if not isinstance(entries, list):
             refusals.append(ApiError(422, "invalid_request", 'body must be {"meter_values": [...]}'))
         elif invalid := _valid_rows(entries, rows):
@@ -83,6 +82,10 @@ async def _store_events(app: web.Application, payloads: Sequence[Any],
 
 def _entries_of_batch(payload: dict[str, Any]) -> Any:
     return payload.get("meter_values")
+
+
+def _entries_of_one(payload: dict[str, Any]) -> Any:
+    return [payload]
 
 
 def _valid_rows(entries: list[Any], rows: list[tuple[Any, ...]]) -> list[dict[str, object]]:

@@ -67,22 +67,25 @@ async def test_a_merged_path_gets_all_its_events_in_one_call_and_answers_each(ai
     handled: list[tuple[str, Any]] = []
     calls: list[list[Any]] = []
 
-    async def merged(app: web.Application, payloads: Any) -> list[web.Response]:
-        calls.append(list(payloads))
+    async def merged(app: web.Application, events: Any) -> list[web.Response]:
+        calls.append(list(events))
         return [json_response({"n": p["n"]}, status=201) if p["n"] > 0 else
-                error_response(ApiError(422, "invalid", "n must be positive"), "/internal/merged")
-                for p in payloads]
+                error_response(ApiError(422, "invalid", "n must be positive"), path)
+                for path, p in events]
 
-    async def broken(app: web.Application, payloads: Any) -> list[web.Response]:
+    async def broken(app: web.Application, events: Any) -> list[web.Response]:
         raise ApiError(503, "down", "the database is away")
 
-    client: TestClient = await aiohttp_client(_app(handled, {"/internal/merged": merged, "/internal/broken": broken}))
-    events = [{"path": "/internal/merged", "payload": {"station_id": s, "n": n}, "traceparent": None}
-              for s, n in (("a", 1), ("b", -1), ("a", 2))]
+    client: TestClient = await aiohttp_client(_app(handled, {"/internal/one": merged, "/internal/two": merged,
+                                                             "/internal/broken": broken}))
+    events = [{"path": path, "payload": {"station_id": s, "n": n}, "traceparent": None}
+              for path, s, n in (("/internal/one", "a", 1), ("/internal/two", "b", -1), ("/internal/one", "a", 2))]
     events += [{"path": "/internal/broken", "payload": {"n": 9}}, _event("one", 1)]
     response = await client.post(BATCH_PATH, json={"events": events})
     results = (await response.json())["results"]
     assert [r["status"] for r in results] == [201, 422, 201, 503, 201]
     assert "n must be positive" in results[1]["body"] and "the database is away" in results[3]["body"]
-    assert calls == [[{"station_id": "a", "n": 1}, {"station_id": "b", "n": -1}, {"station_id": "a", "n": 2}]]
+    # one call for the paths that share a view, their events in the batch's order
+    assert calls == [[("/internal/one", {"station_id": "a", "n": 1}), ("/internal/two", {"station_id": "b", "n": -1}),
+                      ("/internal/one", {"station_id": "a", "n": 2})]]
     assert handled == [("one", 1)]
