@@ -49,8 +49,15 @@ class BatchedEvent:
 
 # A view of one event: takes its web.Request, or the BatchedEvent standing in for one.
 EventView = Callable[[Any], Awaitable[web.Response]]
-# A merged view: (path, payload) of a batch's events at its paths, in order -> one response each.
-MergedView = Callable[[web.Application, Sequence[tuple[str, Any]]], Awaitable[list[web.Response]]]
+@dataclass(frozen=True, slots=True)
+class MergedEvent:
+    path: str
+    payload: Any
+    traceparent: str | None
+
+
+# A merged view: a batch's events at its paths, in order -> one response each.
+MergedView = Callable[[web.Application, Sequence[MergedEvent]], Awaitable[list[web.Response]]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,7 +146,8 @@ async def _handle_merged(batch: web.Request, view: MergedView, events: list[dict
                     "http.request.method": "POST", "http.route": event["path"], "server.port": batch.url.port or 0,
                     "outbox.idempotency_key": str(event.get("idempotency_key")), "outbox.merged_events": len(events)}))
         try:
-            responses = await view(batch.app, [(event["path"], event["payload"]) for event in events])
+            responses = await view(batch.app, [MergedEvent(event["path"], event["payload"], event.get("traceparent"))
+                                               for event in events])
         except Exception as exc:
             responses = [error_response(exc, BATCH_PATH)] * len(events)
     return [(response.status, response.text or "") for response in responses]

@@ -37,11 +37,9 @@ def create_app(settings: SessionsSettings) -> web.Application:
     app.cleanup_ctx.append(outbox_context({"billing": settings.billing_url},
                                           {SESSION_STOPPED: "failed to create billing transaction"}))
     app.cleanup_ctx.append(_repository_context)
-    add_event_routes(app, {
-        "/internal/ocpp/session-start": views.session_start,
-        "/internal/ocpp/session-stop": views.session_stop,
-        "/internal/ocpp/station-booted": views.station_booted,
-    })
+    add_event_routes(app, {views.START: views.session_start, views.STOP: views.session_stop,
+                           views.BOOTED: views.station_booted},
+                     merged=dict.fromkeys((views.START, views.STOP, views.BOOTED), views.session_events))
     app.router.add_get("/internal/sessions", views.search_sessions)
     app.router.add_get("/internal/sessions/active", views.active_sessions)
     app.router.add_get("/internal/sessions/{session_id}", views.get_session)

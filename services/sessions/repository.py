@@ -7,7 +7,8 @@ PostgreSQL when it is empty (a restarted Redis loses nothing that matters).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -67,90 +68,142 @@ async def _close(
     )
 
 
+@dataclass
+class Changes:
+    """What one transaction did to sessions, for the work after it: sessions to cache while
+    their rows are still locked (a stop of one, sent again while its start is handled, waits
+    for the commit and uncaches after it), and sessions closed, to uncache and log."""
+
+    started: list[asyncpg.Record] = field(default_factory=list)
+    closed: list[tuple[asyncpg.Record, str]] = field(default_factory=list)  # (session, closed_by)
+
+
+# One event's work inside a transaction shared with others: returns the event's answer.
+SessionWork = Callable[[asyncpg.Connection, Changes], Awaitable[Any]]
+
+
+def start_work(start: SessionStart, traceparent: str | None) -> SessionWork:
+    async def work(conn: asyncpg.Connection, changes: Changes) -> dict[str, Any]:
+        closed: list[asyncpg.Record] = []
+        # Whatever is still open on this connector was abandoned by the station.
+        for row in await conn.fetch(
+            "SELECT id, meter_start_wh, started_at FROM charging_sessions WHERE station_id = $1"
+            " AND connector_id = $2 AND status = 'active' AND id <> $3 FOR UPDATE",
+            start.station_id, start.connector_id, start.transaction_id,
+        ):
+            last = start.superseded if start.superseded and start.superseded.transaction_id == row["id"] else None
+            meter = last.meter_wh if last and last.meter_wh is not None else row["meter_start_wh"]
+            at = last.meter_at if last and last.meter_at else row["started_at"]
+            closed.append(await _close(conn, row["id"], meter, at, "Other", "superseded"))
+        session = await conn.fetchrow(
+            "INSERT INTO charging_sessions (id, station_id, connector_id, id_tag, status, meter_start_wh,"
+            " started_at, reservation_id, traceparent) VALUES ($1, $2, $3, $4, 'active', $5, $6, $7, $8)"
+            f" ON CONFLICT (id) DO NOTHING RETURNING {SESSION_COLUMNS}",
+            start.transaction_id, start.station_id, start.connector_id, start.id_tag, start.meter_start_wh,
+            start.started_at, start.reservation_id, start.traceparent,
+        )
+        if session is None:  # delivered before: the same start again
+            session = await conn.fetchrow(
+                f"SELECT {SESSION_COLUMNS} FROM charging_sessions WHERE id = $1 FOR UPDATE", start.transaction_id
+            )
+        await enqueue(conn, SOURCE, [_bill_event(c) for c in closed], traceparent)
+        changes.closed.extend((c, "superseded") for c in closed)
+        if session["status"] == "active":
+            changes.started.append(session)
+        return _jsonable(session)
+
+    return work
+
+
+def stop_work(stop: SessionStop, traceparent: str | None) -> SessionWork:
+    """Close a session from a StopTransaction; answer (outcome, session)."""
+
+    async def work(conn: asyncpg.Connection, changes: Changes) -> tuple[str, dict[str, Any] | None]:
+        session = await conn.fetchrow(
+            f"SELECT {SESSION_COLUMNS} FROM charging_sessions WHERE id = $1 FOR UPDATE", stop.transaction_id
+        )
+        if session is None or session["station_id"] != stop.station_id:
+            await conn.execute(
+                "INSERT INTO unmatched_stop_transactions (station_id, transaction_id, id_tag, meter_stop_wh,"
+                " stopped_at, reason) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+                stop.station_id, stop.transaction_id, stop.id_tag, stop.meter_stop_wh, stop.stopped_at,
+                stop.reason,
+            )
+            log.warning("stop for unknown transaction recorded", station_id=stop.station_id,
+                        transaction_id=stop.transaction_id)
+            return "unmatched", None
+        if session["closed_by"] == "station":
+            return "already-stopped", _jsonable(session)  # the station repeated its StopTransaction
+        # An open session, or one the platform closed when the station went quiet:
+        # the station's own StopTransaction is the truth either way.
+        key_suffix = "" if session["status"] == "active" else ":station"
+        closed = await _close(conn, session["id"], stop.meter_stop_wh, stop.stopped_at, stop.reason,
+                              "station", stop.id_tag)
+        await enqueue(conn, SOURCE, [_bill_event(closed, key_suffix, stop.awaited_readings)], traceparent)
+        changes.closed.append((closed, "station"))
+        return "stopped", _jsonable(closed)
+
+    return work
+
+
+def reboot_work(station_id: str, abandoned: list[Any], traceparent: str | None) -> SessionWork:
+    """Close the sessions a rebooted station abandoned; answer how many."""
+
+    async def work(conn: asyncpg.Connection, changes: Changes) -> int:
+        closed: list[asyncpg.Record] = []
+        for item in abandoned:
+            session = await conn.fetchrow(
+                "SELECT id, meter_start_wh, started_at FROM charging_sessions"
+                " WHERE id = $1 AND station_id = $2 AND status = 'active' FOR UPDATE",
+                item.transaction_id, station_id,
+            )
+            if session is None:
+                continue
+            meter = item.meter_wh if item.meter_wh is not None else session["meter_start_wh"]
+            closed.append(await _close(conn, session["id"], meter, item.meter_at or session["started_at"],
+                                       "Reboot", "reboot"))
+        await enqueue(conn, SOURCE, [_bill_event(c) for c in closed], traceparent)
+        changes.closed.extend((c, "reboot") for c in closed)
+        return len(closed)
+
+    return work
+
+
 class SessionRepository:
     def __init__(self, pool: asyncpg.Pool, redis: Redis) -> None:
         self._pool = pool
         self._redis = redis
 
-    async def start(self, start: SessionStart, traceparent: str | None) -> dict[str, Any]:
+    async def run(self, works: Sequence[SessionWork]) -> list[Any]:
+        """Do the events' work in order, in one transaction (one commit, one fsync for all);
+        return each one's answer. If any fails, none is done."""
+        changes = Changes()
         async with self._pool.acquire() as conn, conn.transaction():
-            closed: list[asyncpg.Record] = []
-            # Whatever is still open on this connector was abandoned by the station.
-            for row in await conn.fetch(
-                "SELECT id, meter_start_wh, started_at FROM charging_sessions WHERE station_id = $1"
-                " AND connector_id = $2 AND status = 'active' AND id <> $3 FOR UPDATE",
-                start.station_id, start.connector_id, start.transaction_id,
-            ):
-                last = start.superseded if start.superseded and start.superseded.transaction_id == row["id"] else None
-                meter = last.meter_wh if last and last.meter_wh is not None else row["meter_start_wh"]
-                at = last.meter_at if last and last.meter_at else row["started_at"]
-                closed.append(await _close(conn, row["id"], meter, at, "Other", "superseded"))
-            session = await conn.fetchrow(
-                "INSERT INTO charging_sessions (id, station_id, connector_id, id_tag, status, meter_start_wh,"
-                " started_at, reservation_id, traceparent) VALUES ($1, $2, $3, $4, 'active', $5, $6, $7, $8)"
-                f" ON CONFLICT (id) DO NOTHING RETURNING {SESSION_COLUMNS}",
-                start.transaction_id, start.station_id, start.connector_id, start.id_tag, start.meter_start_wh,
-                start.started_at, start.reservation_id, start.traceparent,
-            )
-            if session is None:  # delivered before: the same start again
-                session = await conn.fetchrow(
-                    f"SELECT {SESSION_COLUMNS} FROM charging_sessions WHERE id = $1 FOR UPDATE", start.transaction_id
-                )
-            await enqueue(conn, SOURCE, [_bill_event(c) for c in closed], traceparent)
-            # Cached while the row is locked: a stop of the session (the same events sent
-            # again while these are still handled) waits, and uncaches after this.
-            if session["status"] == "active":
+            answers = [await work(conn, changes) for work in works]
+            for session in changes.started:
                 await self._cache_active(session)
-        for c in closed:
-            log.info("session closed by a new start on its connector", session_id=c["id"], station_id=c["station_id"])
-        return _jsonable(session)
+        for session, closed_by in changes.closed:
+            if closed_by == "superseded":  # its connector's key now holds the session that closed it
+                log.info("session closed by a new start on its connector", session_id=session["id"],
+                         station_id=session["station_id"])
+                continue
+            if closed_by == "reboot":
+                log.info("session closed after station reboot", session_id=session["id"],
+                         station_id=session["station_id"])
+            await self._uncache(session)
+        return answers
+
+    async def start(self, start: SessionStart, traceparent: str | None) -> dict[str, Any]:
+        [session] = await self.run([start_work(start, traceparent)])
+        return session  # type: ignore[no-any-return]
 
     async def stop(self, stop: SessionStop, traceparent: str | None) -> tuple[str, dict[str, Any] | None]:
-        """Close a session from a StopTransaction; return (outcome, session)."""
-        async with self._pool.acquire() as conn, conn.transaction():
-            session = await conn.fetchrow(
-                f"SELECT {SESSION_COLUMNS} FROM charging_sessions WHERE id = $1 FOR UPDATE", stop.transaction_id
-            )
-            if session is None or session["station_id"] != stop.station_id:
-                await conn.execute(
-                    "INSERT INTO unmatched_stop_transactions (station_id, transaction_id, id_tag, meter_stop_wh,"
-                    " stopped_at, reason) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
-                    stop.station_id, stop.transaction_id, stop.id_tag, stop.meter_stop_wh, stop.stopped_at,
-                    stop.reason,
-                )
-                log.warning("stop for unknown transaction recorded", station_id=stop.station_id,
-                            transaction_id=stop.transaction_id)
-                return "unmatched", None
-            if session["closed_by"] == "station":
-                return "already-stopped", _jsonable(session)  # the station repeated its StopTransaction
-            # An open session, or one the platform closed when the station went quiet:
-            # the station's own StopTransaction is the truth either way.
-            key_suffix = "" if session["status"] == "active" else ":station"
-            closed = await _close(conn, session["id"], stop.meter_stop_wh, stop.stopped_at, stop.reason,
-                                  "station", stop.id_tag)
-            await enqueue(conn, SOURCE, [_bill_event(closed, key_suffix, stop.awaited_readings)], traceparent)
-        await self._uncache(closed)
-        return "stopped", _jsonable(closed)
+        [outcome] = await self.run([stop_work(stop, traceparent)])
+        return outcome  # type: ignore[no-any-return]
 
     async def close_after_reboot(self, station_id: str, abandoned: list[Any], traceparent: str | None) -> int:
-        closed: list[asyncpg.Record] = []
-        async with self._pool.acquire() as conn, conn.transaction():
-            for item in abandoned:
-                session = await conn.fetchrow(
-                    "SELECT id, meter_start_wh, started_at FROM charging_sessions"
-                    " WHERE id = $1 AND station_id = $2 AND status = 'active' FOR UPDATE",
-                    item.transaction_id, station_id,
-                )
-                if session is None:
-                    continue
-                meter = item.meter_wh if item.meter_wh is not None else session["meter_start_wh"]
-                closed.append(await _close(conn, session["id"], meter, item.meter_at or session["started_at"],
-                                           "Reboot", "reboot"))
-            await enqueue(conn, SOURCE, [_bill_event(c) for c in closed], traceparent)
-        for c in closed:
-            log.info("session closed after station reboot", session_id=c["id"], station_id=station_id)
-            await self._uncache(c)
-        return len(closed)
+        [closed] = await self.run([reboot_work(station_id, abandoned, traceparent)])
+        return closed  # type: ignore[no-any-return]
 
     async def search(self, station_id: str | None, status: str | None, started_from: datetime | None,
                      started_to: datetime | None, limit: int, offset: int) -> list[dict[str, Any]]:

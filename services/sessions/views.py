@@ -2,51 +2,121 @@
 
 from __future__ import annotations
 
-from typing import Literal
+import asyncio
+from collections.abc import Callable, Sequence
+from typing import Any, Literal
 
 import structlog
 from aiohttp import web
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
+from chargeplane.common.event_batches import MergedEvent, retryable
 from chargeplane.common.keys import OUTBOX
 from chargeplane.common.tracing import current_traceparent
-from chargeplane.common.web import ApiError, json_response, read_json
+from chargeplane.common.web import ApiError, error_response, json_response, read_json
 
 from .keys import REPOSITORY
 from .models import SessionStart, SessionStop, StationBooted
+from .repository import SessionWork, reboot_work, start_work, stop_work
 
 log = structlog.get_logger(__name__)
 
 
-async def session_start(request: web.Request) -> web.Response:
-    start = SessionStart.model_validate(await read_json(request))
+START, STOP, BOOTED = "/internal/ocpp/session-start", "/internal/ocpp/session-stop", "/internal/ocpp/station-booted"
+# Transactions a relay round's events are shared among, by station: one transaction for the
+# whole round would do one station's events after another's, each waiting its round trips.
+ROUND_TRANSACTIONS = 4
+
+
+def _work(path: str, body: Any, traceparent: str | None) -> tuple[SessionWork, Callable[[Any], web.Response]]:
+    """An event's work and how its answer is told, from its path and body."""
+    if path == START:
+        start = SessionStart.model_validate(body)
+        return start_work(start, traceparent), lambda session: json_response(session, status=201)
+    if path == STOP:
+        stop = SessionStop.model_validate(body)
+        return stop_work(stop, traceparent), lambda answer: json_response({"outcome": answer[0], "session": answer[1]})
+    booted = StationBooted.model_validate(body)
+    return (reboot_work(booted.station_id, booted.open_transactions, traceparent),
+            lambda closed: json_response({"closed": closed}))
+
+
+def _failed(path: str, body: Any) -> None:
+    """The log line operators grep for when a session event could not be done."""
+    event = {START: "start session failed", STOP: "stop session failed"}.get(path, "station boot handling failed")
+    log.exception(event, transaction_id=body.get("transaction_id"), station_id=body.get("station_id"))
+
+
+async def _one_event(request: web.Request, path: str) -> web.Response:
+    body = await read_json(request)
+    work, answer = _work(path, body, current_traceparent())
     try:
-        session = await request.app[REPOSITORY].start(start, current_traceparent())
+        [result] = await request.app[REPOSITORY].run([work])
     except Exception:
-        log.exception("start session failed", transaction_id=start.transaction_id, station_id=start.station_id)
+        _failed(path, body)
         raise
     request.app[OUTBOX].wake()
-    return json_response(session, status=201)
+    return answer(result)
+
+
+async def session_start(request: web.Request) -> web.Response:
+    return await _one_event(request, START)
 
 
 async def session_stop(request: web.Request) -> web.Response:
-    stop = SessionStop.model_validate(await read_json(request))
-    try:
-        outcome, session = await request.app[REPOSITORY].stop(stop, current_traceparent())
-    except Exception:
-        log.exception("stop session failed", transaction_id=stop.transaction_id, station_id=stop.station_id)
-        raise
-    request.app[OUTBOX].wake()
-    return json_response({"outcome": outcome, "session": session})
+    return await _one_event(request, STOP)
 
 
 async def station_booted(request: web.Request) -> web.Response:
-    booted = StationBooted.model_validate(await read_json(request))
-    closed = await request.app[REPOSITORY].close_after_reboot(
-        booted.station_id, booted.open_transactions, current_traceparent()
-    )
-    request.app[OUTBOX].wake()
-    return json_response({"closed": closed})
+    return await _one_event(request, BOOTED)
+
+
+async def session_events(app: web.Application, events: Sequence[MergedEvent]) -> list[web.Response]:
+    """A relay round's session events (`event_batches` merged view): each station's events in
+    order, a few transactions for the round instead of one per event. A transaction that
+    fails is done again event by event, so that one bad event fails alone; a station's events
+    after one that failed for now wait for the relay's retry, as they would have."""
+    responses: list[web.Response | None] = [None] * len(events)
+    groups: list[list[tuple[int, SessionWork, Callable[[Any], web.Response]]]] = [[] for _ in range(ROUND_TRANSACTIONS)]
+    for position, event in enumerate(events):
+        try:
+            work, answer = _work(event.path, event.payload, event.traceparent)
+        except ValidationError as exc:
+            responses[position] = error_response(exc, event.path)
+            continue
+        groups[hash(event.payload["station_id"]) % ROUND_TRANSACTIONS].append((position, work, answer))
+    repository = app[REPOSITORY]
+
+    async def run_group(group: list[tuple[int, SessionWork, Callable[[Any], web.Response]]]) -> None:
+        try:
+            results = await repository.run([work for _, work, _ in group])
+        except Exception:
+            results = None
+        if results is not None:
+            for (position, _, answer), result in zip(group, results, strict=True):
+                responses[position] = answer(result)
+            return
+        waiting: set[str] = set()  # stations with an event that failed for now
+        for position, work, answer in group:
+            event = events[position]
+            station_id = event.payload["station_id"]
+            if station_id in waiting:
+                responses[position] = error_response(
+                    ApiError(503, "earlier_event_pending", "an earlier event of this station failed; retry later"),
+                    event.path)
+                continue
+            try:
+                [result] = await repository.run([work])
+                responses[position] = answer(result)
+            except Exception as exc:
+                _failed(event.path, event.payload)
+                responses[position] = response = error_response(exc, event.path)
+                if retryable(response.status):
+                    waiting.add(station_id)
+
+    await asyncio.gather(*(run_group(group) for group in groups if group))
+    app[OUTBOX].wake()
+    return [response for response in responses if response is not None]
 
 
 async def get_session(request: web.Request) -> web.Response:

@@ -9,6 +9,7 @@ import structlog
 from aiohttp import web
 from pydantic import TypeAdapter, ValidationError
 
+from chargeplane.common.event_batches import MergedEvent
 from chargeplane.common.web import ApiError, error_response, json_response, read_json
 
 from .keys import REPOSITORY
@@ -47,11 +48,11 @@ async def store_meter_values_batch(request: web.Request) -> web.Response:
     return response
 
 
-async def store_merged(app: web.Application, events: Sequence[tuple[str, Any]]) -> list[web.Response]:
+async def store_merged(app: web.Application, events: Sequence[MergedEvent]) -> list[web.Response]:
     """The MeterValues events of a relay round (`event_batches` merged view), of both paths:
     one INSERT for all."""
-    return await _store_events(app, [payload for _, payload in events],
-                               [_entries_of_batch if path == BATCH_PATH else _entries_of_one for path, _ in events])
+    return await _store_events(app, [event.payload for event in events],
+                               [_entries_of_batch if event.path == BATCH_PATH else _entries_of_one for event in events])
 
 
 async def _store_events(app: web.Application, payloads: Sequence[Any],

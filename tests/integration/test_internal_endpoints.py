@@ -6,6 +6,7 @@ from decimal import Decimal
 
 import aiohttp
 import asyncpg
+import orjson
 
 from chargeplane.common.outbox import OutboxRelay
 from support.station import RawStation, energy_sample, now_z
@@ -123,6 +124,42 @@ async def test_billing_waits_for_telemetry_rather_than_guess(platform, http: aio
     await platform.start("telemetry")
     await platform.outbox_drained()
     assert await platform.db.fetchval("SELECT amount_incl_tax FROM billing_transactions") is not None
+
+
+async def test_a_relay_rounds_session_events_keep_each_stations_order_and_a_bad_one_fails_alone(
+    platform, redis, http
+) -> None:
+    """Through the batch endpoint, as the relay sends them: a round's session events share a
+    few transactions, each station's in order (its stop after its start, the next start after
+    the stop); an event the database refuses is answered alone, its round done event by event."""
+    def event(path: str, payload: dict) -> dict:
+        return {"path": f"/internal/ocpp/{path}", "idempotency_key": f"{path}:{payload.get('transaction_id')}",
+                "traceparent": None, "payload": payload}
+
+    def start(tx: int, station: str) -> dict:
+        return event("session-start", {"transaction_id": tx, "station_id": station, "connector_id": 1, "id_tag": "T",
+                                       "meter_start_wh": 0, "started_at": f"2026-03-02T10:0{tx % 10}:00Z"})
+
+    def stop(tx: int, station: str) -> dict:
+        return event("session-stop", {"transaction_id": tx, "station_id": station, "meter_stop_wh": 5000,
+                                      "stopped_at": f"2026-03-02T11:0{tx % 10}:00Z"})
+
+    stations = [f"S{n}" for n in range(8)]
+    events = [e for n, station in enumerate(stations) for e in (start(10 * n + 1, station), stop(10 * n + 1, station),
+                                                                start(10 * n + 2, station))]
+    events.append(start(99, "S\x00"))  # PostgreSQL takes no NUL in a text: refused, alone
+    events.append(event("session-start", {"station_id": "S9"}))  # invalid
+    async with http.post(platform.url("sessions") + "/internal/outbox/batch", json={"events": events}) as response:
+        results = (await response.json())["results"]
+    assert [r["status"] for r in results] == [201, 200, 201] * len(stations) + [400, 422]
+    rows = await platform.db.fetch("SELECT id, status, closed_by FROM charging_sessions ORDER BY id")
+    assert [(r["id"] % 10, r["status"], r["closed_by"]) for r in rows] == \
+        [(1, "completed", "station"), (2, "active", None)] * len(stations)
+    await platform.outbox_drained()
+    assert await platform.db.fetchval("SELECT count(*) FROM billing_transactions") == len(stations)
+    for n, station in enumerate(stations):
+        cached = await redis.get(f"sessions:active:{station}:1")
+        assert cached is not None and orjson.loads(cached)["id"] == 10 * n + 2
 
 
 async def test_active_sessions_come_back_after_redis_loses_everything(platform, redis, http) -> None:

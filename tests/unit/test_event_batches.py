@@ -68,10 +68,10 @@ async def test_a_merged_path_gets_all_its_events_in_one_call_and_answers_each(ai
     calls: list[list[Any]] = []
 
     async def merged(app: web.Application, events: Any) -> list[web.Response]:
-        calls.append(list(events))
-        return [json_response({"n": p["n"]}, status=201) if p["n"] > 0 else
-                error_response(ApiError(422, "invalid", "n must be positive"), path)
-                for path, p in events]
+        calls.append([(event.path, event.payload) for event in events])
+        return [json_response({"n": event.payload["n"]}, status=201) if event.payload["n"] > 0 else
+                error_response(ApiError(422, "invalid", "n must be positive"), event.path)
+                for event in events]
 
     async def broken(app: web.Application, events: Any) -> list[web.Response]:
         raise ApiError(503, "down", "the database is away")
