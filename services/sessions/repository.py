@@ -75,7 +75,7 @@ class Changes:
     for the commit and uncaches after it), and sessions closed, to uncache and log."""
 
     started: list[asyncpg.Record] = field(default_factory=list)
-    closed: list[tuple[asyncpg.Record, str]] = field(default_factory=list)  # (session, closed_by)
+    closed: list[asyncpg.Record] = field(default_factory=list)
 
 
 # One event's work inside a transaction shared with others: returns the event's answer.
@@ -107,7 +107,7 @@ def start_work(start: SessionStart, traceparent: str | None) -> SessionWork:
                 f"SELECT {SESSION_COLUMNS} FROM charging_sessions WHERE id = $1 FOR UPDATE", start.transaction_id
             )
         await enqueue(conn, SOURCE, [_bill_event(c) for c in closed], traceparent)
-        changes.closed.extend((c, "superseded") for c in closed)
+        changes.closed.extend(closed)
         if session["status"] == "active":
             changes.started.append(session)
         return _jsonable(session)
@@ -140,7 +140,7 @@ def stop_work(stop: SessionStop, traceparent: str | None) -> SessionWork:
         closed = await _close(conn, session["id"], stop.meter_stop_wh, stop.stopped_at, stop.reason,
                               "station", stop.id_tag)
         await enqueue(conn, SOURCE, [_bill_event(closed, key_suffix, stop.awaited_readings)], traceparent)
-        changes.closed.append((closed, "station"))
+        changes.closed.append(closed)
         return "stopped", _jsonable(closed)
 
     return work
@@ -163,7 +163,7 @@ def reboot_work(station_id: str, abandoned: list[Any], traceparent: str | None) 
             closed.append(await _close(conn, session["id"], meter, item.meter_at or session["started_at"],
                                        "Reboot", "reboot"))
         await enqueue(conn, SOURCE, [_bill_event(c) for c in closed], traceparent)
-        changes.closed.extend((c, "reboot") for c in closed)
+        changes.closed.extend(closed)
         return len(closed)
 
     return work
@@ -182,28 +182,16 @@ class SessionRepository:
             answers = [await work(conn, changes) for work in works]
             for session in changes.started:
                 await self._cache_active(session)
-        for session, closed_by in changes.closed:
-            if closed_by == "superseded":  # its connector's key now holds the session that closed it
+        for session in changes.closed:
+            if session["closed_by"] == "superseded":  # its connector's key now holds the session that closed it
                 log.info("session closed by a new start on its connector", session_id=session["id"],
                          station_id=session["station_id"])
                 continue
-            if closed_by == "reboot":
+            if session["closed_by"] == "reboot":
                 log.info("session closed after station reboot", session_id=session["id"],
                          station_id=session["station_id"])
             await self._uncache(session)
         return answers
-
-    async def start(self, start: SessionStart, traceparent: str | None) -> dict[str, Any]:
-        [session] = await self.run([start_work(start, traceparent)])
-        return session  # type: ignore[no-any-return]
-
-    async def stop(self, stop: SessionStop, traceparent: str | None) -> tuple[str, dict[str, Any] | None]:
-        [outcome] = await self.run([stop_work(stop, traceparent)])
-        return outcome  # type: ignore[no-any-return]
-
-    async def close_after_reboot(self, station_id: str, abandoned: list[Any], traceparent: str | None) -> int:
-        [closed] = await self.run([reboot_work(station_id, abandoned, traceparent)])
-        return closed  # type: ignore[no-any-return]
 
     async def search(self, station_id: str | None, status: str | None, started_from: datetime | None,
                      started_to: datetime | None, limit: int, offset: int) -> list[dict[str, Any]]:
