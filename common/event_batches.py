@@ -49,6 +49,8 @@ class BatchedEvent:
 
 # A view of one event: takes its web.Request, or the BatchedEvent standing in for one.
 EventView = Callable[[Any], Awaitable[web.Response]]
+
+
 @dataclass(frozen=True, slots=True)
 class MergedEvent:
     path: str
@@ -56,8 +58,9 @@ class MergedEvent:
     traceparent: str | None
 
 
-# A merged view: a batch's events at its paths, in order -> one response each.
-MergedView = Callable[[web.Application, Sequence[MergedEvent]], Awaitable[list[web.Response]]]
+# A merged view: a batch's events at its paths, in order -> one response each, or None for an
+# event not handled (behind one of its station that failed for now: the relay sends it again).
+MergedView = Callable[[web.Application, Sequence[MergedEvent]], Awaitable[list[web.Response | None]]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,8 +106,9 @@ async def _receive_batch(request: web.Request) -> web.Response:
 
     async def handle_merged(view: MergedView, positions: list[int]) -> None:
         answers = await _handle_merged(request, view, [events[position] for position in positions])
-        for position, (status, text) in zip(positions, answers, strict=True):
-            results[position] = {"status": status, "body": text}
+        for position, answer in zip(positions, answers, strict=True):
+            if answer is not None:
+                results[position] = {"status": answer[0], "body": answer[1]}
 
     await asyncio.gather(*(handle_chain(positions) for positions in chains.values()),
                          *(handle_merged(view, positions) for view, positions in merged.items()))
@@ -126,10 +130,7 @@ async def _handle(batch: web.Request, event: dict[str, Any]) -> tuple[int, str]:
     view = batch.app[EVENT_ROUTES].views.get(path)
     if view is None:
         return 404, f"no event view at {path}"
-    # what the request of its own would have said of it
-    attributes = {"http.request.method": "POST", "http.route": path, "server.port": batch.url.port or 0,
-                  "outbox.idempotency_key": str(event.get("idempotency_key"))}
-    with event_trace(f"POST {path}", event.get("traceparent"), attributes):
+    with event_trace(f"POST {path}", event.get("traceparent"), _span_attributes(batch, event)):
         try:
             response = await view(BatchedEvent(batch.app, path, orjson.dumps(event["payload"])))
         except Exception as exc:
@@ -137,17 +138,23 @@ async def _handle(batch: web.Request, event: dict[str, Any]) -> tuple[int, str]:
     return response.status, response.text or ""
 
 
-async def _handle_merged(batch: web.Request, view: MergedView, events: list[dict[str, Any]]) -> list[tuple[int, str]]:
+async def _handle_merged(batch: web.Request, view: MergedView,
+                         events: list[dict[str, Any]]) -> list[tuple[int, str] | None]:
     """One call for all these events; the sampled ones' spans are open around it."""
     with contextlib.ExitStack() as spans:
         for event in events:
             if (traceparent := event.get("traceparent")) and traceparent_sampled(traceparent):
-                spans.enter_context(event_trace(f"POST {event['path']}", traceparent, {
-                    "http.request.method": "POST", "http.route": event["path"], "server.port": batch.url.port or 0,
-                    "outbox.idempotency_key": str(event.get("idempotency_key")), "outbox.merged_events": len(events)}))
+                attributes = {**_span_attributes(batch, event), "outbox.merged_events": len(events)}
+                spans.enter_context(event_trace(f"POST {event['path']}", traceparent, attributes))
         try:
             responses = await view(batch.app, [MergedEvent(event["path"], event["payload"], event.get("traceparent"))
                                                for event in events])
         except Exception as exc:
             responses = [error_response(exc, BATCH_PATH)] * len(events)
-    return [(response.status, response.text or "") for response in responses]
+    return [None if response is None else (response.status, response.text or "") for response in responses]
+
+
+def _span_attributes(batch: web.Request, event: dict[str, Any]) -> dict[str, str | int]:
+    """What the event's request of its own would have said of it."""
+    return {"http.request.method": "POST", "http.route": event["path"], "server.port": batch.url.port or 0,
+            "outbox.idempotency_key": str(event.get("idempotency_key"))}

@@ -71,7 +71,7 @@ async def station_booted(request: web.Request) -> web.Response:
     return await _one_event(request, BOOTED)
 
 
-async def session_events(app: web.Application, events: Sequence[MergedEvent]) -> list[web.Response]:
+async def session_events(app: web.Application, events: Sequence[MergedEvent]) -> list[web.Response | None]:
     """A relay round's session events (`event_batches` merged view): each station's events in
     order, a few transactions for the round instead of one per event. A transaction that
     fails is done again event by event, so that one bad event fails alone; a station's events
@@ -101,10 +101,7 @@ async def session_events(app: web.Application, events: Sequence[MergedEvent]) ->
             event = events[position]
             station_id = event.payload["station_id"]
             if station_id in waiting:
-                responses[position] = error_response(
-                    ApiError(503, "earlier_event_pending", "an earlier event of this station failed; retry later"),
-                    event.path)
-                continue
+                continue  # not handled: sent again with the one that failed
             try:
                 [result] = await repository.run([work])
                 responses[position] = answer(result)
@@ -116,7 +113,7 @@ async def session_events(app: web.Application, events: Sequence[MergedEvent]) ->
 
     await asyncio.gather(*(run_group(group) for group in groups if group))
     app[OUTBOX].wake()
-    return [response for response in responses if response is not None]
+    return responses
 
 
 async def get_session(request: web.Request) -> web.Response:
