@@ -30,7 +30,8 @@ def create_app(settings: BillingSettings) -> web.Application:
     app[READING_WAITS] = ReadingWaits(settings.reading_wait_s)
     app.cleanup_ctx.append(http_client_context)
     app.cleanup_ctx.append(_repository_context)
-    add_event_routes(app, {"/internal/ocpp/session-stopped": views.session_stopped})
+    add_event_routes(app, {views.SESSION_STOPPED: views.session_stopped},
+                     merged={views.SESSION_STOPPED: views.sessions_stopped})
     app.router.add_get("/internal/billing/transactions", views.list_bills)
     app.router.add_get("/internal/tariffs", views.list_tariffs)
     app.router.add_get("/internal/tariffs/{tariff_id}", views.get_tariff)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import asyncpg
+import orjson
 
 from .models import SessionStopped
 from .pricing import DEFAULT_TARIFF_JSON, Bill, Tariff
@@ -27,26 +29,35 @@ class BillingRepository:
         await upsert_tariff(self._pool, Tariff.model_validate(DEFAULT_TARIFF_JSON), is_default=True,
                             overwrite=False)
 
-    async def tariff_for(self, station_id: str) -> Tariff:
-        definition = await self._pool.fetchval(
-            "SELECT t.definition FROM tariffs t LEFT JOIN station_tariffs s ON s.tariff_id = t.id"
-            " AND s.station_id = $1 WHERE s.station_id IS NOT NULL OR t.is_default"
-            " ORDER BY s.station_id IS NULL LIMIT 1",
-            station_id,
+    async def tariffs_for(self, station_ids: Iterable[str]) -> dict[str, Tariff]:
+        """The tariff each station bills with (its own, else the default); one statement for
+        all, each distinct tariff parsed once."""
+        rows = await self._pool.fetch(
+            "SELECT u.station_id, t.id, t.definition FROM unnest($1::text[]) AS u(station_id)"
+            " LEFT JOIN LATERAL (SELECT t.id, t.definition FROM tariffs t"
+            " LEFT JOIN station_tariffs s ON s.tariff_id = t.id AND s.station_id = u.station_id"
+            " WHERE s.station_id IS NOT NULL OR t.is_default ORDER BY s.station_id IS NULL LIMIT 1) t ON true",
+            list(set(station_ids)),
         )
-        if definition is None:
-            return Tariff.model_validate(DEFAULT_TARIFF_JSON)
-        return Tariff.model_validate(definition)
+        parsed: dict[str | None, Tariff] = {}
+        for r in rows:
+            if r["id"] not in parsed:
+                parsed[r["id"]] = Tariff.model_validate(
+                    DEFAULT_TARIFF_JSON if r["definition"] is None else r["definition"])
+        return {r["station_id"]: parsed[r["id"]] for r in rows}
 
-    async def save_bill(self, session: SessionStopped, bill: Bill) -> tuple[dict[str, Any], bool]:
-        """Insert the session's one bill; replace it only if pricing the session now gives
-        another bill (a station's late StopTransaction corrected a session the platform had
-        closed: its energy, or only its end, and so its time, changed). A bill for the
-        station's own stop is final: events may arrive twice, and late."""
-        row = await self._pool.fetchrow(
+    async def save_bills(self, bills: Sequence[tuple[SessionStopped, Bill]]) -> list[tuple[dict[str, Any], bool]]:
+        """Insert each session's one bill (one statement for all; one bill per session in a
+        call); replace a bill only if pricing the session now gives another bill (a station's
+        late StopTransaction corrected a session the platform had closed: its energy, or only
+        its end, and so its time, changed). A bill for the station's own stop is final: events
+        may arrive twice, and late. Returns (bill, created) per session, in order."""
+        rows = await self._pool.fetch(
             "INSERT INTO billing_transactions AS b (session_id, station_id, tariff_id, currency, energy_wh,"
             " charging_seconds, parking_seconds, amount_excl_tax, tax_amount, amount_incl_tax, line_items, closed_by)"
-            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+            " SELECT s, st, t, c, e, cs, ps, ex, tx, inc, li::jsonb, cb FROM unnest($1::bigint[], $2::text[],"
+            " $3::text[], $4::text[], $5::bigint[], $6::int[], $7::int[], $8::numeric[], $9::numeric[],"
+            " $10::numeric[], $11::text[], $12::text[]) AS u(s, st, t, c, e, cs, ps, ex, tx, inc, li, cb)"
             " ON CONFLICT (session_id) DO UPDATE SET tariff_id = EXCLUDED.tariff_id, energy_wh = EXCLUDED.energy_wh,"
             " charging_seconds = EXCLUDED.charging_seconds, parking_seconds = EXCLUDED.parking_seconds,"
             " amount_excl_tax = EXCLUDED.amount_excl_tax, tax_amount = EXCLUDED.tax_amount,"
@@ -57,18 +68,24 @@ class BillingRepository:
             " IS DISTINCT FROM (EXCLUDED.tariff_id, EXCLUDED.energy_wh, EXCLUDED.charging_seconds,"
             " EXCLUDED.parking_seconds, EXCLUDED.amount_incl_tax)"
             f" RETURNING {BILL_COLUMNS}, (xmax = 0) AS inserted",
-            session.session_id, session.station_id, bill.tariff_id, bill.currency, bill.energy_wh,
-            bill.charging_seconds, bill.parking_seconds, bill.amount_excl_tax, bill.tax_amount,
-            bill.amount_incl_tax, bill.to_json()["line_items"], session.closed_by,
+            *(list(column) for column in zip(*(
+                (session.session_id, session.station_id, bill.tariff_id, bill.currency, bill.energy_wh,
+                 bill.charging_seconds, bill.parking_seconds, bill.amount_excl_tax, bill.tax_amount,
+                 # line items as JSON text: asyncpg would read a list inside an array as a dimension
+                 bill.amount_incl_tax, orjson.dumps(bill.to_json()["line_items"]).decode(), session.closed_by)
+                for session, bill in bills), strict=True)),
         )
-        if row is None:  # the same session again: its bill stands
-            existing = await self._pool.fetchrow(
-                f"SELECT {BILL_COLUMNS} FROM billing_transactions WHERE session_id = $1", session.session_id
-            )
-            return _jsonable(existing), False
-        result = _jsonable(row)
-        result.pop("inserted")
-        return result, bool(row["inserted"])
+        written = {r["session_id"]: r for r in rows}
+        if unchanged := [session.session_id for session, _ in bills if session.session_id not in written]:
+            # the same sessions again: their bills stand
+            written.update({r["session_id"]: r for r in await self._pool.fetch(
+                f"SELECT {BILL_COLUMNS}, false AS inserted FROM billing_transactions"
+                " WHERE session_id = ANY($1::bigint[])", unchanged)})
+        results = []
+        for session, _ in bills:
+            result = _jsonable(written[session.session_id])
+            results.append((result, bool(result.pop("inserted"))))
+        return results
 
     async def bills(self, session_id: int | None, station_id: str | None, limit: int,
                     offset: int) -> list[dict[str, Any]]:

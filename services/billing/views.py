@@ -3,73 +3,133 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 import aiohttp
 import structlog
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from chargeplane.common.event_batches import MergedEvent
 from chargeplane.common.keys import HTTP, SETTINGS
 from chargeplane.common.metrics import DOWNSTREAM_SECONDS
-from chargeplane.common.web import ApiError, json_response, read_json
+from chargeplane.common.web import ApiError, error_response, json_response, read_json
 
 from .keys import READING_WAITS, REPOSITORY
 from .models import SessionStopped
-from .pricing import MeterSample, SessionUsage, Tariff, price_session
+from .pricing import Bill, MeterSample, SessionUsage, Tariff, price_session
 from .readings import missing_readings
 from .settings import BillingSettings
 
 log = structlog.get_logger(__name__)
-# the latency histogram's path label: one series for all sessions
-ENERGY_SAMPLES_PATH = "/internal/sessions/{session_id}/energy-samples"
+SESSION_STOPPED = "/internal/ocpp/session-stopped"
+ENERGY_SERIES_PATH = "/internal/energy-samples"
 
 
-async def _energy_samples(request: web.Request, session_id: int) -> list[MeterSample]:
-    """The session's energy register series, from telemetry (it tells charging from parking)."""
-    settings = request.app[SETTINGS]
+async def _energy_series(app: web.Application, session_ids: list[int]) -> dict[int, list[MeterSample]]:
+    """The sessions' energy register readings, from telemetry (they tell charging from
+    parking); one request for all."""
+    settings = app[SETTINGS]
     assert isinstance(settings, BillingSettings)
-    url = f"{settings.telemetry_url}/internal/sessions/{session_id}/energy-samples"
     started = time.perf_counter()
-    async with request.app[HTTP].get(url) as response:
-        outcome = "ok" if response.status == 200 else "retry"
-        DOWNSTREAM_SECONDS.labels("telemetry", ENERGY_SAMPLES_PATH, outcome).observe(time.perf_counter() - started)
-        if response.status != 200:
-            raise ApiError(503, "telemetry_unavailable", f"telemetry answered {response.status}")
-        body = await response.json()
-    return [MeterSample(at=datetime.fromisoformat(s["at"]), energy_wh=Decimal(s["energy_wh"]))
-            for s in body["samples"]]
+    try:
+        async with app[HTTP].post(settings.telemetry_url + ENERGY_SERIES_PATH,
+                                  json={"session_ids": session_ids}) as response:
+            outcome = "ok" if response.status == 200 else "retry"
+            DOWNSTREAM_SECONDS.labels("telemetry", ENERGY_SERIES_PATH, outcome).observe(time.perf_counter() - started)
+            if response.status != 200:
+                raise ApiError(503, "telemetry_unavailable", f"telemetry answered {response.status}")
+            body = await response.json()
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        raise ApiError(503, "telemetry_unavailable", repr(exc)) from exc
+    return {int(session_id): [MeterSample(at=datetime.fromisoformat(s["at"]), energy_wh=Decimal(s["energy_wh"]))
+                              for s in samples]
+            for session_id, samples in body["sessions"].items()}
+
+
+def _failed(session: SessionStopped, exc: Exception) -> web.Response:
+    log.warning("failed to create billing transaction", session_id=session.session_id, error=repr(exc))
+    return error_response(exc, SESSION_STOPPED)
+
+
+def _price(app: web.Application, session: SessionStopped, tariff: Tariff, samples: list[MeterSample]) -> Bill:
+    """The session's bill, once telemetry holds the readings it awaits (or it has waited long enough)."""
+    waits = app[READING_WAITS]
+    if missing := missing_readings(samples, session.awaited_readings):
+        if waits.may_wait(session.session_id):
+            raise ApiError(503, "meter_values_pending", "telemetry does not hold the session's meter readings"
+                           f" of {', '.join(map(str, missing))} yet; retry later")
+        log.warning("bill priced without the last meter reading", session_id=session.session_id,
+                    missing=[str(at) for at in missing])
+    waits.settled(session.session_id)
+    return price_session(tariff, SessionUsage(
+        started_at=session.started_at, stopped_at=session.stopped_at, meter_start_wh=session.meter_start_wh,
+        meter_stop_wh=session.meter_stop_wh, samples=samples,
+    ))
+
+
+async def _bill(app: web.Application, sessions: list[SessionStopped]) -> list[web.Response]:
+    """Price and save the bills of these sessions (each once among them): one tariff lookup,
+    one request to telemetry and one INSERT for all; a bill that fails, fails alone."""
+    repository = app[REPOSITORY]
+    try:
+        tariffs = await repository.tariffs_for(session.station_id for session in sessions)
+        series = await _energy_series(app, [session.session_id for session in sessions])
+    except Exception as exc:
+        return [_failed(session, exc) for session in sessions]
+    answers: dict[int, web.Response] = {}
+    priced: list[tuple[SessionStopped, Bill]] = []
+    for session in sessions:
+        try:
+            priced.append((session, _price(app, session, tariffs[session.station_id],
+                                           series.get(session.session_id, []))))
+        except Exception as exc:
+            answers[session.session_id] = _failed(session, exc)
+    saved: dict[int, tuple[dict[str, Any], bool]] = {}
+    try:
+        if priced:
+            saved = dict(zip((session.session_id for session, _ in priced), await repository.save_bills(priced),
+                             strict=True))
+    except Exception:
+        for session, bill in priced:  # the statement failed as a whole: each bill again alone
+            try:
+                [saved[session.session_id]] = await repository.save_bills([(session, bill)])
+            except Exception as exc:
+                answers[session.session_id] = _failed(session, exc)
+    for session_id, (bill, created) in saved.items():
+        if created:
+            log.info("billing transaction created", session_id=session_id, amount=bill["amount_incl_tax"],
+                     currency=bill["currency"])
+        answers[session_id] = json_response(bill, status=201 if created else 200)
+    return [answers[session.session_id] for session in sessions]
 
 
 async def session_stopped(request: web.Request) -> web.Response:
     session = SessionStopped.model_validate(await read_json(request))
-    repository = request.app[REPOSITORY]
-    try:
-        tariff = await repository.tariff_for(session.station_id)
+    [answer] = await _bill(request.app, [session])
+    return answer
+
+
+async def sessions_stopped(app: web.Application, events: Sequence[MergedEvent]) -> list[web.Response | None]:
+    """A relay round's finished sessions (`event_batches` merged view), billed together. A
+    session's second event in the round (closed on reboot, then stopped by its station) is
+    left for the relay's next round: its bill is one row, written by one event at a time."""
+    answers: list[web.Response | None] = [None] * len(events)
+    first: dict[int, tuple[int, SessionStopped]] = {}
+    for position, event in enumerate(events):
         try:
-            samples = await _energy_samples(request, session.session_id)
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            raise ApiError(503, "telemetry_unavailable", repr(exc)) from exc
-        if missing := missing_readings(samples, session.awaited_readings):
-            if request.app[READING_WAITS].may_wait(session.session_id):
-                raise ApiError(503, "meter_values_pending", "telemetry does not hold the session's meter readings"
-                               f" of {', '.join(map(str, missing))} yet; retry later")
-            log.warning("bill priced without the last meter reading", session_id=session.session_id,
-                        missing=[str(at) for at in missing])
-        request.app[READING_WAITS].settled(session.session_id)
-        bill = price_session(tariff, SessionUsage(
-            started_at=session.started_at, stopped_at=session.stopped_at, meter_start_wh=session.meter_start_wh,
-            meter_stop_wh=session.meter_stop_wh, samples=samples,
-        ))
-        saved, created = await repository.save_bill(session, bill)
-    except Exception as exc:
-        log.warning("failed to create billing transaction", session_id=session.session_id, error=repr(exc))
-        raise
-    if created:
-        log.info("billing transaction created", session_id=session.session_id, amount=saved["amount_incl_tax"],
-                 currency=saved["currency"])
-    return json_response(saved, status=201 if created else 200)
+            session = SessionStopped.model_validate(event.payload)
+        except ValidationError as exc:
+            answers[position] = error_response(exc, event.path)
+            continue
+        first.setdefault(session.session_id, (position, session))
+    billed = await _bill(app, [session for _, session in first.values()]) if first else []
+    for (position, _), answer in zip(first.values(), billed, strict=True):
+        answers[position] = answer
+    return answers
 
 
 class BillQuery(BaseModel):

@@ -49,5 +49,6 @@ def create_app(settings: TelemetrySettings) -> web.Application:
     add_event_routes(app, {views.PATH: views.store_meter_values, views.BATCH_PATH: views.store_meter_values_batch},
                      merged={views.PATH: views.store_merged, views.BATCH_PATH: views.store_merged})
     app.router.add_get("/internal/sessions/{session_id}/energy-samples", views.energy_samples)
+    app.router.add_post(views.ENERGY_SERIES_PATH, views.energy_series)
     app.router.add_post("/internal/rollups/refresh", views.refresh_rollups)
     return app

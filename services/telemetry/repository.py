@@ -59,13 +59,21 @@ class TelemetryRepository:
         SAMPLED_VALUES_STORED.inc(stored)
         return stored
 
-    async def energy_samples(self, session_id: int) -> list[dict[str, Any]]:
+    async def energy_series(self, session_ids: Sequence[int]) -> dict[int, list[dict[str, str]]]:
+        """Each session's energy register readings, oldest first; one statement for any number
+        of sessions (a session without readings is absent). The measurand is spelled out so that
+        the partial index of energy readings (telemetry_data_session_energy) serves it."""
         rows = await self._pool.fetch(
-            "SELECT measured_at, CASE WHEN unit = 'kWh' THEN value * 1000 ELSE value END AS energy_wh"
-            " FROM telemetry_data WHERE session_id = $1 AND measurand = $2 ORDER BY measured_at",
-            session_id, ENERGY_REGISTER,
+            "SELECT session_id, measured_at, CASE WHEN unit = 'kWh' THEN value * 1000 ELSE value END AS energy_wh"
+            f" FROM telemetry_data WHERE session_id = ANY($1::bigint[]) AND measurand = '{ENERGY_REGISTER}'"
+            " ORDER BY session_id, measured_at",
+            list(session_ids),
         )
-        return [{"at": r["measured_at"].isoformat(), "energy_wh": str(r["energy_wh"])} for r in rows]
+        series: dict[int, list[dict[str, str]]] = {}
+        for r in rows:
+            series.setdefault(r["session_id"], []).append(
+                {"at": r["measured_at"].isoformat(), "energy_wh": str(r["energy_wh"])})
+        return series
 
     async def refresh_rollups(self) -> None:
         async with self._pool.acquire() as conn:

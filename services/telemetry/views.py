@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Annotated, Any
 
 import structlog
 from aiohttp import web
-from pydantic import TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from chargeplane.common.event_batches import MergedEvent
 from chargeplane.common.web import ApiError, error_response, json_response, read_json
@@ -19,6 +19,7 @@ from .repository import InvalidSample, rows_of
 log = structlog.get_logger(__name__)
 PATH = "/internal/ocpp/meter-values"
 BATCH_PATH = "/internal/ocpp/meter-values/batch"
+ENERGY_SERIES_PATH = "/internal/energy-samples"
 ENTRIES = TypeAdapter(list[MeterValuesBatch])  # one validation call for a whole batch
 
 
@@ -114,8 +115,22 @@ async def energy_samples(request: web.Request) -> web.Response:
         session_id = int(request.match_info["session_id"])
     except ValueError as exc:
         raise ApiError(400, "invalid_session_id", "session id must be an integer") from exc
-    return json_response({"session_id": session_id,
-                          "samples": await request.app[REPOSITORY].energy_samples(session_id)})
+    series = await request.app[REPOSITORY].energy_series([session_id])
+    return json_response({"session_id": session_id, "samples": series.get(session_id, [])})
+
+
+class EnergySeriesQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    session_ids: list[Annotated[int, Field(ge=1, le=2**63 - 1)]] = Field(max_length=10_000)
+
+
+async def energy_series(request: web.Request) -> web.Response:
+    """Many sessions' energy readings at once (billing prices a relay round's sessions together):
+    `{"session_ids": [...]}` -> `{"sessions": {"<id>": [{"at", "energy_wh"}, ...]}}`."""
+    query = EnergySeriesQuery.model_validate(await read_json(request))
+    series = await request.app[REPOSITORY].energy_series(query.session_ids)
+    return json_response({"sessions": {str(session_id): samples for session_id, samples in series.items()}})
 
 
 async def refresh_rollups(request: web.Request) -> web.Response:

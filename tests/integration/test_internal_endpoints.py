@@ -162,6 +162,42 @@ async def test_a_relay_rounds_session_events_keep_each_stations_order_and_a_bad_
         assert cached is not None and orjson.loads(cached)["id"] == 10 * n + 2
 
 
+async def test_a_relay_rounds_bills_are_priced_together_and_a_bad_one_fails_alone(platform, http) -> None:
+    """Through the batch endpoint, as the relay sends them: one tariff lookup, one request to
+    telemetry and one INSERT for the round's bills, each answered on its own: a bill still
+    waiting for a reading (503), a bill the database refuses (500, the others saved), a
+    session's second event in the round (left for the next round), an invalid event (422)."""
+    for session_id in (51, 52, 53):
+        await platform.db.execute(
+            "INSERT INTO charging_sessions (id, station_id, connector_id, status, meter_start_wh, started_at)"
+            " VALUES ($1, $2, 1, 'completed', 0, '2026-03-02T10:00:00Z')", session_id, f"S{session_id}")
+    reading_at = "2026-03-02T10:30:00Z"
+    async with http.post(platform.url("telemetry") + "/internal/ocpp/meter-values", json={
+            "station_id": "S53", "connector_id": 1, "transaction_id": 53,
+            "meter_value": [energy_sample(2500, reading_at)]}) as response:
+        assert response.status == 201
+
+    def stopped(session_id: int, **extra: object) -> dict:
+        return {"path": "/internal/ocpp/session-stopped", "idempotency_key": f"session-stopped:{session_id}",
+                "traceparent": None, "payload": {
+                    "session_id": session_id, "station_id": f"S{session_id}", "connector_id": 1, "meter_start_wh": 0,
+                    "meter_stop_wh": 5000, "started_at": "2026-03-02T10:00:00Z",
+                    "stopped_at": "2026-03-02T11:00:00Z", "closed_by": "station", **extra}}
+
+    events = [stopped(51), stopped(52, awaited_readings=["2026-03-02T10:45:00Z"]),
+              stopped(53, awaited_readings=[reading_at]), stopped(60), stopped(51), {**stopped(54), "payload": {}}]
+    async with http.post(platform.url("billing") + "/internal/outbox/batch", json={"events": events}) as response:
+        results = (await response.json())["results"]
+    assert [r["status"] for r in results] == [201, 503, 201, 500, None, 422]
+    assert "meter_values_pending" in results[1]["body"]
+    bills = await platform.db.fetch("SELECT session_id, station_id, energy_wh FROM billing_transactions"
+                                    " ORDER BY session_id")
+    assert [(r["session_id"], r["station_id"], r["energy_wh"]) for r in bills] == [(51, "S51", 5000),
+                                                                                  (53, "S53", 5000)]
+    async with http.post(platform.url("billing") + "/internal/outbox/batch", json={"events": events[:1]}) as response:
+        assert [r["status"] for r in (await response.json())["results"]] == [200]  # the bill stands
+
+
 async def test_active_sessions_come_back_after_redis_loses_everything(platform, redis, http) -> None:
     start = {"transaction_id": 5, "station_id": "S2", "connector_id": 2, "id_tag": "T", "meter_start_wh": 10,
              "started_at": "2026-03-02T10:00:00Z"}
