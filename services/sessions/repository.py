@@ -18,7 +18,7 @@ import structlog
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from chargeplane.common.outbox import OutboxEvent, enqueue
+from chargeplane.common.outbox import OutboxEvent, OutboxRow, insert_outbox_rows, outbox_row
 
 from .models import SessionStart, SessionStop
 
@@ -72,10 +72,15 @@ async def _close(
 class Changes:
     """What one transaction did to sessions, for the work after it: sessions to cache while
     their rows are still locked (a stop of one, sent again while its start is handled, waits
-    for the commit and uncaches after it), and sessions closed, to uncache and log."""
+    for the commit and uncaches after it), sessions closed, to uncache and log, and the bills
+    to ask for, written to the outbox in one statement before the commit."""
 
     started: list[asyncpg.Record] = field(default_factory=list)
     closed: list[asyncpg.Record] = field(default_factory=list)
+    outbox: list[OutboxRow] = field(default_factory=list)
+
+    def enqueue(self, events: Sequence[OutboxEvent], traceparent: str | None) -> None:
+        self.outbox.extend(outbox_row(SOURCE, event, traceparent) for event in events)
 
 
 # One event's work inside a transaction shared with others: returns the event's answer.
@@ -106,7 +111,7 @@ def start_work(start: SessionStart, traceparent: str | None) -> SessionWork:
             session = await conn.fetchrow(
                 f"SELECT {SESSION_COLUMNS} FROM charging_sessions WHERE id = $1 FOR UPDATE", start.transaction_id
             )
-        await enqueue(conn, SOURCE, [_bill_event(c) for c in closed], traceparent)
+        changes.enqueue([_bill_event(c) for c in closed], traceparent)
         changes.closed.extend(closed)
         if session["status"] == "active":
             changes.started.append(session)
@@ -139,7 +144,7 @@ def stop_work(stop: SessionStop, traceparent: str | None) -> SessionWork:
         key_suffix = "" if session["status"] == "active" else ":station"
         closed = await _close(conn, session["id"], stop.meter_stop_wh, stop.stopped_at, stop.reason,
                               "station", stop.id_tag)
-        await enqueue(conn, SOURCE, [_bill_event(closed, key_suffix, stop.awaited_readings)], traceparent)
+        changes.enqueue([_bill_event(closed, key_suffix, stop.awaited_readings)], traceparent)
         changes.closed.append(closed)
         return "stopped", _jsonable(closed)
 
@@ -162,7 +167,7 @@ def reboot_work(station_id: str, abandoned: list[Any], traceparent: str | None) 
             meter = item.meter_wh if item.meter_wh is not None else session["meter_start_wh"]
             closed.append(await _close(conn, session["id"], meter, item.meter_at or session["started_at"],
                                        "Reboot", "reboot"))
-        await enqueue(conn, SOURCE, [_bill_event(c) for c in closed], traceparent)
+        changes.enqueue([_bill_event(c) for c in closed], traceparent)
         changes.closed.extend(closed)
         return len(closed)
 
@@ -180,8 +185,9 @@ class SessionRepository:
         changes = Changes()
         async with self._pool.acquire() as conn, conn.transaction():
             answers = [await work(conn, changes) for work in works]
-            for session in changes.started:
-                await self._cache_active(session)
+            await insert_outbox_rows(conn, changes.outbox)
+            await self._cache_active(changes.started)
+        uncached = []
         for session in changes.closed:
             if session["closed_by"] == "superseded":  # its connector's key now holds the session that closed it
                 log.info("session closed by a new start on its connector", session_id=session["id"],
@@ -190,7 +196,8 @@ class SessionRepository:
             if session["closed_by"] == "reboot":
                 log.info("session closed after station reboot", session_id=session["id"],
                          station_id=session["station_id"])
-            await self._uncache(session)
+            uncached.append(session)
+        await self._uncache(uncached)
         return answers
 
     async def search(self, station_id: str | None, status: str | None, started_from: datetime | None,
@@ -220,29 +227,39 @@ class SessionRepository:
             f"SELECT {SESSION_COLUMNS} FROM charging_sessions WHERE station_id = $1 AND status = 'active'"
             " ORDER BY connector_id", station_id,
         )
-        for row in rows:
-            await self._cache_active(row)
+        await self._cache_active(rows)
         return [_jsonable(row) for row in rows]
 
     async def rebuild_cache(self) -> int:
         """Fill a cold (restarted) Redis from PostgreSQL."""
         rows = await self._pool.fetch(f"SELECT {SESSION_COLUMNS} FROM charging_sessions WHERE status = 'active'")
-        for row in rows:
-            await self._cache_active(row)
+        await self._cache_active(rows)
         return len(rows)
 
-    async def _cache_active(self, session: asyncpg.Record) -> None:
+    async def _cache_active(self, sessions: Sequence[asyncpg.Record]) -> None:
+        """Cache the sessions as their connectors' active ones: one round trip for all."""
+        if not sessions:
+            return
         try:
-            await self._redis.set(active_key(session["station_id"], session["connector_id"]),
-                                  orjson.dumps(_jsonable(session)))
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for session in sessions:
+                    pipe.set(active_key(session["station_id"], session["connector_id"]),
+                             orjson.dumps(_jsonable(session)))
+                await pipe.execute()
         except RedisError as exc:  # the cache is rebuilt from PostgreSQL; never fail a session on it
             log.warning("active session cache unavailable", error=repr(exc))
 
-    async def _uncache(self, session: asyncpg.Record) -> None:
-        key = active_key(session["station_id"], session["connector_id"])
+    async def _uncache(self, sessions: Sequence[asyncpg.Record]) -> None:
+        """Drop closed sessions from their connectors' keys, unless a newer session holds the
+        key by now: two round trips for all."""
+        if not sessions:
+            return
+        keys = [active_key(session["station_id"], session["connector_id"]) for session in sessions]
         try:
-            cached = await self._redis.get(key)
-            if cached is not None and orjson.loads(cached)["id"] == session["id"]:
-                await self._redis.delete(key)
+            cached = await self._redis.mget(keys)
+            stale = [key for key, value, session in zip(keys, cached, sessions, strict=True)
+                     if value is not None and orjson.loads(value)["id"] == session["id"]]
+            if stale:
+                await self._redis.delete(*stale)
         except RedisError as exc:
             log.warning("active session cache unavailable", error=repr(exc))
