@@ -38,6 +38,22 @@ async def test_invalid_meter_values_get_a_clear_4xx_and_store_nothing(platform, 
     assert await platform.db.fetchval("SELECT count(*) FROM telemetry_data") == 0
 
 
+async def test_energy_readings_of_many_sessions_come_in_one_request(platform, http) -> None:
+    telemetry = platform.url("telemetry")
+    for session_id, wh in ((7, 1500), (8, 2500)):
+        async with http.post(telemetry + "/internal/ocpp/meter-values", json={
+                **BATCH, "connector_id": session_id, "transaction_id": session_id,
+                "meter_value": [energy_sample(wh, "2026-03-02T10:30:00Z")]}) as r:
+            assert r.status == 201
+    async with http.post(telemetry + "/internal/energy-samples", json={"session_ids": [7, 8, 9]}) as response:
+        assert response.status == 200
+        sessions = (await response.json())["sessions"]
+    assert sessions == {"7": [{"at": "2026-03-02T10:30:00+00:00", "energy_wh": "1500"}],
+                        "8": [{"at": "2026-03-02T10:30:00+00:00", "energy_wh": "2500"}]}  # 9 has none
+    async with http.post(telemetry + "/internal/energy-samples", json={"session_ids": ["x"]}) as response:
+        assert response.status == 422
+
+
 async def test_a_relay_rounds_meter_values_are_stored_together_and_answered_each(platform, http) -> None:
     """Through the batch endpoint, as the gateway's relay sends them: the round's MeterValues
     events share one INSERT; an event with an invalid entry is answered 422 on its own."""
