@@ -7,6 +7,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import asyncpg
+import orjson
 from prometheus_client import Counter
 
 from .models import MeterValuesBatch
@@ -20,7 +21,8 @@ class InvalidSample(ValueError):
     pass
 
 
-def rows_of(batch: MeterValuesBatch) -> list[tuple[Any, ...]]:
+def rows_of(batch: MeterValuesBatch) -> list[dict[str, Any]]:
+    """The batch's sampled values as `telemetry_data` rows (value in its canonical decimal text)."""
     rows = []
     for meter_value in batch.meter_value:
         for sample in meter_value.sampled_value:
@@ -32,8 +34,10 @@ def rows_of(batch: MeterValuesBatch) -> list[tuple[Any, ...]]:
                 raise InvalidSample(f"sampled value {sample.value!r} ({sample.measurand}) is not a number") from exc
             if not value.is_finite():
                 raise InvalidSample(f"sampled value {sample.value!r} ({sample.measurand}) is not finite")
-            rows.append((batch.station_id, batch.connector_id, batch.transaction_id, meter_value.timestamp,
-                         sample.measurand, sample.unit, sample.phase, sample.location, sample.context, value))
+            rows.append({"station_id": batch.station_id, "connector_id": batch.connector_id,
+                         "session_id": batch.transaction_id, "measured_at": meter_value.timestamp,
+                         "measurand": sample.measurand, "unit": sample.unit, "phase": sample.phase,
+                         "location": sample.location, "context": sample.context, "value": str(value)})
     return rows
 
 
@@ -41,19 +45,20 @@ class TelemetryRepository:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
 
-    async def store(self, rows: Sequence[tuple[Any, ...]]) -> int:
+    async def store(self, rows: Sequence[dict[str, Any]]) -> int:
         """Store every sampled value (`rows_of`) once, in one statement; a redelivered batch
-        inserts nothing."""
+        inserts nothing. The rows travel as one JSON document: encoding ten typed arrays cost
+        asyncpg more per value than PostgreSQL spends storing it."""
         if not rows:
             return 0
-        columns = list(zip(*rows, strict=True))
         result = await self._pool.execute(
             "INSERT INTO telemetry_data (station_id, connector_id, session_id, measured_at, measurand, unit,"
             " phase, location, context, value)"
-            " SELECT * FROM unnest($1::text[], $2::int[], $3::bigint[], $4::timestamptz[], $5::text[],"
-            " $6::text[], $7::text[], $8::text[], $9::text[], $10::numeric[])"
+            " SELECT * FROM json_to_recordset($1::json) AS r(station_id text, connector_id int, session_id bigint,"
+            " measured_at timestamptz, measurand text, unit text, phase text, location text, context text,"
+            " value numeric)"
             " ON CONFLICT DO NOTHING",
-            *[list(column) for column in columns],
+            orjson.dumps(rows).decode(),
         )
         stored = int(result.split()[-1])
         SAMPLED_VALUES_STORED.inc(stored)

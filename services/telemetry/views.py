@@ -60,7 +60,7 @@ async def _store_events(app: web.Application, payloads: Sequence[Any],
                         entries_of: Sequence[Callable[[dict[str, Any]], Any]]) -> list[web.Response]:
     """Validate each event's entries, store the rows of all the valid ones in one statement,
     and answer each event: 201, or 422 naming its invalid entries."""
-    rows: list[tuple[Any, ...]] = []
+    rows: list[dict[str, Any]] = []
     refusals: list[ApiError | None] = []
     for payload, entries_of_payload in zip(payloads, entries_of, strict=True):
         entries = entries_of_payload(payload) if isinstance(payload, dict) else None
@@ -90,7 +90,7 @@ def _entries_of_one(payload: dict[str, Any]) -> Any:
     return [payload]
 
 
-def _valid_rows(entries: list[Any], rows: list[tuple[Any, ...]]) -> list[dict[str, object]]:
+def _valid_rows(entries: list[Any], rows: list[dict[str, Any]]) -> list[dict[str, object]]:
     """Add the rows of the valid entries to `rows`; return the invalid entries."""
     invalid: list[dict[str, object]] = []
     try:
