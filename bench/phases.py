@@ -90,6 +90,18 @@ async def closed_loop(target: Pinned, fleet: Fleet, seconds: float, script: str 
     }
 
 
+async def equal_load(target: Pinned, fleet: Fleet, rate: float, seconds: float) -> dict[str, Any]:
+    """Open loop at `rate`: the target's CPU per answered message. Batches (of commits, relay
+    rounds, socket reads) grow with the load, so CPU per message is comparable between
+    configurations only at the same load; a closed loop's is not, its load being set by the
+    other core."""
+    cpu = cpu_seconds(target.pid)
+    run = await fleet.run(seconds, rate)
+    return {"offered": rate, "throughput": run["results"] / run["seconds"],
+            "cpu_us_per_message": (cpu_seconds(target.pid) - cpu) / max(run["results"], 1) * 1e6,
+            "errors": run["errors"]}
+
+
 async def sweep(fleet: Fleet, fractions: Sequence[float], ceiling: float, seconds: float) -> list[dict[str, Any]]:
     """Open loop at fractions of the closed-loop throughput: latency against offered load."""
     points = []
@@ -305,12 +317,15 @@ async def run_benchmark(config: BenchConfig, platform: BenchPlatform, flame_grap
         results["gateway"] = await with_gateway(platform, sampled, config.stations, config.load_generators,
                                                 gateway_phases)
         results["tracing"] = {}
+        equal_rate = results["gateway"]["half_load"]["offered"]
         for label, tracing in (("off", TRACING_OFF), ("10%", sampled), ("100%", tracing_env(sink, 1.0))):
-            log(f"gateway, tracing {label}: closed loop")
+            log(f"gateway, tracing {label}: closed loop, then CPU per message at {equal_rate:,.0f}/s")
 
             async def traced(gateway: Pinned, fleet: Fleet) -> dict[str, Any]:
                 await fleet.run(config.warmup_s)
                 measured = await closed_loop(gateway, fleet, config.measure_s)
+                await wait_drained(platform, 60)
+                measured["equal_load"] = await equal_load(gateway, fleet, equal_rate, config.half_load_s)
                 await wait_drained(platform, 60)
                 return measured
 
