@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -74,13 +74,6 @@ async def insert_outbox_rows(conn: asyncpg.Connection, rows: Sequence[OutboxRow]
             " ON CONFLICT (idempotency_key) DO NOTHING",
             *(list(column) for column in zip(*rows, strict=True)),
         )
-
-
-async def enqueue(
-    conn: asyncpg.Connection, source: str, events: Iterable[OutboxEvent], traceparent: str | None
-) -> None:
-    """Write events inside the caller's transaction."""
-    await insert_outbox_rows(conn, [outbox_row(source, event, traceparent) for event in events])
 
 
 class _Retry(Exception):

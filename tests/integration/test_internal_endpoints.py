@@ -228,13 +228,13 @@ async def test_active_sessions_come_back_after_redis_loses_everything(platform, 
 
 
 async def test_an_event_the_receiver_rejects_is_kept_and_does_not_block_the_rest(platform) -> None:
-    from chargeplane.common.outbox import OutboxEvent, enqueue
+    from chargeplane.common.outbox import OutboxEvent, insert_outbox_rows, outbox_row
 
     async with platform.db.acquire() as conn:
-        await enqueue(conn, "ocpp", [
+        await insert_outbox_rows(conn, [outbox_row("ocpp", event, None) for event in (
             OutboxEvent("telemetry", "/internal/ocpp/meter-values", "bad-1", {"station_id": "S1"}),
             OutboxEvent("telemetry", "/internal/ocpp/meter-values", "good-1", BATCH),
-        ], None)
+        )])
     await platform.outbox_drained()
     dead = await platform.db.fetch("SELECT idempotency_key, attempts FROM outbox WHERE dead_at IS NOT NULL")
     assert [(r["idempotency_key"], r["attempts"]) for r in dead] == [("bad-1", 1)]
@@ -275,14 +275,14 @@ async def test_a_round_reads_no_more_payload_than_its_budget_and_says_more_may_w
     """A backlog of large events (MeterValues of hundreds of stations each) is read a few at a
     time, not 500 at once; a round cut short by its budget says so, and the relay goes on."""
     from chargeplane.common import outbox
-    from chargeplane.common.outbox import OutboxEvent, enqueue
+    from chargeplane.common.outbox import OutboxEvent, insert_outbox_rows, outbox_row
     from chargeplane.common.settings import ServiceSettings
 
     monkeypatch.setattr(outbox, "ROUND_BYTES", 1)  # one event a round
     async with platform.db.acquire() as conn:  # a source of its own: no running relay takes these
-        await enqueue(conn, "budget-test", [
-            OutboxEvent("telemetry", "/internal/ocpp/meter-values", f"round-{n}", {**BATCH, "station_id": f"R{n}"})
-            for n in range(3)], None)
+        await insert_outbox_rows(conn, [outbox_row("budget-test", OutboxEvent(
+            "telemetry", "/internal/ocpp/meter-values", f"round-{n}", {**BATCH, "station_id": f"R{n}"}), None)
+            for n in range(3)])
     relay = OutboxRelay(platform.db, http, ServiceSettings(service_name="budget-test"),
                         {"telemetry": platform.url("telemetry")})
     assert [await relay.deliver_pending("telemetry") for _ in range(4)] == [True, True, True, False]
