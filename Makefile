@@ -50,7 +50,7 @@ chaos: $(STAMP) ## the fault-injection suite, long run: 60 faults while 200 stat
 screenshot: $(STAMP) ## docs/emulator-gui.png: the desktop emulator mid-session, under Xvfb against the platform
 	$(BIN)/pytest tests/e2e/test_emulator_gui.py --gui-screenshot docs/emulator-gui.png
 
-bench: $(STAMP) ## measure the gateway against echo and peer (about 10 minutes); writes bench/results/
+bench: $(STAMP) ## measure the gateway against echo and peer (about 6 minutes); writes bench/results/
 	$(BIN)/chargeplane-bench --out bench/results
 
 lint: $(STAMP) ## ruff, and the import contracts that keep the services apart
