@@ -26,6 +26,7 @@ from .platform import (
     HARNESS_CORE,
     BenchPlatform,
     Pinned,
+    SpanSink,
     cpu_seconds,
     metric_sum,
     otlp_sink,
@@ -71,8 +72,8 @@ def percentile(ordered: Sequence[float], q: float) -> float:
     return float(ordered[min(len(ordered) - 1, int(q * len(ordered)))])
 
 
-def tracing_env(sink: str, ratio: float) -> dict[str, str]:
-    return {"OTEL_EXPORTER_OTLP_ENDPOINT": sink, "OTEL_TRACES_SAMPLER": "parentbased_traceidratio",
+def tracing_env(sink: SpanSink, ratio: float) -> dict[str, str]:
+    return {"OTEL_EXPORTER_OTLP_ENDPOINT": sink.url, "OTEL_TRACES_SAMPLER": "parentbased_traceidratio",
             "OTEL_TRACES_SAMPLER_ARG": str(ratio)}
 
 
@@ -85,7 +86,8 @@ async def closed_loop(target: Pinned, fleet: Fleet, seconds: float, script: str 
     throughput = run["results"] / run["seconds"]
     return {
         "throughput": throughput, "capacity": throughput / max(target_share, 1e-9),
-        "cpu_share": target_share, "load_generator_cpu_share": fleet_share, "errors": run["errors"],
+        "cpu_share": target_share, "load_generator_cpu_share": fleet_share, "answered": run["results"],
+        "errors": run["errors"],
         "p50_ms": percentile(run["latencies_us"], 0.5) / 1000, "p99_ms": percentile(run["latencies_us"], 0.99) / 1000,
     }
 
@@ -97,7 +99,7 @@ async def equal_load(target: Pinned, fleet: Fleet, rate: float, seconds: float) 
     other core."""
     cpu = cpu_seconds(target.pid)
     run = await fleet.run(seconds, rate)
-    return {"offered": rate, "throughput": run["results"] / run["seconds"],
+    return {"offered": rate, "throughput": run["results"] / run["seconds"], "answered": run["results"],
             "cpu_us_per_message": (cpu_seconds(target.pid) - cpu) / max(run["results"], 1) * 1e6,
             "errors": run["errors"]}
 
@@ -322,15 +324,21 @@ async def run_benchmark(config: BenchConfig, platform: BenchPlatform, flame_grap
             log(f"gateway, tracing {label}: closed loop, then CPU per message at {equal_rate:,.0f}/s")
 
             async def traced(gateway: Pinned, fleet: Fleet) -> dict[str, Any]:
-                await fleet.run(config.warmup_s)
+                warmup = await fleet.run(config.warmup_s)
                 measured = await closed_loop(gateway, fleet, config.measure_s)
                 await wait_drained(platform, 60)
                 measured["equal_load"] = await equal_load(gateway, fleet, equal_rate, config.half_load_s)
                 await wait_drained(platform, 60)
+                # each station's BootNotification and StatusNotification, then every loop's CALLs
+                measured["calls_answered"] = (2 * config.stations + warmup["results"] + measured["answered"]
+                                              + measured["equal_load"]["answered"])
                 return measured
 
-            results["tracing"][label] = await with_gateway(platform, tracing, config.stations,
-                                                           config.load_generators, traced)
+            spans_before = sink.spans
+            traced_run = await with_gateway(platform, tracing, config.stations, config.load_generators, traced)
+            # counted once the gateway has stopped and flushed: spans exported, not those its queue dropped
+            traced_run["spans_per_call"] = (sink.spans - spans_before) / max(traced_run["calls_answered"], 1)
+            results["tracing"][label] = traced_run
         log(f"gateway: memory at {', '.join(map(str, config.memory_points))} idle stations, then a reconnect storm "
             f"of {config.storm_stations}")
         results["memory"], results["storm"] = await memory_and_storm(platform, sampled, config, fd_limit)

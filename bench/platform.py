@@ -20,6 +20,7 @@ from pathlib import Path
 
 import asyncpg
 from aiohttp import web
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from prometheus_client.parser import text_string_to_metric_families
 
 from chargeplane.embedded import EmbeddedPostgres, EmbeddedRedis, free_port
@@ -185,13 +186,20 @@ def metric_sum(samples: Mapping[tuple[str, tuple[tuple[str, str], ...]], float],
     return sum(value for (sample, series), value in samples.items() if sample == name and wanted <= set(series))
 
 
+@dataclass
+class SpanSink:
+    url: str
+    spans: int = 0  # received so far: what the gateway exported, not what its exporter dropped
+
+
 @contextlib.asynccontextmanager
-async def otlp_sink() -> AsyncIterator[str]:
-    """An OTLP/HTTP endpoint that takes spans and drops them: the gateway pays for
-    making and exporting its spans, as in production, and nothing else."""
+async def otlp_sink() -> AsyncIterator[SpanSink]:
+    """An OTLP/HTTP endpoint that counts the spans it takes and drops them: the gateway pays
+    for making and exporting its spans, as in production, and nothing else."""
 
     async def accept(request: web.Request) -> web.Response:
-        await request.read()
+        export = ExportTraceServiceRequest.FromString(await request.read())
+        sink.spans += sum(len(scope.spans) for resource in export.resource_spans for scope in resource.scope_spans)
         return web.Response(content_type="application/x-protobuf", body=b"")
 
     app = web.Application()
@@ -200,7 +208,8 @@ async def otlp_sink() -> AsyncIterator[str]:
     await runner.setup()
     port = free_port()
     await web.TCPSite(runner, "127.0.0.1", port).start()
+    sink = SpanSink(f"http://127.0.0.1:{port}")
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield sink
     finally:
         await runner.cleanup()

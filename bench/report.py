@@ -87,6 +87,8 @@ def rows(results: dict[str, Any]) -> list[Row]:
     rate = tracing["off"]["equal_load"]["offered"]
     table.append(Row(f"gateway CPU per message at {rate:,.0f}/s, tracing off / 10% / 100%",
                      " / ".join(f"{cpu[label]:.0f}" for label in ("off", "10%", "100%")) + " us", "", None))
+    table.append(Row("spans exported per CALL, tracing 10% / 100%",
+                     f"{tracing['10%']['spans_per_call']:.2f} / {tracing['100%']['spans_per_call']:.2f}", "", None))
     for label in ("10%", "100%"):
         cost = 1 - cpu["off"] / cpu[label]
         table.append(Row(f"throughput cost of tracing {label} at equal load", f"{cost:.0%}",

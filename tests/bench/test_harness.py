@@ -31,6 +31,7 @@ def test_a_smoke_run_produces_every_figure_the_json_and_the_plot(tmp_path: Path)
     assert results["storm"]["accepted"] == results["storm"]["stations"] == results["storm"]["statuses_stored"]
     assert set(results["tracing"]) == {"off", "10%", "100%"}
     assert all(traced["equal_load"]["cpu_us_per_message"] > 0 for traced in results["tracing"].values())
+    assert results["tracing"]["off"]["spans_per_call"] == 0 < results["tracing"]["100%"]["spans_per_call"]
     assert all(row["value"] for row in results["table"])
     assert json_path.with_suffix(".png").stat().st_size > 10_000
     assert "telemetry ingest" in done.stdout and "gateway / peer" in done.stdout
