@@ -93,12 +93,15 @@ async def _bill(app: web.Application, sessions: list[SessionStopped]) -> list[we
         if priced:
             saved = dict(zip((session.session_id for session, _ in priced), await repository.save_bills(priced),
                              strict=True))
-    except Exception:
-        for session, bill in priced:  # the statement failed as a whole: each bill again alone
-            try:
-                [saved[session.session_id]] = await repository.save_bills([(session, bill)])
-            except Exception as exc:
-                answers[session.session_id] = _failed(session, exc)
+    except Exception as batch_error:
+        if len(priced) == 1:  # alone already: its error is its own
+            answers[priced[0][0].session_id] = _failed(priced[0][0], batch_error)
+        else:
+            for session, bill in priced:  # the statement failed as a whole: each bill again alone
+                try:
+                    [saved[session.session_id]] = await repository.save_bills([(session, bill)])
+                except Exception as exc:
+                    answers[session.session_id] = _failed(session, exc)
     for session_id, (bill, created) in saved.items():
         if created:
             log.info("billing transaction created", session_id=session_id, amount=bill["amount_incl_tax"],
