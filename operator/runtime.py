@@ -57,3 +57,7 @@ def configure_kopf(settings: kopf.OperatorSettings) -> None:
     settings.watching.client_timeout = 330
     settings.watching.connect_timeout = 30
     settings.networking.request_timeout = 30
+    # A status timer still reading the platform when its station is deleted holds the finalizer
+    # until kopf looks again, which is a minute later by default unless the resource changes.
+    settings.background.instant_exit_timeout = 1.0
+    settings.background.cancellation_polling = 1.0

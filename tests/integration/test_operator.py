@@ -23,6 +23,7 @@ import kmock
 import kopf
 import pytest
 import yaml
+from aiohttp import web
 from kubernetes_asyncio.client import Configuration
 
 from chargeplane.operator import handlers  # noqa: F401  (registers the handlers with kopf)
@@ -347,6 +348,52 @@ async def test_the_examples_make_the_platform_register_bill_show_live_status_and
         assert await billing_tariff() is None
 
     assert used_permissions(kube) == granted_permissions()
+
+
+async def test_a_station_is_deleted_promptly_while_its_status_read_is_in_flight(
+    run_operator: OperatorRunner, kubectl: Kubectl, platform_at_service_ports: Platform,
+    http: aiohttp.ClientSession, unused_tcp_port: int,
+) -> None:
+    # kopf lets a timer still running when its resource is deleted finish, and by default looks
+    # again only a minute later unless the resource changes meanwhile: here the gateway answers
+    # the status read only after the deletion handler is done, and the timer then writes nothing
+    platform = platform_at_service_ports
+    hold_reads, read_waiting, release_reads = asyncio.Event(), asyncio.Event(), asyncio.Event()
+    deregistered = asyncio.Event()  # the deletion handler's last call into the platform answered
+
+    async def forward(request: web.Request) -> web.Response:
+        """The operator's calls into the platform, the station view's GET held once `hold_reads` is set."""
+        path = request.match_info["path"]
+        if request.method == "GET" and path == "internal/stations/DEPOT-01" and hold_reads.is_set():
+            read_waiting.set()
+            await release_reads.wait()
+        async with http.request(request.method, f"http://{platform.host}:{request.match_info['port']}/{path}",
+                                params=request.query, data=await request.read(),
+                                headers={"Content-Type": request.content_type}) as answer:
+            if request.method == "DELETE" and path == "internal/auth/stations/DEPOT-01/password":
+                deregistered.set()
+            return web.Response(status=answer.status, body=await answer.read(), content_type=answer.content_type)
+
+    proxy = web.Application()
+    proxy.router.add_route("*", "/{port}/{path:.*}", forward)
+    runner = web.AppRunner(proxy)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", unused_tcp_port).start()
+    try:
+        async with run_operator(service_url_template=f"http://127.0.0.1:{unused_tcp_port}/{{port}}"):
+            await kubectl.apply(example("Tariff"))
+            await kubectl.apply(example("ChargingStation"))
+            await until(lambda: matching(kubectl.get("ChargingStation", "depot-01"),
+                                         lambda s: condition(s, "TariffBound").get("status") == "True"))
+            hold_reads.set()
+            await asyncio.wait_for(read_waiting.wait(), 10)
+            await kubectl.delete("ChargingStation", "depot-01")
+            await asyncio.wait_for(deregistered.wait(), 10)
+            await asyncio.sleep(1)  # for kopf to write down that the handler succeeded
+            release_reads.set()
+            await until(lambda: gone(kubectl.get("ChargingStation", "depot-01")), within_s=10)
+    finally:
+        await runner.cleanup()
 
 
 async def test_a_station_without_its_tariff_says_so_until_the_tariff_exists(
