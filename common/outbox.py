@@ -19,8 +19,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
@@ -74,6 +74,22 @@ async def insert_outbox_rows(conn: asyncpg.Connection, rows: Sequence[OutboxRow]
             " ON CONFLICT (idempotency_key) DO NOTHING",
             *(list(column) for column in zip(*rows, strict=True)),
         )
+
+
+@dataclass(slots=True)
+class PendingOutbox:
+    """A transaction's events for other services, written in one statement before its commit."""
+
+    source: str
+    rows: list[OutboxRow] = field(default_factory=list)
+
+    def enqueue(self, events: Iterable[OutboxEvent], traceparent: str | None) -> None:
+        """Queue events; they are written in this order."""
+        self.rows.extend(outbox_row(self.source, event, traceparent) for event in events)
+
+    async def write(self, conn: asyncpg.Connection) -> None:
+        await insert_outbox_rows(conn, self.rows)
+        self.rows.clear()
 
 
 class _Retry(Exception):

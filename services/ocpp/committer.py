@@ -16,13 +16,13 @@ item fails only its own station's message.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 import asyncpg
 
-from chargeplane.common.outbox import OutboxEvent, OutboxRow, insert_outbox_rows, outbox_row
+from chargeplane.common.outbox import PendingOutbox
 from chargeplane.common.tracing import untraced
 
 T = TypeVar("T")
@@ -41,16 +41,7 @@ class Transaction:
     """What one batch's work sees: the connection, and the batch's outbox."""
 
     conn: asyncpg.Connection
-    source: str
-    _outbox: list[OutboxRow] = field(default_factory=list)
-
-    def enqueue(self, events: Iterable[OutboxEvent], traceparent: str | None) -> None:
-        """Queue events for another service; they commit with the batch, in this order."""
-        self._outbox.extend(outbox_row(self.source, event, traceparent) for event in events)
-
-    async def flush_outbox(self) -> None:
-        await insert_outbox_rows(self.conn, self._outbox)
-        self._outbox.clear()
+    outbox: PendingOutbox  # events for other services: they commit with the batch
 
 
 class SetWrite(Generic[T]):
@@ -163,11 +154,11 @@ class GroupCommitter:
         results: dict[int, Any] = {}
         by_kind: dict[SetWrite[Any], list[_Pending]] = {}
         async with self._pool.acquire() as conn, conn.transaction():
-            tx = Transaction(conn, self._source)
+            tx = Transaction(conn, PendingOutbox(self._source))
             for pending in live:
                 by_kind.setdefault(pending.set_write, []).append(pending)
             for set_write, items in by_kind.items():
                 for pending, result in zip(items, await set_write.write(tx, [p.item for p in items]), strict=True):
                     results[id(pending)] = result
-            await tx.flush_outbox()
+            await tx.outbox.write(conn)
         return results

@@ -166,7 +166,7 @@ async def _boot(tx: Transaction, items: Sequence[tuple[str, dict[str, Any], date
     for station_id, _, now, traceparent in items:
         if station_id not in by_station:
             continue
-        tx.enqueue([OutboxEvent("sessions", STATION_BOOTED, f"booted:{station_id}:{uuid.uuid4()}", {
+        tx.outbox.enqueue([OutboxEvent("sessions", STATION_BOOTED, f"booted:{station_id}:{uuid.uuid4()}", {
             "station_id": station_id,
             "booted_at": now.isoformat(),
             "open_transactions": [
@@ -214,10 +214,12 @@ async def _meter_values(tx: Transaction, items: Sequence[MeterValuesWrite]) -> l
     # One event for many stations: one outbox row, one request to telemetry, one INSERT
     # there. Capped, so that one request stays well inside the relay's timeout.
     for start in range(0, len(items), METER_VALUES_PER_EVENT):
-        tx.enqueue([OutboxEvent("telemetry", METER_VALUES_BATCH, f"meter-values:{uuid.uuid4()}", {"meter_values": [
-            {"station_id": i.station_id, "connector_id": i.connector_id, "transaction_id": i.transaction_id,
-             "meter_value": i.meter_value} for i in items[start : start + METER_VALUES_PER_EVENT]
-        ]})], None)
+        tx.outbox.enqueue([OutboxEvent("telemetry", METER_VALUES_BATCH, f"meter-values:{uuid.uuid4()}", {
+            "meter_values": [
+                {"station_id": i.station_id, "connector_id": i.connector_id, "transaction_id": i.transaction_id,
+                 "meter_value": i.meter_value} for i in items[start : start + METER_VALUES_PER_EVENT]
+            ],
+        })], None)
     return [None] * len(items)
 
 
@@ -288,7 +290,7 @@ async def _start_transactions(tx: Transaction, items: Sequence[StartWrite]) -> l
         if row and row["transaction_id"] is not None and not row["transaction_ended"]:
             superseded = {"transaction_id": row["transaction_id"], "meter_wh": row["meter_wh"],
                           "meter_at": row["meter_at"].isoformat() if row["meter_at"] else None}
-        tx.enqueue([OutboxEvent("sessions", SESSION_START, f"session-start:{transaction_id}", {
+        tx.outbox.enqueue([OutboxEvent("sessions", SESSION_START, f"session-start:{transaction_id}", {
             "transaction_id": transaction_id, "station_id": item.station_id, "connector_id": item.connector_id,
             "id_tag": item.id_tag, "meter_start_wh": item.meter_start, "started_at": item.started_at.isoformat(),
             "reservation_id": item.reservation_id, "traceparent": item.traceparent, "superseded": superseded,
@@ -332,7 +334,7 @@ async def _stop(tx: Transaction, items: Sequence[StopWrite]) -> list[str | None]
                     "station_id": i.station_id, "connector_id": row["connector_id"] if row else 0,
                     "transaction_id": i.transaction_id, "meter_value": i.transaction_data,
                 }))
-        tx.enqueue(events, i.traceparent)
+        tx.outbox.enqueue(events, i.traceparent)
     sites = await charging_profiles.transactions_changed(tx.conn, [i.station_id for i in items])
     return [sites.get(i.station_id) for i in items]
 

@@ -18,7 +18,7 @@ import structlog
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from chargeplane.common.outbox import OutboxEvent, OutboxRow, insert_outbox_rows, outbox_row
+from chargeplane.common.outbox import OutboxEvent, PendingOutbox
 
 from .models import SessionStart, SessionStop
 
@@ -77,10 +77,7 @@ class Changes:
 
     started: list[asyncpg.Record] = field(default_factory=list)
     closed: list[asyncpg.Record] = field(default_factory=list)
-    outbox: list[OutboxRow] = field(default_factory=list)
-
-    def enqueue(self, events: Sequence[OutboxEvent], traceparent: str | None) -> None:
-        self.outbox.extend(outbox_row(SOURCE, event, traceparent) for event in events)
+    outbox: PendingOutbox = field(default_factory=lambda: PendingOutbox(SOURCE))
 
 
 # One event's work inside a transaction shared with others: returns the event's answer.
@@ -111,7 +108,7 @@ def start_work(start: SessionStart, traceparent: str | None) -> SessionWork:
             session = await conn.fetchrow(
                 f"SELECT {SESSION_COLUMNS} FROM charging_sessions WHERE id = $1 FOR UPDATE", start.transaction_id
             )
-        changes.enqueue([_bill_event(c) for c in closed], traceparent)
+        changes.outbox.enqueue([_bill_event(c) for c in closed], traceparent)
         changes.closed.extend(closed)
         if session["status"] == "active":
             changes.started.append(session)
@@ -144,7 +141,7 @@ def stop_work(stop: SessionStop, traceparent: str | None) -> SessionWork:
         key_suffix = "" if session["status"] == "active" else ":station"
         closed = await _close(conn, session["id"], stop.meter_stop_wh, stop.stopped_at, stop.reason,
                               "station", stop.id_tag)
-        changes.enqueue([_bill_event(closed, key_suffix, stop.awaited_readings)], traceparent)
+        changes.outbox.enqueue([_bill_event(closed, key_suffix, stop.awaited_readings)], traceparent)
         changes.closed.append(closed)
         return "stopped", _jsonable(closed)
 
@@ -167,7 +164,7 @@ def reboot_work(station_id: str, abandoned: list[Any], traceparent: str | None) 
             meter = item.meter_wh if item.meter_wh is not None else session["meter_start_wh"]
             closed.append(await _close(conn, session["id"], meter, item.meter_at or session["started_at"],
                                        "Reboot", "reboot"))
-        changes.enqueue([_bill_event(c) for c in closed], traceparent)
+        changes.outbox.enqueue([_bill_event(c) for c in closed], traceparent)
         changes.closed.extend(closed)
         return len(closed)
 
@@ -185,7 +182,7 @@ class SessionRepository:
         changes = Changes()
         async with self._pool.acquire() as conn, conn.transaction():
             answers = [await work(conn, changes) for work in works]
-            await insert_outbox_rows(conn, changes.outbox)
+            await changes.outbox.write(conn)
             await self._cache_active(changes.started)
         uncached = []
         for session in changes.closed:
