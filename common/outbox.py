@@ -143,8 +143,11 @@ class OutboxRelay:
                 continue
             delay = self._settings.outbox_retry_min
             if not more:
+                # asyncio.timeout, not wait_for: on Python 3.11 wait_for swallows a cancellation
+                # that comes in the same turn as the wakeup, and the relay would never stop
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(wakeup.wait(), POLL_INTERVAL)
+                    async with asyncio.timeout(POLL_INTERVAL):
+                        await wakeup.wait()
 
     async def deliver_pending(self, destination: str) -> bool:
         """Deliver one round of events in order; True when more may be waiting (the round

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from decimal import Decimal
 
 import aiohttp
@@ -287,3 +288,24 @@ async def test_a_round_reads_no_more_payload_than_its_budget_and_says_more_may_w
                         {"telemetry": platform.url("telemetry")})
     assert [await relay.deliver_pending("telemetry") for _ in range(4)] == [True, True, True, False]
     assert await platform.db.fetchval("SELECT count(DISTINCT station_id) FROM telemetry_data") == 3
+
+
+async def test_a_relay_woken_as_it_is_cancelled_stops(platform, http) -> None:
+    """New events committed just as the service shuts down must not keep its relay running:
+    on Python 3.11 `asyncio.wait_for` returns the wait's result instead of raising when both
+    happen in one turn of the loop, and the relay would wait again, forever."""
+    from chargeplane.common.settings import ServiceSettings
+
+    relay = OutboxRelay(platform.db, http, ServiceSettings(service_name="shutdown-test"),
+                        {"telemetry": platform.url("telemetry")})
+    running = asyncio.create_task(relay.run())
+    await asyncio.sleep(0.5)  # nothing to deliver: the relay is waiting to be woken
+    relay.wake()
+    running.cancel()
+    try:
+        done, _ = await asyncio.wait([running], timeout=5)
+        assert running in done, "the relay did not stop"
+        assert running.cancelled()
+    finally:
+        running.cancel()  # a relay that missed the first cancellation takes a second one
+        await asyncio.wait([running], timeout=5)
