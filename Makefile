@@ -57,8 +57,21 @@ lint: $(STAMP) ## ruff, and the import contracts that keep the services apart
 	$(BIN)/ruff check .
 	cd /tmp && $(CURDIR)/$(BIN)/lint-imports $(CURDIR)/pyproject.toml
 
-images: ## build the one image (services, operator, emulator, migrations) as chargeplane:<version>
-	docker build --build-arg VERSION=$(VERSION) --tag $(IMAGE) .
+# The Dockerfile's base; scripts/build-base-image.sh makes localhost/chargeplane-base:bookworm from
+# Debian's packages where no registry can be reached (`make base-image`).
+BASE_IMAGE ?= python:3.11-slim
+
+images: ## build the one image (services, operator, emulator, migrations) as chargeplane:<version>, with podman or docker
+	scripts/build-image.sh $(IMAGE) $(VERSION) $(BASE_IMAGE)
+
+base-image: ## a base image from Debian's packages alone (mmdebstrap), for machines that reach no image registry
+	scripts/build-base-image.sh
+
+tools: ## build etcd, kube-apiserver, kube-controller-manager, kubectl and Jaeger from their Go modules (cached in ~/.cache/chargeplane/tools)
+	scripts/build-tools.sh
+
+cluster: $(STAMP) ## a real Kubernetes control plane on loopback (after make tools); prints its KUBECONFIG, Ctrl-C stops it
+	PYTHONPATH=tests $(BIN)/python -m support.controlplane up
 
 sync-crds: ## copy crds/*.yaml into the chart (helm packages no symlinks; a test compares the two)
 	rm -rf charts/chargeplane/crds
@@ -85,4 +98,4 @@ kind-down: ## delete the kind cluster
 clean: ## remove the virtualenv and local data
 	rm -rf $(VENV) .data build
 
-.PHONY: help install demo up test chaos screenshot bench lint clean images sync-crds chart-check kind-up e2e kind-down
+.PHONY: help install demo up test chaos screenshot bench lint clean images base-image tools cluster sync-crds chart-check kind-up e2e kind-down

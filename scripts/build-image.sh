@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# `make images`: the one ChargePlane image, built with podman (preferred) or docker.
+#
+#   scripts/build-image.sh TAG VERSION [BASE_IMAGE]
+#
+# BASE_IMAGE (default python:3.11-slim from Docker Hub) may be the Debian-built base of
+# scripts/build-base-image.sh on a machine without registry access. With podman the build
+# also gets this machine's pip configuration and CA bundle, so that its `pip install` reaches
+# PyPI the way the host does (through a mirror or a proxy's CA), and rlimits at or below the
+# machine's hard limits (runc refuses to set higher ones; see scripts/podman-args.sh).
+set -euo pipefail
+tag=$1 version=$2 base=${3:-python:3.11-slim}
+root=$(cd "$(dirname "$0")/.." && pwd)
+engine=$(command -v podman || command -v docker || true)
+[ -n "$engine" ] || { echo "build-image: neither podman nor docker is installed" >&2; exit 1; }
+args=(build --build-arg "VERSION=$version" --build-arg "BASE_IMAGE=$base" --tag "$tag")
+if [ "$(basename "$engine")" = podman ]; then
+  # shellcheck source=podman-args.sh
+  . "$root/scripts/podman-args.sh"
+  args=("${podman_global[@]}" "${args[@]}" "${podman_limits[@]}")
+  for file in /etc/pip.conf /etc/ssl/certs/ca-certificates.crt; do
+    [ -f "$file" ] && args+=(--volume "$file:$file:ro")
+  done
+fi
+exec "$engine" "${args[@]}" "$root"
