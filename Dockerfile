@@ -4,8 +4,13 @@
 #   chargeplane-emulator ...                                            emulated stations
 #   chargeplane migrate                                                 database migrations
 # Build: make images (tags chargeplane:<version from pyproject.toml>).
+#
+# BASE_IMAGE is any Debian-like image with Python 3.11+ and its venv module: python:3.11-slim by
+# default; scripts/build-base-image.sh makes one from Debian's packages where no registry is
+# reachable (`make images BASE_IMAGE=localhost/chargeplane-base:bookworm`).
+ARG BASE_IMAGE=python:3.11-slim
 
-FROM python:3.11-slim AS builder
+FROM ${BASE_IMAGE} AS builder
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1
 RUN python -m venv /opt/chargeplane
 WORKDIR /src
@@ -21,7 +26,7 @@ COPY bench bench
 # A regular (not editable) install builds the wheel and installs it with its dependencies.
 RUN /opt/chargeplane/bin/pip install --upgrade pip && /opt/chargeplane/bin/pip install . && rm -rf /src
 
-FROM python:3.11-slim
+FROM ${BASE_IMAGE}
 ARG VERSION=dev
 LABEL org.opencontainers.image.title="chargeplane" \
       org.opencontainers.image.description="ChargePlane OCPP 1.6J CSMS: services, operator, emulator" \

@@ -172,10 +172,10 @@ def cmd_up(args: argparse.Namespace) -> int:
         tls_port = TLS_PORT + args.port_offset
         processes = start_services(ports, database_url, redis_url, data_dir,
                                    extra_env={"JWT_SECRET": _jwt_secret(data_dir)},
-                                   gateway_env=pki.gateway_environment(tls_port))
-        urls = service_urls(ports)
-        ocpp_url = f"ws://127.0.0.1:{ports['ocpp']}/ocpp"
-        ocpp_tls_url = f"wss://127.0.0.1:{tls_port}/ocpp"
+                                   gateway_env=pki.gateway_environment(tls_port), host=args.host)
+        urls = service_urls(ports, args.host)
+        ocpp_url = f"ws://{args.host}:{ports['ocpp']}/ocpp"
+        ocpp_tls_url = f"wss://{args.host}:{tls_port}/ocpp"
         env = {"DATABASE_URL": database_url, "REDIS_URL": redis_url, "OCPP_URL": ocpp_url,
                "OCPP_TLS_URL": ocpp_tls_url, "PLATFORM_CA_FILE": str(pki.ca_certificate),
                **{f"{name.upper()}_URL": url for name, url in urls.items() if name != "ocpp"},
@@ -223,6 +223,10 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--postgres-port", type=int, default=55432)
     up.add_argument("--redis-port", type=int, default=56379)
     up.add_argument("--port-offset", type=int, default=0, help="added to every service port (8081-8084)")
+    # e.g. another loopback address, so that a second platform keeps the default ports (the
+    # operator's tests point CHARGEPLANE_SERVICE_URL_TEMPLATE at one). The services' internal
+    # APIs have no authentication: keep this on loopback or a private network.
+    up.add_argument("--host", default="127.0.0.1", help="the address every service listens on (default: %(default)s)")
     up.set_defaults(func=cmd_up)
 
     demo = sub.add_parser("demo", help="run the platform and a fleet of emulated stations, then summarise")

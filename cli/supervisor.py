@@ -45,18 +45,19 @@ def python_module(module: str, *args: str) -> list[str]:
     return [sys.executable, "-P", "-m", module, *args]
 
 
-def service_urls(ports: Mapping[str, int]) -> dict[str, str]:
-    return {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
+def service_urls(ports: Mapping[str, int], host: str = "127.0.0.1") -> dict[str, str]:
+    return {name: f"http://{host}:{port}" for name, port in ports.items()}
 
 
 def service_environment(name: str, port: int, ports: Mapping[str, int], database_url: str, redis_url: str,
-                        base: Mapping[str, str], own: Mapping[str, str] | None = None) -> dict[str, str]:
+                        base: Mapping[str, str], own: Mapping[str, str] | None = None,
+                        host: str = "127.0.0.1") -> dict[str, str]:
     """`own`: what the platform sets for this service alone (the gateway's TLS listener and CA).
     An explicit `<SERVICE>__<NAME>` in `base` comes last, so it wins over everything."""
-    urls = service_urls(ports)
+    urls = service_urls(ports, host)
     env = dict(base)
     env.update({
-        "SERVICE_NAME": name.replace("_", "-"), "HOST": "127.0.0.1", "PORT": str(port),
+        "SERVICE_NAME": name.replace("_", "-"), "HOST": host, "PORT": str(port),
         "DATABASE_URL": database_url, "REDIS_URL": redis_url,
         **{f"{service.upper()}_URL": url for service, url in urls.items() if service not in ("ocpp", "api_gateway")},
         **({"OCPP_HTTP_URL": urls["ocpp"]} if "ocpp" in urls else {}),
@@ -143,9 +144,9 @@ def wait_ready(url: str, timeout: float, process: SupervisedProcess) -> None:
 
 def start_services(ports: Mapping[str, int], database_url: str, redis_url: str, data_dir: Path,
                    extra_env: Mapping[str, str] | None = None,
-                   gateway_env: Mapping[str, str] | None = None) -> list[SupervisedProcess]:
-    """Start every service; logs go to `data_dir/logs`, pids to `data_dir/pids`. `gateway_env`
-    is the ocpp gateway's own (its TLS listener and CA)."""
+                   gateway_env: Mapping[str, str] | None = None, host: str = "127.0.0.1") -> list[SupervisedProcess]:
+    """Start every service, listening on `host`; logs go to `data_dir/logs`, pids to
+    `data_dir/pids`. `gateway_env` is the ocpp gateway's own (its TLS listener and CA)."""
     log_dir, pid_dir = data_dir / "logs", data_dir / "pids"
     log_dir.mkdir(parents=True, exist_ok=True)
     pid_dir.mkdir(parents=True, exist_ok=True)
@@ -153,11 +154,11 @@ def start_services(ports: Mapping[str, int], database_url: str, redis_url: str, 
     processes = []
     for name, port in ports.items():
         env = service_environment(name, port, ports, database_url, redis_url, base,
-                                  gateway_env if name == "ocpp" else None)
+                                  gateway_env if name == "ocpp" else None, host)
         process = SupervisedProcess(name, python_module(f"chargeplane.services.{name}"), env, log_dir / f"{name}.log",
                                     pid_dir / f"{name}.pid")
         process.start()
         processes.append(process)
     for process in processes:
-        wait_ready(f"http://127.0.0.1:{ports[process.name]}", 60, process)
+        wait_ready(f"http://{host}:{ports[process.name]}", 60, process)
     return processes

@@ -42,6 +42,3 @@ MANAGED_BY = "chargeplane-operator"
 
 # Every platform service serves Prometheus metrics here, on its one port (common/web.py).
 METRICS_PATH = "/metrics"
-
-# The operator's own pod: kopf's liveness endpoint (GET /healthz) for the chart's probe.
-LIVENESS_PORT = 8080

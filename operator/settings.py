@@ -38,3 +38,5 @@ class OperatorSettings(BaseSettings):
     retry_delay: float = 10.0
     # how the operator reaches a namespace's services; tests point it elsewhere
     service_url_template: str = "http://chargeplane-{service}.{namespace}.svc:{port}"
+    # kopf's liveness endpoint (GET /healthz on all addresses); the chart's probe asks this port
+    liveness_port: int = 8080

@@ -113,15 +113,17 @@ def test_the_cluster_role_grants_exactly_the_operators_rules(render: Render) -> 
     assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "chargeplane-operator", "namespace": NAMESPACE}]
 
 
-def test_the_operator_runs_alone_with_a_liveness_probe(render: Render) -> None:
-    spec = the_one(render(), "Deployment", "chargeplane-operator")["spec"]
+def test_the_operator_runs_alone_with_a_liveness_probe_on_the_port_it_serves(render: Render) -> None:
+    spec = the_one(render(sets=("operator.livenessPort=9811",)), "Deployment", "chargeplane-operator")["spec"]
     assert (spec["replicas"], spec["strategy"]["type"]) == (1, "Recreate")
     pod = spec["template"]["spec"]
     operator = pod["containers"][0]
-    assert operator["command"] == ["python", "-m", "chargeplane.operator"]
+    assert operator["command"] == ["python", "-m", "chargeplane.operator"] and "args" not in operator
     probe_port = next(p["containerPort"] for p in operator["ports"] if p["name"] == operator["livenessProbe"]
                       ["httpGet"]["port"])
-    assert operator["args"] == [f"--liveness=http://0.0.0.0:{probe_port}/healthz"]
+    served = OperatorSettings(**{e["name"].removeprefix("CHARGEPLANE_").lower(): e["value"]
+                                 for e in operator["env"] if "value" in e}).liveness_port
+    assert probe_port == served == 9811
     assert [c["command"] for c in pod["initContainers"]] == [["chargeplane", "migrate"]]
     assert pod["securityContext"]["runAsNonRoot"] is True
 

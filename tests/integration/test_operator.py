@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import random
-import socket
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -38,6 +36,7 @@ from chargeplane.operator.constants import (
 )
 from chargeplane.operator.rbac import RULES
 from chargeplane.operator.settings import OperatorSettings
+from support.platform import free_loopback_host
 from support.station import RawStation, now_z
 from support.waiting import wait_for
 
@@ -130,22 +129,6 @@ async def kubectl(kube: kmock.KubernetesEmulator) -> AsyncIterator[Kubectl]:
                                      connector=aiohttp.TCPConnector(force_close=True),
                                      timeout=aiohttp.ClientTimeout(total=5)) as http:
         yield Kubectl(http)
-
-
-def free_loopback_host() -> str:
-    """A loopback address (Linux routes all of 127/8 to lo) where the services' own ports are free:
-    other test runs and `chargeplane up` on this machine use the same ports elsewhere."""
-    rng = random.SystemRandom()
-    for _ in range(100):
-        host = f"127.{rng.randrange(1, 255)}.{rng.randrange(256)}.{rng.randrange(1, 255)}"
-        try:
-            for port in PLATFORM_SERVICES.values():
-                with socket.socket() as probe:
-                    probe.bind((host, port))
-        except OSError:
-            continue
-        return host
-    raise RuntimeError("no loopback address with the services' ports free")
 
 
 @pytest.fixture

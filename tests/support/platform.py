@@ -33,21 +33,36 @@ class RunningPlatform:
         return done.stdout
 
 
-def _ports_free(ports: list[int]) -> bool:
+def _ports_free(ports: list[int], host: str = "127.0.0.1") -> bool:
     for port in ports:
         with socket.socket() as sock:
             try:
-                sock.bind(("127.0.0.1", port))
+                sock.bind((host, port))
             except OSError:
                 return False
     return True
 
 
+def free_loopback_host() -> str:
+    """A loopback address (Linux routes all of 127/8 to lo) where the services' default ports are
+    free: other test runs and `chargeplane up` on this machine use the same ports elsewhere."""
+    rng = random.SystemRandom()
+    for _ in range(100):
+        host = f"127.{rng.randrange(1, 255)}.{rng.randrange(256)}.{rng.randrange(1, 255)}"
+        if _ports_free([*SERVICES.values(), TLS_PORT], host):
+            return host
+    raise RuntimeError("no loopback address with the services' ports free")
+
+
 @contextmanager
-def running_platform(log_path: Path, extra_env: dict[str, str] | None = None) -> Iterator[RunningPlatform]:
+def running_platform(log_path: Path, extra_env: dict[str, str] | None = None,
+                     host: str | None = None) -> Iterator[RunningPlatform]:
     """`chargeplane up` on embedded servers of its own, unless `extra_env` names
-    `DATABASE_URL` / `REDIS_URL` (the caller's servers, e.g. ones it crashes on purpose)."""
-    while True:
+    `DATABASE_URL` / `REDIS_URL` (the caller's servers, e.g. ones it crashes on purpose).
+    With `host` (see free_loopback_host) the services listen there on their default ports,
+    else on 127.0.0.1 with the ports moved by a free offset."""
+    offset = 0
+    while host is None:
         offset = random.randrange(5000, 22000, 10)  # below the ephemeral port range
         if _ports_free([port + offset for port in (*SERVICES.values(), TLS_PORT)]):
             break
@@ -58,6 +73,7 @@ def running_platform(log_path: Path, extra_env: dict[str, str] | None = None) ->
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
             python_module("chargeplane", "up", "--data-dir", str(data_dir), "--port-offset", str(offset),
+                          "--host", host or "127.0.0.1",
                           "--postgres-port", str(free_port()), "--redis-port", str(free_port())),
             env=env, stdout=log, stderr=subprocess.STDOUT,
         )
