@@ -8,6 +8,10 @@ API_VERSION = f"{GROUP}/{VERSION}"
 STATIONS = "chargingstations"
 TARIFFS = "tariffs"
 FINALIZER = "chargeplane.io/finalizer"
+# A Tariff annotated `chargeplane.io/deletion-protection: "false"` is not held (no finalizer) while
+# stations bill with it: the chart's default Tariff, which `helm uninstall` deletes together
+# with the operator's ServiceAccount and RBAC, so nobody would be left to let it go.
+DELETION_PROTECTION = "chargeplane.io/deletion-protection"
 
 # service name -> port; a namespace's platform has a Deployment and Service of each,
 # named `chargeplane-<service>`

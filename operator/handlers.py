@@ -9,7 +9,7 @@ import kopf
 
 from . import stations, tariffs
 from .builders import OwnerReference
-from .constants import GROUP, STATIONS, TARIFFS, VERSION
+from .constants import DELETION_PROTECTION, GROUP, STATIONS, TARIFFS, VERSION
 from .kube import connection_info
 from .runtime import configure_kopf, open_runtime
 from .settings import OperatorSettings
@@ -20,6 +20,11 @@ STATUS_INTERVAL = OperatorSettings().status_interval
 
 def _not_deleting(meta: kopf.Meta, **_: Any) -> bool:
     return not meta.get("deletionTimestamp")
+
+
+def _protected(annotations: kopf.Annotations, **_: Any) -> bool:
+    """kopf holds a resource with its finalizer only while a non-optional deletion handler matches it."""
+    return annotations.get(DELETION_PROTECTION, "true") != "false"
 
 
 # ----- operator lifecycle -----------------------------------------------------------------------
@@ -118,7 +123,7 @@ async def apply_tariff(namespace: str, name: str, spec: kopf.Spec, status: kopf.
     )
 
 
-@kopf.on.delete(GROUP, VERSION, TARIFFS)
+@kopf.on.delete(GROUP, VERSION, TARIFFS, when=_protected)
 async def delete_tariff(namespace: str, name: str, status: kopf.Status, meta: kopf.Meta, retry: int,
                         patch: kopf.Patch, memo: kopf.Memo, logger: kopf.Logger,
                         station_owners: kopf.Index[str, dict[str, Any]], **_: Any) -> None:
@@ -127,3 +132,9 @@ async def delete_tariff(namespace: str, name: str, status: kopf.Status, meta: ko
         memo.runtime, namespace=namespace, name=name, status=status, generation=meta.get("generation"),
         users=users, retry=retry, patch_status=patch.status, logger=logger,
     )
+
+
+@kopf.on.delete(GROUP, VERSION, TARIFFS, when=kopf.not_(_protected), optional=True)
+async def forget_unprotected_tariff(namespace: str, name: str, memo: kopf.Memo, logger: kopf.Logger,
+                                    **_: Any) -> None:
+    await tariffs.forget_tariff(memo.runtime, namespace=namespace, name=name, logger=logger)

@@ -54,3 +54,17 @@ async def delete_tariff(runtime: Runtime, *, namespace: str, name: str, status: 
         message = f"stations still bill with this tariff: {', '.join(sorted(users))}"
         note_condition(patch_status, status, DELETABLE, False, "InUse", message, generation=generation)
         raise kopf.TemporaryError(message, delay=runtime.settings.retry_delay)
+
+
+async def forget_tariff(runtime: Runtime, *, namespace: str, name: str, logger: kopf.Logger) -> None:
+    """A Tariff without deletion protection is gone already: remove it from billing if billing
+    can be reached and no station bills with it, else leave it there (billing keeps pricing its
+    stations' sessions with it)."""
+    tariff_id = billing_tariff_id(namespace, name)
+    try:
+        users = await runtime.platform.delete_tariff(namespace, tariff_id)
+    except (PlatformUnavailable, PlatformRejected) as exc:
+        logger.info(f"tariff {tariff_id} was left in billing: {exc}")
+        return
+    if users:
+        logger.info(f"tariff {tariff_id} was left in billing: stations bill with it: {', '.join(sorted(users))}")
