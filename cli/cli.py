@@ -9,6 +9,7 @@ import secrets
 import signal
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import asyncpg
@@ -17,8 +18,9 @@ from chargeplane.common.db import create_pool, migrate
 from chargeplane.common.logs import configure_logging, get_logger
 from chargeplane.common.station_ids import STATION_ID_RULE, is_valid_station_id
 
+from .jaeger import JAEGER_BINARY_ENV, JaegerPorts, find_jaeger, start_jaeger
 from .pki import ensure_platform_pki
-from .supervisor import SERVICES, TLS_PORT, service_urls, start_services
+from .supervisor import SERVICES, TLS_PORT, SupervisedProcess, service_urls, start_services
 
 log = get_logger(__name__)
 DEFAULT_DATA_DIR = Path(".data")
@@ -139,6 +141,28 @@ def _jwt_secret(data_dir: Path) -> str:
     return path.read_text().strip()
 
 
+@dataclass(frozen=True)
+class RunningJaeger:
+    process: SupervisedProcess
+    ports: JaegerPorts
+
+
+def _start_jaeger(args: argparse.Namespace, data_dir: Path) -> RunningJaeger | None:
+    """Jaeger beside the platform: with --jaeger=on, or =auto (the default) when a binary is found
+    and no OTEL_EXPORTER_OTLP_ENDPOINT sends the traces elsewhere."""
+    if args.jaeger == "off" or (args.jaeger == "auto" and os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT")):
+        return None
+    binary = find_jaeger()
+    if binary is None:
+        if args.jaeger == "on":
+            sys.exit(f"no jaeger binary: `make tools` builds one, or set ${JAEGER_BINARY_ENV} to a Jaeger v2 binary")
+        return None
+    ports = JaegerPorts.moved_by(args.port_offset, args.host)
+    process = start_jaeger(binary, ports, data_dir)
+    log.info("jaeger started", ui=ports.ui_url, otlp=ports.otlp_endpoint, binary=str(binary))
+    return RunningJaeger(process, ports)
+
+
 def cmd_up(args: argparse.Namespace) -> int:
     from .embedded import EmbeddedPostgres, EmbeddedRedis
 
@@ -170,16 +194,21 @@ def cmd_up(args: argparse.Namespace) -> int:
         ports = {name: port + args.port_offset for name, port in SERVICES.items()}
         pki = ensure_platform_pki(data_dir / "pki")
         tls_port = TLS_PORT + args.port_offset
-        processes = start_services(ports, database_url, redis_url, data_dir,
-                                   extra_env={"JWT_SECRET": _jwt_secret(data_dir)},
-                                   gateway_env=pki.gateway_environment(tls_port), host=args.host)
+        jaeger = _start_jaeger(args, data_dir)
+        # started first, it is stopped last: the services flush their spans to it as they stop
+        processes = [jaeger.process] if jaeger else []
+        tracing_env = {"OTEL_EXPORTER_OTLP_ENDPOINT": jaeger.ports.otlp_endpoint} if jaeger else {}
+        processes += start_services(ports, database_url, redis_url, data_dir,
+                                    extra_env={"JWT_SECRET": _jwt_secret(data_dir), **tracing_env},
+                                    gateway_env=pki.gateway_environment(tls_port), host=args.host)
         urls = service_urls(ports, args.host)
         ocpp_url = f"ws://{args.host}:{ports['ocpp']}/ocpp"
         ocpp_tls_url = f"wss://{args.host}:{tls_port}/ocpp"
         env = {"DATABASE_URL": database_url, "REDIS_URL": redis_url, "OCPP_URL": ocpp_url,
                "OCPP_TLS_URL": ocpp_tls_url, "PLATFORM_CA_FILE": str(pki.ca_certificate),
                **{f"{name.upper()}_URL": url for name, url in urls.items() if name != "ocpp"},
-               "OCPP_HTTP_URL": urls["ocpp"], "API_URL": f"{urls['api_gateway']}/api/v1"}
+               "OCPP_HTTP_URL": urls["ocpp"], "API_URL": f"{urls['api_gateway']}/api/v1",
+               **({"JAEGER_UI_URL": jaeger.ports.ui_url} if jaeger else {})}
         (data_dir / "platform.env").write_text("".join(f"{k}={v}\n" for k, v in env.items()))
         print("\nChargePlane is up.\n")
         print(f"  OCPP 1.6J gateway   {ocpp_url}/{{station_id}}")
@@ -187,6 +216,8 @@ def cmd_up(args: argparse.Namespace) -> int:
         print(f"  public API          {urls['api_gateway']}/api/v1 (OpenAPI: /api/v1/openapi.json)")
         for name in ("sessions", "billing", "telemetry", "auth"):
             print(f"  {name:<19} {urls[name]}")
+        if jaeger:
+            print(f"  traces (Jaeger)     {jaeger.ports.ui_url} (OTLP: {jaeger.ports.otlp_endpoint})")
         print(f"  PostgreSQL          {database_url}")
         print(f"  Redis               {redis_url}")
         print(f"  logs                {data_dir / 'logs'}")
@@ -227,6 +258,10 @@ def build_parser() -> argparse.ArgumentParser:
     # operator's tests point CHARGEPLANE_SERVICE_URL_TEMPLATE at one). The services' internal
     # APIs have no authentication: keep this on loopback or a private network.
     up.add_argument("--host", default="127.0.0.1", help="the address every service listens on (default: %(default)s)")
+    up.add_argument("--jaeger", choices=("auto", "on", "off"), default="auto",
+                    help="run Jaeger beside the platform and send it the traces: auto (the default) when a jaeger "
+                         "binary is found (make tools, $CHARGEPLANE_JAEGER, the PATH) and OTEL_EXPORTER_OTLP_ENDPOINT "
+                         "is not set")
     up.set_defaults(func=cmd_up)
 
     demo = sub.add_parser("demo", help="run the platform and a fleet of emulated stations, then summarise")

@@ -101,6 +101,8 @@ def run_demo(args: argparse.Namespace) -> int:
         ("meter values stored", f"{summary['meter_values']}"),
         ("one session's trace id", summary["trace_id"] or "-"),
     ]
+    if summary["trace_id"] and env.get("JAEGER_UI_URL"):
+        rows.append(("its trace in Jaeger", f"{env['JAEGER_UI_URL']}/trace/{summary['trace_id']}"))
     for label, value in rows:
         print(f"  {label:<24} {value}")
     print(f"\nPlatform log: {log_path}; service logs: {data_dir / 'logs'}")

@@ -7,7 +7,7 @@
 # scripts/build-base-image.sh on a machine without registry access. With podman the build
 # also gets this machine's pip configuration and CA bundle, so that its `pip install` reaches
 # PyPI the way the host does (through a mirror or a proxy's CA), and rlimits at or below the
-# machine's hard limits (runc refuses to set higher ones; see scripts/podman-args.sh).
+# machine's hard limits (runc refuses to set higher ones; see scripts/podman.sh).
 set -euo pipefail
 tag=$1 version=$2 base=${3:-python:3.11-slim}
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -15,9 +15,7 @@ engine=$(command -v podman || command -v docker || true)
 [ -n "$engine" ] || { echo "build-image: neither podman nor docker is installed" >&2; exit 1; }
 args=(build --build-arg "VERSION=$version" --build-arg "BASE_IMAGE=$base" --tag "$tag")
 if [ "$(basename "$engine")" = podman ]; then
-  # shellcheck source=podman-args.sh
-  . "$root/scripts/podman-args.sh"
-  args=("${podman_global[@]}" "${args[@]}" "${podman_limits[@]}")
+  engine=$root/scripts/podman.sh
   for file in /etc/pip.conf /etc/ssl/certs/ca-certificates.crt; do
     [ -f "$file" ] && args+=(--volume "$file:$file:ro")
   done

@@ -17,7 +17,10 @@ from pathlib import Path
 
 from chargeplane.common.platformenv import PLATFORM_ENV_NAME, read_platform_env
 from chargeplane.embedded import free_port
+from chargeplane.jaeger import HEALTH_PORT, OTLP_HTTP_PORT, QUERY_GRPC_PORT, UI_PORT
 from chargeplane.supervisor import SERVICES, TLS_PORT, python_module
+
+JAEGER_PORTS = (OTLP_HTTP_PORT, UI_PORT, QUERY_GRPC_PORT, HEALTH_PORT)
 
 
 @dataclass
@@ -56,15 +59,16 @@ def free_loopback_host() -> str:
 
 @contextmanager
 def running_platform(log_path: Path, extra_env: dict[str, str] | None = None,
-                     host: str | None = None) -> Iterator[RunningPlatform]:
+                     host: str | None = None, jaeger: bool = False) -> Iterator[RunningPlatform]:
     """`chargeplane up` on embedded servers of its own, unless `extra_env` names
     `DATABASE_URL` / `REDIS_URL` (the caller's servers, e.g. ones it crashes on purpose).
     With `host` (see free_loopback_host) the services listen there on their default ports,
-    else on 127.0.0.1 with the ports moved by a free offset."""
+    else on 127.0.0.1 with the ports moved by a free offset. `jaeger`: Jaeger beside it
+    (`up --jaeger on`; $CHARGEPLANE_JAEGER names the binary), else none."""
     offset = 0
     while host is None:
         offset = random.randrange(5000, 22000, 10)  # below the ephemeral port range
-        if _ports_free([port + offset for port in (*SERVICES.values(), TLS_PORT)]):
+        if _ports_free([port + offset for port in (*SERVICES.values(), TLS_PORT, *JAEGER_PORTS)]):
             break
     # not under pytest's basetemp (see tests/conftest.py)
     data_dir = Path(tempfile.mkdtemp(prefix="chargeplane-platform-"))
@@ -73,7 +77,7 @@ def running_platform(log_path: Path, extra_env: dict[str, str] | None = None,
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
             python_module("chargeplane", "up", "--data-dir", str(data_dir), "--port-offset", str(offset),
-                          "--host", host or "127.0.0.1",
+                          "--host", host or "127.0.0.1", "--jaeger", "on" if jaeger else "off",
                           "--postgres-port", str(free_port()), "--redis-port", str(free_port())),
             env=env, stdout=log, stderr=subprocess.STDOUT,
         )
