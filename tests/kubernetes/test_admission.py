@@ -102,6 +102,13 @@ REFUSED = [
     ("ChargingStation", "spec.configuration", {"K" * 51: "1"}, "an OCPP configuration key has 1 to 50 characters"),
     ("ChargingStation", "spec.configuration", {"HeartbeatInterval": "60"},
      "HeartbeatInterval is set by heartbeatIntervalSeconds"),
+    ("ChargingStation", "spec.configuration", {"MeterValueSampleInterval": 30},
+     'spec.configuration.MeterValueSampleInterval: Invalid value: "integer": spec.configuration.'
+     'MeterValueSampleInterval in body must be of type string'),
+    ("ChargingStation", "spec.configuration", {"MeterValueSampleInterval": "9" * 501},
+     "spec.configuration.MeterValueSampleInterval: Too long"),
+    ("ChargingStation", "spec.configuration", {f"Key{i}": "1" for i in range(201)},
+     "spec.configuration: Too many"),
     ("Tariff", "spec.currency", "eur", "spec.currency in body should match"),
     ("Tariff", "spec.taxRate", 1, "spec.taxRate in body should be less than 1"),
     ("Tariff", "spec.elements", [], "spec.elements in body should have at least 1 items"),
