@@ -56,7 +56,9 @@ _OUTBOX_SQL = (
 async def _read_state(app: web.Application) -> None:
     settings = app[SETTINGS]
     service = settings.service_name
-    pool = app[DB_POOL]
+    pool = app.get(DB_POOL)
+    if pool is None:  # the api-gateway keeps no database
+        return
     size, idle = pool.get_size(), pool.get_idle_size()
     DB_POOL_CONNECTIONS.labels(service, "in_use").set(size - idle)
     DB_POOL_CONNECTIONS.labels(service, "idle").set(idle)

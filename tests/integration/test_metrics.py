@@ -26,9 +26,13 @@ def value(samples: dict, name: str, **labels: str) -> float:
 
 
 async def test_every_service_serves_metrics(platform, http: aiohttp.ClientSession) -> None:
-    for service in ("ocpp", "sessions", "billing", "telemetry"):
+    """The operator puts scrape annotations on every platform pod: each one must answer."""
+    for service in ("ocpp", "sessions", "billing", "telemetry", "auth"):
         samples = await scrape(http, platform.url(service))
         assert value(samples, "chargeplane_db_pool_max_connections", service=service) > 0
+    # the api-gateway has no database: its scrape has the rest (it answered 500 once)
+    samples = await scrape(http, platform.url("api_gateway"))
+    assert any(name == "python_info" for name, _ in samples)
 
 
 async def test_a_charging_session_moves_the_counters(platform, http: aiohttp.ClientSession) -> None:
