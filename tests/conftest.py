@@ -31,6 +31,7 @@ TABLES = (
     "station_maintenance_statuses", "station_files", "station_upload_requests", "firmware_campaign_stations",
     "firmware_campaigns", "station_certificates", "security_events", "id_tag_tombstones",
     "charging_sites",  # charging_profiles and charging_site_stations go with charging_stations
+    "console_users",  # and their console_sessions
 )
 
 

@@ -10,7 +10,7 @@ from chargeplane.common.metrics import metrics_view
 from chargeplane.common.web import error_middleware
 
 from . import views
-from .auth import bearer_middleware
+from .auth import auth_middleware
 from .keys import API_SETTINGS
 from .routes import ROUTES
 from .settings import ApiGatewaySettings
@@ -22,7 +22,7 @@ async def _healthz(_: web.Request) -> web.Response:
 
 def create_app(settings: ApiGatewaySettings) -> web.Application:
     # No database: the api-gateway only forwards, so it has no pool (unlike base_app).
-    app = web.Application(middlewares=[error_middleware, bearer_middleware])
+    app = web.Application(middlewares=[error_middleware, auth_middleware])
     app[SETTINGS] = settings
     app[API_SETTINGS] = settings
     app.cleanup_ctx.append(http_client_context)

@@ -8,8 +8,13 @@ from typing import Any, Literal
 
 from chargeplane.common.station_ids import STATION_ID_MAX_LENGTH, STATION_ID_PATTERN
 
-Scope = Literal["public", "read", "operate"]
+# "session": a console user's own session (signed in with the cookie), whatever the role
+Scope = Literal["public", "session", "read", "operate"]
 Param = tuple[str, dict[str, Any]]  # (name, JSON schema)
+# A console user's browser keeps the session in this cookie; a change made with it carries the
+# session's CSRF token in this header.
+SESSION_COOKIE = "chargeplane_session"
+CSRF_HEADER = "X-CSRF-Token"
 
 # A path parameter's `pattern` is checked before the request is forwarded (views.path_checked).
 STATION_ID: Param = ("station_id", {"type": "string", "minLength": 1, "maxLength": STATION_ID_MAX_LENGTH,
@@ -82,6 +87,17 @@ ROUTES = [
                  "grant_type": {"type": "string", "enum": ["client_credentials"]},
                  "client_id": {"type": "string"}, "client_secret": {"type": "string"},
                  "scope": {"type": "string"}}}),
+    ApiRoute("POST", "/api/v1/auth/session", "sign_in", "public",
+             "Sign in to the console as a user (`chargeplane user add`): sets the session cookie (HttpOnly, "
+             "SameSite=Strict) and answers the CSRF token that every change made with it must carry in the "
+             "X-CSRF-Token header",
+             body={"type": "object", "additionalProperties": False, "required": ["name", "password"], "properties": {
+                 "name": {"type": "string", "minLength": 1, "maxLength": 64},
+                 "password": {"type": "string", "minLength": 1, "maxLength": 128}}}, ok_status=201),
+    ApiRoute("GET", "/api/v1/auth/session", "get_console_session", "session",
+             "The signed-in user: name, role, scopes, the CSRF token, when the session ends"),
+    ApiRoute("DELETE", "/api/v1/auth/session", "sign_out", "session", "Sign out: the session ends",
+             ok_status=204),
     ApiRoute("GET", "/api/v1/stations", "list_stations", "read", "List stations with their live status",
              upstream=("ocpp", "/internal/stations"),
              query=PAGE),
@@ -259,8 +275,10 @@ def openapi_document() -> dict[str, Any]:
         }
         if route.body is not None:
             operation["requestBody"] = {"required": True, "content": {"application/json": {"schema": route.body}}}
-        if route.scope != "public":
-            operation["security"] = [{"bearer": [route.scope]}]
+        if route.scope == "session":
+            operation["security"] = [{"session": []}]
+        elif route.scope != "public":
+            operation["security"] = [{"bearer": [route.scope]}, {"session": []}]
         paths.setdefault(route.path, {})[route.method.lower()] = operation
     return {
         "openapi": "3.0.3",
@@ -268,7 +286,11 @@ def openapi_document() -> dict[str, Any]:
                  "description": "Stations, sessions, bills, tariffs, id tags and commands to stations."},
         "paths": paths,
         "components": {
-            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}},
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
+                # a console user's; a change made with it also needs the X-CSRF-Token header
+                "session": {"type": "apiKey", "in": "cookie", "name": SESSION_COOKIE},
+            },
             "schemas": {"Error": ERROR_SCHEMA},
         },
     }

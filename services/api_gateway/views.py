@@ -16,8 +16,9 @@ from aiohttp import ClientResponse, web
 from chargeplane.common.keys import HTTP
 from chargeplane.common.web import ApiError, json_response, read_json
 
+from .auth import CALLER, ROLE_SCOPES, check_origin
 from .keys import API_SETTINGS
-from .routes import ApiRoute, openapi_document
+from .routes import SESSION_COOKIE, ApiRoute, openapi_document
 
 MAX_ID = 2**63 - 1
 MAX_INT32 = 2**31 - 1  # OCPP's integers
@@ -127,6 +128,47 @@ def forwarder(route: ApiRoute) -> Callable[[web.Request], Awaitable[web.Response
 async def openapi(request: web.Request) -> web.Response:
     return json_response(openapi_document())
 
+
+# ----- the console's sign-in -------------------------------------------------------------------
+
+def _session_body(user: str, session: dict[str, Any]) -> dict[str, Any]:
+    return {"user": user, "role": session["role"], "scopes": list(ROLE_SCOPES[session["role"]]),
+            "csrf_token": session["csrf_token"], "expires_at": session["expires_at"]}
+
+
+async def sign_in(request: web.Request) -> web.Response:
+    """The auth service checks the password; the session id it answers goes into the cookie
+    only, out of reach of the page's scripts."""
+    check_origin(request)
+    body = await read_json(request)
+    if not isinstance(body, dict):
+        raise ApiError(422, "invalid_request", "send {\"name\": ..., \"password\": ...}")
+    status, session = await _forward(request, _service_url(request, "auth"), "/internal/auth/console/sign-in",
+                                     method="POST", body={**body, "address": request.remote})
+    if status != 201:
+        return _reply(status, session)
+    response = json_response(_session_body(session["user"], session), status=201)
+    response.set_cookie(SESSION_COOKIE, session["session_id"], path="/api/", httponly=True, samesite="Strict",
+                        secure=request.secure or request.headers.get("X-Forwarded-Proto") == "https")
+    return response
+
+
+async def get_console_session(request: web.Request) -> web.Response:
+    caller = request[CALLER]
+    assert caller.session is not None
+    return json_response(_session_body(caller.name, caller.session))
+
+
+async def sign_out(request: web.Request) -> web.Response:
+    caller = request[CALLER]
+    await _forward(request, _service_url(request, "auth"), "/internal/auth/console/sign-out", method="POST",
+                   body={"session_id": caller.session_id, "used": False})
+    response = web.Response(status=204)
+    response.del_cookie(SESSION_COOKIE, path="/api/")
+    return response
+
+
+# ----- sessions ----------------------------------------------------------------------------------
 
 async def get_session(request: web.Request) -> web.Response:
     """The session from sessions, with its energy meter series from telemetry."""
