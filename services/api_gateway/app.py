@@ -12,6 +12,7 @@ from chargeplane.common.web import error_middleware
 from . import views
 from .auth import auth_middleware
 from .keys import API_SETTINGS
+from .live import end_streams, station_feed_context
 from .routes import ROUTES
 from .settings import ApiGatewaySettings
 
@@ -26,6 +27,8 @@ def create_app(settings: ApiGatewaySettings) -> web.Application:
     app[SETTINGS] = settings
     app[API_SETTINGS] = settings
     app.cleanup_ctx.append(http_client_context)
+    app.cleanup_ctx.append(station_feed_context)
+    app.on_shutdown.append(end_streams)
     app.router.add_get("/healthz", _healthz)
     app.router.add_get("/readyz", _healthz)
     app.router.add_get("/metrics", metrics_view)

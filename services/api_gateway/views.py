@@ -3,6 +3,7 @@ and answer with its JSON. The api-gateway has no database of its own."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -16,9 +17,10 @@ from aiohttp import ClientResponse, web
 from chargeplane.common.keys import HTTP
 from chargeplane.common.web import ApiError, json_response, read_json
 
-from .auth import CALLER, ROLE_SCOPES, check_origin
+from .auth import CALLER, ROLE_SCOPES, Caller, check_origin, console_session
 from .keys import API_SETTINGS
-from .routes import SESSION_COOKIE, ApiRoute, openapi_document
+from .live import STATION_FEED, event
+from .routes import MAX_WATCHED_STATIONS, SESSION_COOKIE, STATION_ID, ApiRoute, openapi_document
 
 MAX_ID = 2**63 - 1
 MAX_INT32 = 2**31 - 1  # OCPP's integers
@@ -165,6 +167,61 @@ async def sign_out(request: web.Request) -> web.Response:
                    body={"session_id": caller.session_id, "used": False})
     response = web.Response(status=204)
     response.del_cookie(SESSION_COOKIE, path="/api/")
+    return response
+
+
+# ----- live station status -----------------------------------------------------------------------
+
+KEEPALIVE_S = 15.0  # a comment line this often keeps proxies from closing the stream, and finds a gone browser
+
+
+def _watched_stations(request: web.Request) -> list[str] | None:
+    station_ids = request.query.getall("station_id", [])
+    if len(station_ids) > MAX_WATCHED_STATIONS:
+        raise ApiError(400, "too_many_stations", f"watch at most {MAX_WATCHED_STATIONS} stations by id, or all")
+    pattern = re.compile(STATION_ID[1]["pattern"])
+    if any(pattern.fullmatch(station_id) is None for station_id in station_ids):
+        raise ApiError(400, "invalid_station_id", f"station_id must match {pattern.pattern}")
+    return station_ids or None
+
+
+async def _session_ended(request: web.Request, caller: Caller) -> bool:
+    """A console user's stream ends with the session (sign-out, expiry); reading it does not
+    count as the person's use."""
+    if caller.session_id is None:
+        return False
+    try:
+        await console_session(request, caller.session_id, used=False)
+    except ApiError as exc:
+        return exc.status == 401
+    return False
+
+
+async def station_updates(request: web.Request) -> web.StreamResponse:
+    station_ids = _watched_stations(request)
+    caller = request[CALLER]
+    response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-store"})
+    await response.prepare(request)
+    feed = request.app[STATION_FEED]
+    listener = feed.subscribe(station_ids)
+    try:
+        await response.write(b"retry: 3000\n\n")  # the browser reconnects after 3 s
+        while True:
+            try:
+                async with asyncio.timeout(KEEPALIVE_S):
+                    message = await listener.queue.get()
+            except TimeoutError:
+                if await _session_ended(request, caller):
+                    await response.write(event("session-ended", b"{}"))
+                    break
+                message = b": keep-alive\n\n"
+            if message is None:
+                break
+            await response.write(message)
+    except ConnectionResetError:
+        pass  # the browser went away
+    finally:
+        feed.unsubscribe(listener)
     return response
 
 

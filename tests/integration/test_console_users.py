@@ -9,9 +9,10 @@ from contextlib import asynccontextmanager
 
 import aiohttp
 import pytest
-from integration.conftest import Platform, running_platform
 
 from chargeplane.services.auth.users import save_user
+
+from .conftest import Platform, running_platform
 
 PASSWORD = "correct horse battery"
 
