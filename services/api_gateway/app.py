@@ -9,7 +9,7 @@ from chargeplane.common.keys import SETTINGS
 from chargeplane.common.metrics import metrics_view
 from chargeplane.common.web import error_middleware
 
-from . import views
+from . import console_pages, views
 from .auth import auth_middleware
 from .keys import API_SETTINGS
 from .live import end_streams, station_feed_context
@@ -36,4 +36,5 @@ def create_app(settings: ApiGatewaySettings) -> web.Application:
     for route in ROUTES:
         view = views.forwarder(route) if route.upstream else getattr(views, route.handler)
         app.router.add_route(route.method, route.path, views.path_checked(route, view))
+    console_pages.add_routes(app)
     return app

@@ -101,6 +101,9 @@ ROUTES = [
              "The signed-in user: name, role, scopes, the CSRF token, when the session ends"),
     ApiRoute("DELETE", "/api/v1/auth/session", "sign_out", "session", "Sign out: the session ends",
              ok_status=204),
+    ApiRoute("GET", "/api/v1/console-settings", "get_console_settings", "read",
+             "What the console needs to know of this installation: the tracing UI's address of a trace "
+             "(`trace_url_template`, `{trace_id}` in it; null when none is configured)"),
     ApiRoute("GET", "/api/v1/stations", "list_stations", "read",
              "Stations with their live status and connectors, by id; `q` finds a part of the id (any case), "
              "`status` is Online, Offline or a connector's OCPP status, `changed_since` keeps those that "

@@ -170,6 +170,10 @@ async def sign_out(request: web.Request) -> web.Response:
     return response
 
 
+async def get_console_settings(request: web.Request) -> web.Response:
+    return json_response({"trace_url_template": request.app[API_SETTINGS].trace_url_template})
+
+
 # ----- live station status -----------------------------------------------------------------------
 
 KEEPALIVE_S = 15.0  # a comment line this often keeps proxies from closing the stream, and finds a gone browser
