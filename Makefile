@@ -56,6 +56,9 @@ chaos: $(STAMP) ## the fault-injection suite, long run: 60 faults while 200 stat
 screenshot: $(STAMP) ## docs/emulator-gui.png: the desktop emulator mid-session, under Xvfb against the platform
 	$(BIN)/pytest tests/e2e/test_emulator_gui.py --gui-screenshot docs/emulator-gui.png
 
+screenshots: $(STAMP) ## docs/console-stations.png and docs/console-session.png: the console in Chromium against the platform
+	$(BIN)/pytest tests/e2e/console -k screenshots --console-screenshots docs
+
 bench: $(STAMP) ## measure the gateway against echo and peer (about 6 minutes); writes bench/results/
 	$(BIN)/chargeplane-bench --out bench/results
 
@@ -91,4 +94,4 @@ kind-down: ## delete the kind cluster
 clean: ## remove the virtualenv and local data
 	rm -rf $(VENV) .data build
 
-.PHONY: help install console demo up test chaos screenshot bench lint clean images sync-crds chart-check kind-up e2e kind-down
+.PHONY: help install console demo up test chaos screenshot screenshots bench lint clean images sync-crds chart-check kind-up e2e kind-down

@@ -241,11 +241,13 @@ def cmd_up(args: argparse.Namespace) -> int:
         env = {"DATABASE_URL": database_url, "REDIS_URL": redis_url, "OCPP_URL": ocpp_url,
                "OCPP_TLS_URL": ocpp_tls_url, "PLATFORM_CA_FILE": str(pki.ca_certificate),
                **{f"{name.upper()}_URL": url for name, url in urls.items() if name != "ocpp"},
-               "OCPP_HTTP_URL": urls["ocpp"], "API_URL": f"{urls['api_gateway']}/api/v1"}
+               "OCPP_HTTP_URL": urls["ocpp"], "API_URL": f"{urls['api_gateway']}/api/v1",
+               "CONSOLE_URL": f"{urls['api_gateway']}/"}
         (data_dir / "platform.env").write_text("".join(f"{k}={v}\n" for k, v in env.items()))
         print("\nChargePlane is up.\n")
         print(f"  OCPP 1.6J gateway   {ocpp_url}/{{station_id}}")
         print(f"  OCPP over TLS       {ocpp_tls_url}/{{station_id}} (CA: {pki.ca_certificate})")
+        print(f"  console             {urls['api_gateway']}/ (in a browser; sign in as a user, see below)")
         print(f"  public API          {urls['api_gateway']}/api/v1 (OpenAPI: /api/v1/openapi.json)")
         for name in ("sessions", "billing", "telemetry", "auth"):
             print(f"  {name:<19} {urls[name]}")
@@ -253,7 +255,9 @@ def cmd_up(args: argparse.Namespace) -> int:
         print(f"  Redis               {redis_url}")
         print(f"  logs                {data_dir / 'logs'}")
         print(f"  environment         {data_dir / 'platform.env'}\n")
-        print("Register a station with `chargeplane station add ID`; Ctrl-C stops everything.", flush=True)
+        print("Register a station with `chargeplane station add ID`. Create a console user with")
+        print(f"  . {data_dir / 'platform.env'} && export DATABASE_URL && chargeplane user add NAME --role operate")
+        print("(`--role read` sees everything and changes nothing). Ctrl-C stops everything.", flush=True)
         while not stopping:
             for process in processes:
                 process.poll()
@@ -292,6 +296,10 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--stations", type=int, default=10)
     demo.add_argument("--sessions", type=int, default=2, help="sessions per station")
     demo.add_argument("--duration", type=int, default=60, help="about how long the fleet runs, in seconds")
+    demo.add_argument("--keep-running", action="store_true",
+                      help="after the summary, leave the platform and the stations running (charging session after "
+                           "session) for the console, until Ctrl-C")
+    demo.add_argument("--user", default="demo", help="with --keep-running: the console user (role operate) to create")
     demo.set_defaults(func=cmd_demo)
 
     mig = sub.add_parser("migrate", help="apply the database migrations and seed the default tariff")

@@ -40,6 +40,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--gui-screenshot", type=Path, default=None, metavar="PNG",
         help="the desktop emulator's window test also saves a screenshot of a live session here",
     )  # fmt: skip
+    parser.addoption(
+        "--console-screenshots", type=Path, default=None, metavar="DIR",
+        help="the console's browser suite also saves console-stations.png and console-session.png in DIR",
+    )  # fmt: skip
     chaos = parser.getgroup("chaos", "the fault-injection suite (tests/chaos)")
     chaos.addoption("--chaos-faults", type=int, default=12, metavar="N",
                     help="faults to inject (default: %(default)s, a short run; `make chaos` runs 60)")

@@ -59,7 +59,7 @@ export async function render(page) {
         t.status === "Blocked"
           ? act("Unblock", `Unblock ${t.id_tag}`, () => api(tagPath(t.id_tag), { method: "PUT", body: { ...keep, status: "Accepted" } }))
           : act("Block", `Block ${t.id_tag}`, () => api(tagPath(t.id_tag), { method: "PUT", body: { ...keep, status: "Blocked" } })),
-        act("Expire now", `Expire ${t.id_tag} now`, () => api(tagPath(t.id_tag), { method: "PUT",
+        act("Expire now", `Expire now ${t.id_tag}`, () => api(tagPath(t.id_tag), { method: "PUT",
           body: { ...keep, status: t.status, expires_at: new Date().toISOString() } })),
         act("Delete", `Delete ${t.id_tag}`, async () => {
           if (!window.confirm(`Delete id tag ${t.id_tag}? Stations will treat it as unknown.`)) throw new Error("Not deleted.");

@@ -14,13 +14,14 @@ const MESSAGE_TYPES = { 2: "CALL", 3: "CALLRESULT", 4: "CALLERROR" };
 
 const path = (id) => `/stations/${encodeURIComponent(id)}`;
 
-// The station's answer, said for a person.
+// The station's answer (the API's {station_id, action, result}), said for a person.
 function replyText(reply) {
-  if (reply && typeof reply.status === "string") {
-    const kind = ["Accepted", "Unlocked", "Scheduled"].includes(reply.status) ? "good" : "bad";
-    return [kind, `The station answered: ${reply.status}.`];
+  const result = reply?.result ?? reply;
+  if (result && typeof result.status === "string") {
+    const kind = ["Accepted", "Unlocked", "Scheduled"].includes(result.status) ? "good" : "bad";
+    return [kind, `The station answered: ${result.status}.`];
   }
-  return ["good", `The station answered: ${JSON.stringify(reply)}`];
+  return ["good", `The station answered: ${JSON.stringify(result)}.`];
 }
 
 function summary(station) {
