@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import subprocess
 import time
 import urllib.request
@@ -20,7 +19,7 @@ from typing import Any
 import pytest
 
 from chargeplane.supervisor import python_module
-from support.platform import RunningPlatform, running_platform
+from support.platform import RunningPlatform, interrupt, running_platform
 from support.requirements import missing_tool
 
 CONSOLE_DIR = Path(__file__).resolve().parents[3] / "services" / "api_gateway" / "console"
@@ -61,13 +60,7 @@ class Console:
 
 
 def stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    interrupt(process, 20)
 
 
 @pytest.fixture(scope="session")

@@ -50,6 +50,8 @@ def test_five_wrong_passwords_lock_the_user(new_page: Any, console: Console) -> 
     page.get_by_role("button", name="Sign in").click()
     expect(page.get_by_role("alert")).to_contain_text("Too many wrong passwords: this user is locked until")
     assert "careless" in console.platform.cli("user", "list")
+    console.platform.cli("user", "delete", "careless")
+    assert "careless" not in console.platform.cli("user", "list")
 
 
 def test_a_station_goes_online_and_charging_without_a_reload(new_page: Any, console: Console) -> None:
