@@ -1,5 +1,5 @@
 """The console's browser suite: `chargeplane up` and a fleet of emulated stations, started once
-for the whole test session, and Debian's Chromium driven by Playwright (never a browser of
+for the suite, and Debian's Chromium driven by Playwright (never a browser of
 Playwright's own download). Without Chromium or axe-core it skips with one line
 (`scripts/install-browser.sh` provides both); CI makes that a failure."""
 
@@ -78,8 +78,9 @@ def axe_source() -> Path:
     return AXE
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def console(chromium: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
+    """Once for the suite (one module); gone before the other suites run (its fleet keeps charging)."""
     logs = tmp_path_factory.mktemp("console-platform")
     with running_platform(logs / "up.log") as platform:
         platform.cli("station", "add", *FLEET, *IDLE, "--heartbeat-interval", "30")
@@ -98,10 +99,13 @@ def console(chromium: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator
             stop(fleet)
 
 
-@pytest.fixture(scope="session")
+# Module-scoped: while Playwright's sync API is open, its event loop counts as running in this
+# thread, and the tests after this module start loops of their own (asyncio.run).
+@pytest.fixture(scope="module")
 def browser(chromium: str) -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
+    expect.set_options(timeout=15_000)  # what a page shows may take a busy 2-core machine a while
     with sync_playwright() as playwright:
         launched = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS, headless=True)
         yield launched
@@ -116,7 +120,7 @@ def new_page(browser: Any, console: Console) -> Iterator[Any]:
     def make(**options: Any) -> Any:
         context = browser.new_context(base_url=console.url, viewport=options.pop("viewport", {"width": 1280,
                                                                                              "height": 900}), **options)
-        context.set_default_timeout(15_000)
+        context.set_default_timeout(30_000)  # a busy 2-core machine
         contexts.append(context)
         page = context.new_page()
         page.errors = []

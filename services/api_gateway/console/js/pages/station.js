@@ -177,13 +177,20 @@ function framesTable(frames) {
     { empty: "No frames logged for this station yet." });
 }
 
-// A part of the page that loads on its own (a failure there leaves the rest), with its pager.
+// A part of the page that loads on its own (a failure there leaves the rest), with its pager:
+// the API's (`hasPager`), or pages of the whole list the API answered.
 function pagedPart(load, render) {
   const holder = h("div", {}, h("p", { class: "loading" }, "Loading…"));
   const show = async (offset) => {
     try {
       const { items, limit, hasPager } = await load(offset);
-      const paged = hasPager && (offset > 0 || items.length === limit);
+      if (!hasPager) {
+        const page = items.slice(offset, offset + LIST_PAGE);
+        const paged = items.length > LIST_PAGE;
+        replace(holder, render(page), paged ? pager({ offset, limit: LIST_PAGE, count: page.length, total: items.length }, show) : null);
+        return;
+      }
+      const paged = offset > 0 || items.length === limit;
       replace(holder, render(items), paged ? pager({ offset, limit, count: items.length }, show) : null);
     } catch (error) {
       replace(holder, errorBox(error));

@@ -2,6 +2,7 @@
 
 import { api } from "../api.js";
 import { facts, h, money, replace, section, table, time } from "../dom.js";
+import { pager } from "../ui.js";
 
 const COMPONENTS = { ENERGY: "per kWh", TIME: "per charging hour", PARKING_TIME: "per parking hour", FLAT: "per session" };
 
@@ -21,15 +22,21 @@ function summary(definition) {
     .join(", ");
 }
 
+const PAGE_SIZE = 50;
+
 export async function renderList(page) {
-  const { main } = page;
-  const list = await api("/tariffs");
+  const { main, query, setQuery } = page;
+  const offset = Number(query.get("offset") || 0);
+  const list = await api("/tariffs");  // all of them: the API does not page tariffs, the console does
+  const shown = list.items.slice(offset, offset + PAGE_SIZE);
   replace(main, h("h1", {}, "Tariffs"),
-    table("Tariffs", ["Tariff", "Name", "Currency", "Prices", "Tax"], list.items.map((t) => h("tr", {},
+    table("Tariffs", ["Tariff", "Name", "Currency", "Prices", "Tax"], shown.map((t) => h("tr", {},
       h("th", { scope: "row" }, h("a", { href: `/tariffs/${encodeURIComponent(t.id)}` }, t.id), t.is_default ? " (default)" : ""),
       h("td", {}, t.name || "–"), h("td", {}, t.definition.currency), h("td", {}, summary(t.definition)),
       h("td", {}, `${(Number(t.definition.tax_rate) * 100).toLocaleString()} %`))),
-    { empty: "No tariffs." }));
+    { empty: "No tariffs." }),
+    pager({ offset, limit: PAGE_SIZE, count: shown.length, total: list.items.length },
+      (next) => setQuery({ offset: next || null })));
 }
 
 export async function renderOne(page) {
