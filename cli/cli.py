@@ -1,16 +1,19 @@
-"""The `chargeplane` command: up, migrate, station add/list."""
+"""The `chargeplane` command: up, demo, migrate, station, client, user."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import getpass
 import os
 import secrets
 import signal
 import sys
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import asyncpg
 
@@ -23,6 +26,7 @@ from .pki import ensure_platform_pki
 from .supervisor import SERVICES, TLS_PORT, SupervisedProcess, service_urls, start_services
 
 log = get_logger(__name__)
+T = TypeVar("T")
 DEFAULT_DATA_DIR = Path(".data")
 
 
@@ -129,6 +133,64 @@ def cmd_client_add(args: argparse.Namespace) -> int:
     return 0
 
 
+async def _on_database(database_url: str, work: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
+    conn = await asyncpg.connect(database_url)
+    try:
+        return await work(conn)
+    finally:
+        await conn.close()
+
+
+def _new_password(args: argparse.Namespace) -> str:
+    """--password, else asked twice at a terminal, else one line of standard input."""
+    from chargeplane.services.auth.users import password_problem
+
+    if args.password is not None:
+        password = args.password
+    elif sys.stdin.isatty():
+        password = getpass.getpass(f"password for {args.name}: ")
+        if getpass.getpass("again: ") != password:
+            sys.exit("the two passwords differ; nothing changed")
+    else:
+        password = sys.stdin.readline().rstrip("\r\n")
+    if problem := password_problem(password):
+        sys.exit(f"{problem}; nothing changed")
+    return password
+
+
+def cmd_user_add(args: argparse.Namespace) -> int:
+    from chargeplane.services.auth.users import USER_NAME_RULE, is_valid_user_name, save_user
+
+    if not is_valid_user_name(args.name):
+        sys.exit(f"{USER_NAME_RULE}: not {args.name!r}")
+    password = _new_password(args)
+    created = asyncio.run(_on_database(_database_url(args), lambda conn: save_user(conn, args.name, password,
+                                                                                   args.role)))
+    what = "created" if created else "reset (new password and role, unlocked, signed out everywhere)"
+    print(f"user {args.name} {what}; role {args.role}: "
+          + ("sees everything, changes nothing" if args.role == "read" else "may also act on stations and id tags"))
+    return 0
+
+
+def cmd_user_list(args: argparse.Namespace) -> int:
+    from chargeplane.services.auth.users import list_users
+
+    rows = asyncio.run(_on_database(_database_url(args), list_users))
+    print(f"{'USER':<24} {'ROLE':<8} {'SESSIONS':<9} LOCKED UNTIL")
+    for r in rows:
+        print(f"{r['name']:<24} {r['role']:<8} {r['sessions']:<9} {r['locked_until'] or '-'}")
+    return 0
+
+
+def cmd_user_delete(args: argparse.Namespace) -> int:
+    from chargeplane.services.auth.users import delete_user
+
+    if not asyncio.run(_on_database(_database_url(args), lambda conn: delete_user(conn, args.name))):
+        sys.exit(f"there is no user {args.name!r}")
+    print(f"user {args.name} deleted and signed out")
+    return 0
+
+
 def _jwt_secret(data_dir: Path) -> str:
     """The key auth signs API tokens with and api-gateway checks them with: $JWT_SECRET, or
     one made at random on the first `up` and kept in the data folder (never a known default)."""
@@ -208,11 +270,13 @@ def cmd_up(args: argparse.Namespace) -> int:
                "OCPP_TLS_URL": ocpp_tls_url, "PLATFORM_CA_FILE": str(pki.ca_certificate),
                **{f"{name.upper()}_URL": url for name, url in urls.items() if name != "ocpp"},
                "OCPP_HTTP_URL": urls["ocpp"], "API_URL": f"{urls['api_gateway']}/api/v1",
-               **({"JAEGER_UI_URL": jaeger.ports.ui_url} if jaeger else {})}
+               **({"JAEGER_UI_URL": jaeger.ports.ui_url} if jaeger else {}),
+               "CONSOLE_URL": f"{urls['api_gateway']}/"}
         (data_dir / "platform.env").write_text("".join(f"{k}={v}\n" for k, v in env.items()))
         print("\nChargePlane is up.\n")
         print(f"  OCPP 1.6J gateway   {ocpp_url}/{{station_id}}")
         print(f"  OCPP over TLS       {ocpp_tls_url}/{{station_id}} (CA: {pki.ca_certificate})")
+        print(f"  console             {urls['api_gateway']}/ (in a browser; sign in as a user, see below)")
         print(f"  public API          {urls['api_gateway']}/api/v1 (OpenAPI: /api/v1/openapi.json)")
         for name in ("sessions", "billing", "telemetry", "auth"):
             print(f"  {name:<19} {urls[name]}")
@@ -222,7 +286,9 @@ def cmd_up(args: argparse.Namespace) -> int:
         print(f"  Redis               {redis_url}")
         print(f"  logs                {data_dir / 'logs'}")
         print(f"  environment         {data_dir / 'platform.env'}\n")
-        print("Register a station with `chargeplane station add ID`; Ctrl-C stops everything.", flush=True)
+        print("Register a station with `chargeplane station add ID`. Create a console user with")
+        print(f"  . {data_dir / 'platform.env'} && export DATABASE_URL && chargeplane user add NAME --role operate")
+        print("(`--role read` sees everything and changes nothing). Ctrl-C stops everything.", flush=True)
         while not stopping:
             for process in processes:
                 process.poll()
@@ -269,6 +335,10 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--stations", type=int, default=10)
     demo.add_argument("--sessions", type=int, default=2, help="sessions per station")
     demo.add_argument("--duration", type=int, default=60, help="about how long the fleet runs, in seconds")
+    demo.add_argument("--keep-running", action="store_true",
+                      help="after the summary, leave the platform and the stations running (charging session after "
+                           "session) for the console, until Ctrl-C")
+    demo.add_argument("--user", default="demo", help="with --keep-running: the console user (role operate) to create")
     demo.set_defaults(func=cmd_demo)
 
     mig = sub.add_parser("migrate", help="apply the database migrations and seed the default tariff")
@@ -300,6 +370,23 @@ def build_parser() -> argparse.ArgumentParser:
     cadd.add_argument("--secret", help="the secret to set (default: a random one)")
     cadd.add_argument("--database-url")
     cadd.set_defaults(func=cmd_client_add)
+
+    user = sub.add_parser("user", help="manage the people who sign in to the console")
+    user_sub = user.add_subparsers(dest="user_command", required=True)
+    uadd = user_sub.add_parser("add", help="create a user, or reset one (password, role, lockout, sessions)")
+    uadd.add_argument("name")
+    uadd.add_argument("--role", choices=("read", "operate"), required=True,
+                      help="read: sees everything, changes nothing; operate: also acts on stations and id tags")
+    uadd.add_argument("--password", help="the password (default: asked at the terminal, or read from stdin)")
+    uadd.add_argument("--database-url")
+    uadd.set_defaults(func=cmd_user_add)
+    ulist = user_sub.add_parser("list", help="list users, their sessions and lockouts")
+    ulist.add_argument("--database-url")
+    ulist.set_defaults(func=cmd_user_list)
+    udel = user_sub.add_parser("delete", help="delete a user and end its sessions")
+    udel.add_argument("name")
+    udel.add_argument("--database-url")
+    udel.set_defaults(func=cmd_user_delete)
     return parser
 
 

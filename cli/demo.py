@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -65,6 +66,52 @@ async def _wait_billed(database_url: str, within_s: float) -> asyncpg.Record:
         await conn.close()
 
 
+def _print_summary(summary: asyncpg.Record, jaeger_ui_url: str | None) -> None:
+    print()
+    print("ChargePlane demo summary")
+    print("------------------------")
+    rows = [
+        ("stations booted", f"{summary['stations']}"),
+        ("sessions completed", f"{summary['sessions']}"),
+        ("energy delivered", f"{summary['kwh']:.3f} kWh"),
+        ("bills", f"{summary['bills']}"),
+        ("amount billed", f"{summary['billed']:.2f} {summary['currency'] or ''}".strip()),
+        ("meter values stored", f"{summary['meter_values']}"),
+        ("one session's trace id", summary["trace_id"] or "-"),
+    ]
+    if summary["trace_id"] and jaeger_ui_url:
+        rows.append(("its trace in Jaeger", f"{jaeger_ui_url}/trace/{summary['trace_id']}"))
+    for label, value in rows:
+        print(f"  {label:<24} {value}")
+
+
+def _keep_running(args: argparse.Namespace, env: dict[str, str], child_env: dict[str, str]) -> None:
+    """The platform stays up and the stations charge on, session after session, until Ctrl-C:
+    a live network to open the console on."""
+    password = secrets.token_urlsafe(12)
+    subprocess.run(python_module("chargeplane", "user", "add", args.user, "--role", "operate", "--password", password),
+                   env=child_env, check=True, stdout=subprocess.DEVNULL)
+    fleet = subprocess.Popen(
+        python_module("chargeplane.emulator", "--url", env["OCPP_URL"], "--stations", str(args.stations), "--prefix",
+                      "DEMO-", "--sessions", "0", "--forever", "--session-seconds", "60", "--max-pause", "30",
+                      "--meter-interval", "5", "--power-kw", "22", "--quiet"),
+        env=child_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    print(f"\nThe platform and {args.stations} stations keep running. Open the console:\n")
+    print(f"  {env['CONSOLE_URL']}   user {args.user}, password {password}\n")
+    print(f"The environment is in {args.data_dir.resolve() / PLATFORM_ENV_NAME}; Ctrl-C stops everything.", flush=True)
+    try:
+        while fleet.poll() is None:
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        print("\nStopping ...", flush=True)
+    finally:
+        fleet.send_signal(signal.SIGINT)
+        try:
+            fleet.wait(30)
+        except subprocess.TimeoutExpired:
+            fleet.kill()
+
+
 def run_demo(args: argparse.Namespace) -> int:
     data_dir = args.data_dir.resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -86,25 +133,12 @@ def run_demo(args: argparse.Namespace) -> int:
             env=child_env,
         )
         summary = asyncio.run(_wait_billed(env["DATABASE_URL"], 60))
+        _print_summary(summary, env.get("JAEGER_UI_URL"))
+        print(f"\nPlatform log: {log_path}; service logs: {data_dir / 'logs'}")
+        if args.keep_running:
+            _keep_running(args, env, child_env)
     finally:
         process.send_signal(signal.SIGINT)
         process.wait(60)
-    print()
-    print("ChargePlane demo summary")
-    print("------------------------")
-    rows = [
-        ("stations booted", f"{summary['stations']}"),
-        ("sessions completed", f"{summary['sessions']}"),
-        ("energy delivered", f"{summary['kwh']:.3f} kWh"),
-        ("bills", f"{summary['bills']}"),
-        ("amount billed", f"{summary['billed']:.2f} {summary['currency'] or ''}".strip()),
-        ("meter values stored", f"{summary['meter_values']}"),
-        ("one session's trace id", summary["trace_id"] or "-"),
-    ]
-    if summary["trace_id"] and env.get("JAEGER_UI_URL"):
-        rows.append(("its trace in Jaeger", f"{env['JAEGER_UI_URL']}/trace/{summary['trace_id']}"))
-    for label, value in rows:
-        print(f"  {label:<24} {value}")
-    print(f"\nPlatform log: {log_path}; service logs: {data_dir / 'logs'}")
     ok = fleet.returncode == 0 and summary["sessions"] > 0 and summary["bills"] == summary["sessions"]
     return 0 if ok else 1

@@ -16,8 +16,10 @@ engine=$(command -v podman || command -v docker || true)
 args=(build --build-arg "VERSION=$version" --build-arg "BASE_IMAGE=$base" --tag "$tag")
 if [ "$(basename "$engine")" = podman ]; then
   engine=$root/scripts/podman.sh
-  for file in /etc/pip.conf /etc/ssl/certs/ca-certificates.crt; do
+  for file in /etc/pip.conf /etc/ssl/certs/ca-certificates.crt /etc/npmrc; do
     [ -f "$file" ] && args+=(--volume "$file:$file:ro")
   done
+  # npm's user configuration; the build runs as root
+  [ -f "$HOME/.npmrc" ] && args+=(--volume "$HOME/.npmrc:/root/.npmrc:ro")
 fi
 exec "$engine" "${args[@]}" "$root"

@@ -31,6 +31,7 @@ TABLES = (
     "station_maintenance_statuses", "station_files", "station_upload_requests", "firmware_campaign_stations",
     "firmware_campaigns", "station_certificates", "security_events", "id_tag_tombstones",
     "charging_sites",  # charging_profiles and charging_site_stations go with charging_stations
+    "console_users",  # and their console_sessions
 )
 
 
@@ -38,6 +39,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(
         "--gui-screenshot", type=Path, default=None, metavar="PNG",
         help="the desktop emulator's window test also saves a screenshot of a live session here",
+    )  # fmt: skip
+    parser.addoption(
+        "--console-screenshots", type=Path, default=None, metavar="DIR",
+        help="the console's browser suite also saves console-stations.png and console-session.png in DIR",
     )  # fmt: skip
     chaos = parser.getgroup("chaos", "the fault-injection suite (tests/chaos)")
     chaos.addoption("--chaos-faults", type=int, default=12, metavar="N",

@@ -8,8 +8,13 @@ from typing import Any, Literal
 
 from chargeplane.common.station_ids import STATION_ID_MAX_LENGTH, STATION_ID_PATTERN
 
-Scope = Literal["public", "read", "operate"]
+# "session": a console user's own session (signed in with the cookie), whatever the role
+Scope = Literal["public", "session", "read", "operate"]
 Param = tuple[str, dict[str, Any]]  # (name, JSON schema)
+# A console user's browser keeps the session in this cookie; a change made with it carries the
+# session's CSRF token in this header.
+SESSION_COOKIE = "chargeplane_session"
+CSRF_HEADER = "X-CSRF-Token"
 
 # A path parameter's `pattern` is checked before the request is forwarded (views.path_checked).
 STATION_ID: Param = ("station_id", {"type": "string", "minLength": 1, "maxLength": STATION_ID_MAX_LENGTH,
@@ -52,6 +57,9 @@ STACK_LEVEL: Param = ("stackLevel", {"type": "integer", "minimum": 0, "maximum":
 PAGE: list[Param] = [("limit", {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100}),
                      ("offset", {"type": "integer", "minimum": 0, "maximum": 2**31, "default": 0})]
 OBJECT = {"type": "object"}
+STATION_STATUSES = ("Online", "Offline", "Available", "Preparing", "Charging", "SuspendedEVSE", "SuspendedEV",
+                    "Finishing", "Reserved", "Unavailable", "Faulted")
+MAX_WATCHED_STATIONS = 500
 RESERVATION_STATUSES = ("Active", "Rejected", "Consumed", "Cancelled", "Expired", "Replaced")
 LOCAL_LIST_PUSH = {"type": "object", "additionalProperties": False, "properties": {
     "update_type": {"type": "string", "enum": ["Full", "Differential"], "default": "Differential"}}}
@@ -82,9 +90,44 @@ ROUTES = [
                  "grant_type": {"type": "string", "enum": ["client_credentials"]},
                  "client_id": {"type": "string"}, "client_secret": {"type": "string"},
                  "scope": {"type": "string"}}}),
-    ApiRoute("GET", "/api/v1/stations", "list_stations", "read", "List stations with their live status",
+    ApiRoute("POST", "/api/v1/auth/session", "sign_in", "public",
+             "Sign in to the console as a user (`chargeplane user add`): sets the session cookie (HttpOnly, "
+             "SameSite=Strict) and answers the CSRF token that every change made with it must carry in the "
+             "X-CSRF-Token header",
+             body={"type": "object", "additionalProperties": False, "required": ["name", "password"], "properties": {
+                 "name": {"type": "string", "minLength": 1, "maxLength": 64},
+                 "password": {"type": "string", "minLength": 1, "maxLength": 128}}}, ok_status=201),
+    ApiRoute("GET", "/api/v1/auth/session", "get_console_session", "session",
+             "The signed-in user: name, role, scopes, the CSRF token, when the session ends"),
+    ApiRoute("DELETE", "/api/v1/auth/session", "sign_out", "session", "Sign out: the session ends",
+             ok_status=204),
+    ApiRoute("GET", "/api/v1/console-settings", "get_console_settings", "read",
+             "What the console needs to know of this installation: the tracing UI's address of a trace "
+             "(`trace_url_template`, `{trace_id}` in it; null when none is configured)"),
+    ApiRoute("GET", "/api/v1/stations", "list_stations", "read",
+             "Stations with their live status and connectors, by id; `q` finds a part of the id (any case), "
+             "`status` is Online, Offline or a connector's OCPP status, `changed_since` keeps those that "
+             "connected, disconnected, booted, sent a heartbeat or a status since then (`as_of` is the time to "
+             "ask from next); `total` counts every match",
              upstream=("ocpp", "/internal/stations"),
-             query=PAGE),
+             query=[("q", {"type": "string", "minLength": 1, "maxLength": 48}),
+                    ("vendor", {"type": "string", "minLength": 1, "maxLength": 100}),
+                    ("status", {"type": "string", "enum": list(STATION_STATUSES)}),
+                    ("changed_since", DATE_TIME), *PAGE]),
+    ApiRoute("GET", "/api/v1/station-counts", "get_station_counts", "read",
+             "How many stations there are, online and offline, and with a connector in each OCPP status; "
+             "the vendors there are", upstream=("ocpp", "/internal/station-counts")),
+    ApiRoute("GET", "/api/v1/station-updates", "station_updates", "read",
+             "Server-sent events: `station` (a station as `GET /stations/{id}` answers it) whenever one "
+             "connects, disconnects, boots, sends a heartbeat or a status, and `counts` (as "
+             "`GET /station-counts`) when they change; `station_id` (repeated, at most 500) keeps to those "
+             "stations. Read about every second; a comment line every 15 s keeps the stream open",
+             query=[("station_id", {"type": "array", "maxItems": MAX_WATCHED_STATIONS, "items": STATION_ID[1]})],
+             content_type="text/event-stream"),
+    ApiRoute("GET", "/api/v1/stations/{station_id}/frames", "list_station_frames", "read",
+             "The station's recent OCPP frames, newest first, as they went over the wire (the frame log); a "
+             "reply is named by the action of its call",
+             upstream=("ocpp", "/internal/stations/{station_id}/frames"), path_params=[STATION_ID], query=PAGE),
     ApiRoute("GET", "/api/v1/stations/{station_id}", "get_station", "read", "A station with its connectors",
              upstream=("ocpp", "/internal/stations/{station_id}"),
              path_params=[STATION_ID]),
@@ -232,6 +275,14 @@ ROUTES = [
 ]
 
 
+def _success_schema(route: ApiRoute) -> dict[str, Any]:
+    if route.content_type == "application/json":
+        return OBJECT
+    if route.content_type == "text/event-stream":
+        return {"type": "string"}
+    return {"type": "string", "format": "binary"}
+
+
 def _parameter(name: str, schema: dict[str, Any], where: str) -> dict[str, Any]:
     return {"name": name, "in": where, "required": where == "path", "schema": schema}
 
@@ -250,17 +301,17 @@ def openapi_document() -> dict[str, Any]:
             + [_parameter(n, s, "query") for n, s in route.query],
             "responses": {
                 str(route.ok_status): {"description": "success"} if route.ok_status == 204 else
-                {"description": "success", "content": {route.content_type: {
-                    "schema": OBJECT if route.content_type == "application/json"
-                    else {"type": "string", "format": "binary"}}}},
+                {"description": "success", "content": {route.content_type: {"schema": _success_schema(route)}}},
                 "default": {"description": "error",
                             "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
             },
         }
         if route.body is not None:
             operation["requestBody"] = {"required": True, "content": {"application/json": {"schema": route.body}}}
-        if route.scope != "public":
-            operation["security"] = [{"bearer": [route.scope]}]
+        if route.scope == "session":
+            operation["security"] = [{"session": []}]
+        elif route.scope != "public":
+            operation["security"] = [{"bearer": [route.scope]}, {"session": []}]
         paths.setdefault(route.path, {})[route.method.lower()] = operation
     return {
         "openapi": "3.0.3",
@@ -268,7 +319,11 @@ def openapi_document() -> dict[str, Any]:
                  "description": "Stations, sessions, bills, tariffs, id tags and commands to stations."},
         "paths": paths,
         "components": {
-            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}},
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
+                # a console user's; a change made with it also needs the X-CSRF-Token header
+                "session": {"type": "apiKey", "in": "cookie", "name": SESSION_COOKIE},
+            },
             "schemas": {"Error": ERROR_SCHEMA},
         },
     }

@@ -3,6 +3,7 @@ and answer with its JSON. The api-gateway has no database of its own."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -16,8 +17,10 @@ from aiohttp import ClientResponse, web
 from chargeplane.common.keys import HTTP
 from chargeplane.common.web import ApiError, json_response, read_json
 
+from .auth import CALLER, ROLE_SCOPES, Caller, check_origin, console_session
 from .keys import API_SETTINGS
-from .routes import ApiRoute, openapi_document
+from .live import STATION_FEED, event
+from .routes import MAX_WATCHED_STATIONS, SESSION_COOKIE, STATION_ID, ApiRoute, openapi_document
 
 MAX_ID = 2**63 - 1
 MAX_INT32 = 2**31 - 1  # OCPP's integers
@@ -127,6 +130,106 @@ def forwarder(route: ApiRoute) -> Callable[[web.Request], Awaitable[web.Response
 async def openapi(request: web.Request) -> web.Response:
     return json_response(openapi_document())
 
+
+# ----- the console's sign-in -------------------------------------------------------------------
+
+def _session_body(user: str, session: dict[str, Any]) -> dict[str, Any]:
+    return {"user": user, "role": session["role"], "scopes": list(ROLE_SCOPES[session["role"]]),
+            "csrf_token": session["csrf_token"], "expires_at": session["expires_at"]}
+
+
+async def sign_in(request: web.Request) -> web.Response:
+    """The auth service checks the password; the session id it answers goes into the cookie
+    only, out of reach of the page's scripts."""
+    check_origin(request)
+    body = await read_json(request)
+    if not isinstance(body, dict):
+        raise ApiError(422, "invalid_request", "send {\"name\": ..., \"password\": ...}")
+    status, session = await _forward(request, _service_url(request, "auth"), "/internal/auth/console/sign-in",
+                                     method="POST", body={**body, "address": request.remote})
+    if status != 201:
+        return _reply(status, session)
+    response = json_response(_session_body(session["user"], session), status=201)
+    response.set_cookie(SESSION_COOKIE, session["session_id"], path="/api/", httponly=True, samesite="Strict",
+                        secure=request.secure or request.headers.get("X-Forwarded-Proto") == "https")
+    return response
+
+
+async def get_console_session(request: web.Request) -> web.Response:
+    caller = request[CALLER]
+    assert caller.session is not None
+    return json_response(_session_body(caller.name, caller.session))
+
+
+async def sign_out(request: web.Request) -> web.Response:
+    caller = request[CALLER]
+    await _forward(request, _service_url(request, "auth"), "/internal/auth/console/sign-out", method="POST",
+                   body={"session_id": caller.session_id, "used": False})
+    response = web.Response(status=204)
+    response.del_cookie(SESSION_COOKIE, path="/api/")
+    return response
+
+
+async def get_console_settings(request: web.Request) -> web.Response:
+    return json_response({"trace_url_template": request.app[API_SETTINGS].trace_url_template})
+
+
+# ----- live station status -----------------------------------------------------------------------
+
+KEEPALIVE_S = 15.0  # a comment line this often keeps proxies from closing the stream, and finds a gone browser
+
+
+def _watched_stations(request: web.Request) -> list[str] | None:
+    station_ids = request.query.getall("station_id", [])
+    if len(station_ids) > MAX_WATCHED_STATIONS:
+        raise ApiError(400, "too_many_stations", f"watch at most {MAX_WATCHED_STATIONS} stations by id, or all")
+    pattern = re.compile(STATION_ID[1]["pattern"])
+    if any(pattern.fullmatch(station_id) is None for station_id in station_ids):
+        raise ApiError(400, "invalid_station_id", f"station_id must match {pattern.pattern}")
+    return station_ids or None
+
+
+async def _session_ended(request: web.Request, caller: Caller) -> bool:
+    """A console user's stream ends with the session (sign-out, expiry); reading it does not
+    count as the person's use."""
+    if caller.session_id is None:
+        return False
+    try:
+        await console_session(request, caller.session_id, used=False)
+    except ApiError as exc:
+        return exc.status == 401
+    return False
+
+
+async def station_updates(request: web.Request) -> web.StreamResponse:
+    station_ids = _watched_stations(request)
+    caller = request[CALLER]
+    response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-store"})
+    await response.prepare(request)
+    feed = request.app[STATION_FEED]
+    listener = feed.subscribe(station_ids)
+    try:
+        await response.write(b"retry: 3000\n\n")  # the browser reconnects after 3 s
+        while True:
+            try:
+                async with asyncio.timeout(KEEPALIVE_S):
+                    message = await listener.queue.get()
+            except TimeoutError:
+                if await _session_ended(request, caller):
+                    await response.write(event("session-ended", b"{}"))
+                    break
+                message = b": keep-alive\n\n"
+            if message is None:
+                break
+            await response.write(message)
+    except ConnectionResetError:
+        pass  # the browser went away
+    finally:
+        feed.unsubscribe(listener)
+    return response
+
+
+# ----- sessions ----------------------------------------------------------------------------------
 
 async def get_session(request: web.Request) -> web.Response:
     """The session from sessions, with its energy meter series from telemetry."""

@@ -6,17 +6,23 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from chargeplane.common.keys import DB_POOL
+from chargeplane.common.keys import DB_POOL, SETTINGS
 from chargeplane.common.web import base_app
 
-from . import views
-from .keys import REPOSITORY
+from . import console_views, views
+from .keys import REPOSITORY, USERS
 from .repository import AuthRepository
 from .settings import AuthSettings
+from .users import LockoutPolicy, SessionPolicy, UserRepository
 
 
 async def _repository_context(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    assert isinstance(settings, AuthSettings)
     app[REPOSITORY] = AuthRepository(app[DB_POOL])
+    app[USERS] = UserRepository(
+        app[DB_POOL], LockoutPolicy(settings.console_lockout_failures, settings.console_lockout_s),
+        SessionPolicy(settings.console_session_idle_s, settings.console_session_max_s))
     yield
 
 
@@ -37,4 +43,5 @@ def create_app(settings: AuthSettings) -> web.Application:
     app.router.add_delete("/internal/auth/id-tags/{id_tag}", views.delete_id_tag)
     app.router.add_get("/internal/auth/local-list", views.get_local_list)
     app.router.add_get("/internal/auth/local-list/version", views.get_local_list_version)
+    console_views.add_routes(app)
     return app

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from aiohttp import WSCloseCode, web
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from chargeplane.common.keys import DB_POOL
 from chargeplane.common.station_ids import STATION_ID_RULE, is_valid_station_id
@@ -17,16 +17,7 @@ from chargeplane.common.web import ApiError, json_response, read_json
 
 from .configuration import DesiredConfiguration
 from .keys import CONFIGURATION, REGISTRY
-
-STATION_COLUMNS = (
-    "id, vendor, model, serial_number, firmware_version, registration_status, heartbeat_interval, connected,"
-    " last_boot_at, last_heartbeat_at, last_seen_at, security_profile, created_at"
-)
-# a transaction that ended (stopped, or closed when its station booted) is no longer the connector's
-CONNECTOR_COLUMNS = (
-    "connector_id, status, error_code, info, status_at,"
-    " CASE WHEN transaction_ended THEN NULL ELSE transaction_id END AS transaction_id, meter_wh, meter_at"
-)
+from .station_overview import StationFilter, StationOverview, StationStatus
 
 
 class StationRegistration(BaseModel):
@@ -48,14 +39,7 @@ def _station_id(request: web.Request) -> str:
 
 
 async def _station_view(request: web.Request, station_id: str) -> dict[str, Any] | None:
-    pool = request.app[DB_POOL]
-    station = await pool.fetchrow(f"SELECT {STATION_COLUMNS} FROM charging_stations WHERE id = $1", station_id)
-    if station is None:
-        return None
-    connectors = await pool.fetch(
-        f"SELECT {CONNECTOR_COLUMNS} FROM connectors WHERE station_id = $1 ORDER BY connector_id", station_id
-    )
-    return {**dict(station), "connectors": [dict(c) for c in connectors]}
+    return await StationOverview(request.app[DB_POOL]).station(station_id)
 
 
 async def put_station(request: web.Request) -> web.Response:
@@ -92,12 +76,33 @@ class Page(BaseModel):
     offset: int = Field(default=0, ge=0, le=2**31)
 
 
+class StationQuery(Page):
+    q: str | None = Field(default=None, min_length=1, max_length=48)
+    vendor: str | None = Field(default=None, min_length=1, max_length=100)
+    status: StationStatus | None = None
+    changed_since: AwareDatetime | None = None
+
+
 async def list_stations(request: web.Request) -> web.Response:
+    """Stations with their connectors; `q` a part of the id, `vendor`, `status` (Online, Offline, or a
+    connector's OCPP status), `changed_since` (those that connected, disconnected, booted, sent a
+    heartbeat or a connector's status since then; `as_of` is the next one's time)."""
+    query = StationQuery.model_validate(dict(request.query))
+    where = StationFilter(query.q, query.vendor, query.status, query.changed_since)
+    page = await StationOverview(request.app[DB_POOL]).stations(where, query.limit, query.offset)
+    return json_response({**page, "limit": query.limit, "offset": query.offset})
+
+
+async def station_counts(request: web.Request) -> web.Response:
+    return json_response(await StationOverview(request.app[DB_POOL]).counts())
+
+
+async def list_frames(request: web.Request) -> web.Response:
+    """The station's recent OCPP frames from the frame log, newest first."""
+    station_id = _station_id(request)
     page = Page.model_validate(dict(request.query))
-    rows = await request.app[DB_POOL].fetch(
-        f"SELECT {STATION_COLUMNS} FROM charging_stations ORDER BY id LIMIT $1 OFFSET $2", page.limit, page.offset
-    )
-    return json_response({"items": [dict(r) for r in rows], "limit": page.limit, "offset": page.offset})
+    frames = await StationOverview(request.app[DB_POOL]).frames(station_id, page.limit, page.offset)
+    return json_response({"items": frames, "limit": page.limit, "offset": page.offset})
 
 
 async def delete_station(request: web.Request) -> web.Response:
@@ -112,6 +117,8 @@ async def delete_station(request: web.Request) -> web.Response:
 
 def add_routes(app: web.Application) -> None:
     app.router.add_get("/internal/stations", list_stations)
+    app.router.add_get("/internal/station-counts", station_counts)
     app.router.add_get("/internal/stations/{station_id}", get_station)
+    app.router.add_get("/internal/stations/{station_id}/frames", list_frames)
     app.router.add_put("/internal/stations/{station_id}", put_station)
     app.router.add_delete("/internal/stations/{station_id}", delete_station)

@@ -57,6 +57,20 @@ def free_loopback_host() -> str:
     raise RuntimeError("no loopback address with the services' ports free")
 
 
+def interrupt(process: subprocess.Popen[bytes], within_s: float) -> bool:
+    """Stop a process as Ctrl-C does; False when it had to be killed after `within_s`."""
+    if process.poll() is not None:
+        return True
+    process.send_signal(signal.SIGINT)
+    try:
+        process.wait(within_s)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+        return False
+    return True
+
+
 @contextmanager
 def running_platform(log_path: Path, extra_env: dict[str, str] | None = None,
                      host: str | None = None, jaeger: bool = False) -> Iterator[RunningPlatform]:
@@ -92,13 +106,8 @@ def running_platform(log_path: Path, extra_env: dict[str, str] | None = None,
     try:
         yield RunningPlatform(process, values, data_dir)
     finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGINT)
-            try:
-                process.wait(60)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                raise
+        if not interrupt(process, 60):
+            raise AssertionError("chargeplane up did not stop within 60 s of Ctrl-C; it was killed")
         # the service logs stay beside the test's log, for whoever reads a failure
         shutil.copytree(data_dir / "logs", log_path.parent / "logs", dirs_exist_ok=True)
         shutil.rmtree(data_dir, ignore_errors=True)

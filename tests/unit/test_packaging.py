@@ -27,3 +27,19 @@ def test_folders_named_like_stdlib_modules_do_not_shadow_them(repo_root: Path) -
         if folder.name in sys.stdlib_module_names:
             module = importlib.import_module(folder.name)
             assert not str(getattr(module, "__file__", "")).startswith(str(repo_root)), folder.name
+
+
+def test_the_wheel_carries_every_file_of_the_console(repo_root: Path) -> None:
+    """The console's pages are package data: a file no pattern names would be missing from the
+    wheel and the image (npm's own files and packages stay out)."""
+    config = tomllib.loads((repo_root / "pyproject.toml").read_text())["tool"]["setuptools"]
+    patterns = config["package-data"]["chargeplane.services.api_gateway"]
+    package = repo_root / "services" / "api_gateway"
+    console = package / "console"
+    files = [p.relative_to(package).as_posix() for p in console.rglob("*") if p.is_file()
+             and "node_modules" not in p.parts and p.name not in ("package.json", "package-lock.json")
+             and not p.name.startswith(".")]
+    assert "console/index.html" in files
+    shipped = {p.relative_to(package).as_posix() for pattern in patterns for p in package.glob(pattern)}
+    assert [f for f in files if f not in shipped] == []
+    assert "console/vendor/*" in patterns  # what scripts/build_console.py fetched: uPlot
