@@ -1,10 +1,12 @@
-"""`python -m chargeplane.operator`: the operator as its Deployment runs it (one replica,
-all namespaces, kopf's liveness probe on the `liveness_port` setting). Every setting comes
-from the environment (operator/settings.py); the command line takes none."""
+"""`python -m chargeplane.operator`: the operator as its Deployment runs it (all namespaces,
+peering with other operators so that only one acts, kopf's liveness probe on the
+`liveness_port` setting). Every setting comes from the environment (operator/settings.py); the
+command line takes none."""
 
 from __future__ import annotations
 
 import argparse
+import random
 
 import kopf
 
@@ -13,6 +15,7 @@ from chargeplane.common.tracing import install_tracer_provider, shutdown_tracing
 
 from . import handlers  # noqa: F401  (registers the handlers)
 from .constants import MANAGED_BY
+from .runtime import operator_identity
 from .settings import OperatorSettings
 
 
@@ -22,11 +25,14 @@ def main(argv: list[str] | None = None) -> None:
     settings = OperatorSettings()
     configure_logging(MANAGED_BY, settings.log_level)
     install_tracer_provider(MANAGED_BY, settings.otlp_endpoint or None)
+    # two operators of one priority would both pause: a random one makes exactly one of them act
+    priority = settings.peering_priority or random.SystemRandom().randrange(1, 2**31)
+    identity = operator_identity()
     try:
-        # standalone: one replica (strategy Recreate) needs no peering resources
-        kopf.run(clusterwide=True, standalone=True,
+        kopf.run(clusterwide=True, standalone=not settings.peering, peering_name=settings.peering or None,
+                 priority=priority, identity=identity,  # type: ignore[arg-type]  (kopf's Identity is a str)
                  liveness_endpoint=f"http://0.0.0.0:{settings.liveness_port}/healthz",
-                 memo=kopf.Memo(settings=settings))
+                 memo=kopf.Memo(settings=settings, identity=identity, priority=priority))
     finally:
         shutdown_tracing()
 

@@ -3,11 +3,13 @@ platform request bodies out. No I/O here; the handlers send what these return.""
 
 from __future__ import annotations
 
+import base64
 import math
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 from .constants import (
+    API_VERSION,
     DATABASE_SECRET,
     DATABASE_URL_KEY,
     GATEWAY_TLS_DIR,
@@ -25,6 +27,8 @@ from .constants import (
     NAME_PREFIX,
     PART_OF,
     PLATFORM_CA_DIR,
+    PLATFORM_KIND,
+    PLATFORM_NAME,
     PLATFORM_SERVICES,
 )
 from .settings import OperatorSettings
@@ -41,6 +45,10 @@ CHARGING_LIMIT_PROFILE_ID = 900_000
 CHARGING_LIMIT_STACK_LEVEL = 1
 CHARGING_LIMIT_SINCE = "2000-01-01T00:00:00Z"
 DEFAULT_SIMULATOR = {"sessions": 0, "sessionSeconds": 60, "pauseSeconds": 30, "powerKw": 11, "meterIntervalSeconds": 10}
+# The image's user (Dockerfile): a number, so that runAsNonRoot can be checked without /etc/passwd
+IMAGE_UID = 10001
+# The public ports: stations reach the gateway's, API clients and people the api-gateway's
+STATION_PORT_NAMES = ("http", "ocpps")
 
 
 def platform_name(service: str) -> str:
@@ -81,7 +89,37 @@ def scrape_annotations(service: str) -> dict[str, str]:
 
 
 def _container_security() -> dict[str, Any]:
-    return {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}}
+    """The restricted Pod Security Standard's container half, and a read-only root filesystem
+    (the services write nothing but /tmp, an emptyDir)."""
+    return {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}, "readOnlyRootFilesystem": True,
+            "runAsNonRoot": True}
+
+
+TMP_VOLUME = {"name": "tmp", "emptyDir": {}}
+TMP_MOUNT = {"name": "tmp", "mountPath": "/tmp"}
+
+
+def _pod_spec(settings: OperatorSettings, containers: list[Manifest], **more: Any) -> Manifest:
+    """A pod that meets the restricted Pod Security Standard, needs no API token, and is
+    scheduled as the operator's settings say (the chart's values)."""
+    for container in [*containers, *more.get("initContainers", [])]:
+        container["securityContext"] = _container_security()
+        container.setdefault("volumeMounts", []).append(TMP_MOUNT)
+    pod: Manifest = {
+        "automountServiceAccountToken": False,
+        "securityContext": {"runAsNonRoot": True, "runAsUser": IMAGE_UID, "runAsGroup": IMAGE_UID,
+                            "fsGroup": IMAGE_UID, "seccompProfile": {"type": "RuntimeDefault"}},
+        "containers": containers,
+        **more,
+    }
+    pod["volumes"] = [*more.get("volumes", []), TMP_VOLUME]
+    if settings.pod_node_selector:
+        pod["nodeSelector"] = dict(settings.pod_node_selector)
+    if settings.pod_tolerations:
+        pod["tolerations"] = [dict(t) for t in settings.pod_tolerations]
+    if settings.image_pull_secrets:
+        pod["imagePullSecrets"] = [{"name": name} for name in settings.image_pull_secrets]
+    return pod
 
 
 def _from_secret(name: str, secret: str, key: str) -> dict[str, Any]:
@@ -132,68 +170,65 @@ def _gateway_env(settings: OperatorSettings) -> dict[str, str]:
     return env
 
 
-def _add_gateway_secrets(pod: Manifest, settings: OperatorSettings) -> None:
-    """Mount the gateway's TLS Secret and the platform CA's, and open the TLS port. A missing
-    Secret keeps the pod from starting, which says plainly what is wrong."""
-    container = pod["containers"][0]
+def _gateway_secret_volumes(settings: OperatorSettings) -> tuple[list[Manifest], list[Manifest]]:
+    """(volumes, mounts) of the gateway's TLS Secret and the platform CA's. A missing Secret
+    keeps the pod from starting, which says plainly what is wrong."""
+    volumes, mounts = [], []
     for name, secret, path in (("gateway-tls", settings.gateway_tls_secret, GATEWAY_TLS_DIR),
                                ("platform-ca", settings.platform_ca_secret, PLATFORM_CA_DIR)):
         if secret:
-            pod.setdefault("volumes", []).append({"name": name, "secret": {"secretName": secret}})
-            container.setdefault("volumeMounts", []).append({"name": name, "mountPath": path, "readOnly": True})
-    if settings.gateway_tls_secret:
-        container["ports"].append({"name": "ocpps", "containerPort": settings.gateway_tls_port, "protocol": "TCP"})
+            volumes.append({"name": name, "secret": {"secretName": secret}})
+            mounts.append({"name": name, "mountPath": path, "readOnly": True})
+    return volumes, mounts
 
 
 def build_platform_deployment(service: str, *, settings: OperatorSettings, replicas: int,
-                              owners: Iterable[OwnerReference]) -> Manifest:
+                              owner: OwnerReference) -> Manifest:
     name = platform_name(service)
     labels = {**_labels(name, service), LABEL_SERVICE: service}
     probe = {"httpGet": {"path": "/healthz", "port": "http"}, "periodSeconds": 10, "failureThreshold": 3}
-    deployment = {
+    ports = [{"name": "http", "containerPort": PLATFORM_SERVICES[service], "protocol": "TCP"}]
+    volumes, mounts = _gateway_secret_volumes(settings) if service == "ocpp" else ([], [])
+    if service == "ocpp" and settings.gateway_tls_secret:
+        ports.append({"name": "ocpps", "containerPort": settings.gateway_tls_port, "protocol": "TCP"})
+    container: Manifest = {
+        "name": service,
+        "image": settings.image,
+        "imagePullPolicy": settings.image_pull_policy,
+        # -P: the working directory stays off sys.path, whatever the image's WORKDIR holds
+        "command": ["python", "-P", "-m", f"chargeplane.services.{service.replace('-', '_')}"],
+        "env": build_service_env(service, settings),
+        "ports": ports,
+        "livenessProbe": probe,
+        "readinessProbe": {**probe, "httpGet": {"path": "/readyz", "port": "http"}, "periodSeconds": 5},
+        "resources": dict(settings.pod_resources),
+        "volumeMounts": mounts,
+    }
+    migrate: Manifest = {
+        # migrations are idempotent and advisory-locked, so every pod may run them
+        "name": "migrate",
+        "image": settings.image,
+        "imagePullPolicy": settings.image_pull_policy,
+        "command": ["chargeplane", "migrate"],
+        "env": [_database_url_env()],
+        "resources": dict(settings.pod_resources),
+    }
+    pod = _pod_spec(settings, [container], initContainers=[migrate], volumes=volumes,
+                    # above the services' 20 s graceful shutdown (ServiceSettings.shutdown_timeout)
+                    terminationGracePeriodSeconds=30)
+    return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
-        "metadata": {"name": name, "labels": labels, "ownerReferences": owner_references(owners)},
+        "metadata": {"name": name, "labels": labels, "ownerReferences": owner_references([owner])},
         "spec": {
             "replicas": replicas,
             "selector": {"matchLabels": _selector(service)},
-            "template": {
-                "metadata": {"labels": labels, "annotations": scrape_annotations(service)},
-                "spec": {
-                    # migrations are idempotent and advisory-locked, so every pod may run them
-                    "initContainers": [{
-                        "name": "migrate",
-                        "image": settings.image,
-                        "imagePullPolicy": settings.image_pull_policy,
-                        "command": ["chargeplane", "migrate"],
-                        "env": [_database_url_env()],
-                        "securityContext": _container_security(),
-                    }],
-                    "containers": [{
-                        "name": service,
-                        "image": settings.image,
-                        "imagePullPolicy": settings.image_pull_policy,
-                        # -P: the working directory stays off sys.path, whatever the image's WORKDIR holds
-                        "command": ["python", "-P", "-m", f"chargeplane.services.{service.replace('-', '_')}"],
-                        "env": build_service_env(service, settings),
-                        "ports": [{"name": "http", "containerPort": PLATFORM_SERVICES[service], "protocol": "TCP"}],
-                        "livenessProbe": probe,
-                        "readinessProbe": {**probe, "httpGet": {"path": "/readyz", "port": "http"}, "periodSeconds": 5},
-                        "resources": {"requests": {"cpu": "50m", "memory": "128Mi"}},
-                        "securityContext": _container_security(),
-                    }],
-                    # above the services' 20 s graceful shutdown (ServiceSettings.shutdown_timeout)
-                    "terminationGracePeriodSeconds": 30,
-                },
-            },
+            "template": {"metadata": {"labels": labels, "annotations": scrape_annotations(service)}, "spec": pod},
         },
     }
-    if service == "ocpp":
-        _add_gateway_secrets(deployment["spec"]["template"]["spec"], settings)
-    return deployment
 
 
-def build_platform_service(service: str, *, owners: Iterable[OwnerReference], tls_port: int | None = None) -> Manifest:
+def build_platform_service(service: str, *, owner: OwnerReference, tls_port: int | None = None) -> Manifest:
     """`tls_port`: the gateway's TLS listener, served beside its plain port."""
     name = platform_name(service)
     port = PLATFORM_SERVICES[service]
@@ -204,7 +239,7 @@ def build_platform_service(service: str, *, owners: Iterable[OwnerReference], tl
         "apiVersion": "v1",
         "kind": "Service",
         "metadata": {"name": name, "labels": {**_labels(name, service), LABEL_SERVICE: service},
-                     "annotations": scrape_annotations(service), "ownerReferences": owner_references(owners)},
+                     "annotations": scrape_annotations(service), "ownerReferences": owner_references([owner])},
         "spec": {
             "type": "ClusterIP",
             "selector": _selector(service),
@@ -213,39 +248,111 @@ def build_platform_service(service: str, *, owners: Iterable[OwnerReference], tl
     }
 
 
-def _platform_secret(name: str, component: str, data: dict[str, str], owners: Iterable[OwnerReference]) -> Manifest:
+def _platform_secret(name: str, component: str, data: dict[str, str], owner: OwnerReference) -> Manifest:
+    """`data`, not `stringData`: server-side apply owns fields as written, and the API server
+    folds stringData into data, so an applied stringData would never match what is stored."""
     return {
         "apiVersion": "v1",
         "kind": "Secret",
-        "metadata": {"name": name, "labels": _labels(name, component), "ownerReferences": owner_references(owners)},
+        "metadata": {"name": name, "labels": _labels(name, component), "ownerReferences": owner_references([owner])},
         "type": "Opaque",
-        "stringData": data,
+        "data": {key: base64.b64encode(value.encode()).decode() for key, value in data.items()},
     }
 
 
-def build_database_secret(settings: OperatorSettings, *, owners: Iterable[OwnerReference]) -> Manifest:
+def build_database_secret(settings: OperatorSettings, *, owner: OwnerReference) -> Manifest:
     """The database URL of a namespace's platform: the operator's own, so it follows its settings."""
-    return _platform_secret(DATABASE_SECRET, "database", {DATABASE_URL_KEY: settings.database_url}, owners)
+    return _platform_secret(DATABASE_SECRET, "database", {DATABASE_URL_KEY: settings.database_url}, owner)
 
 
-def build_jwt_secret(key: str, *, owners: Iterable[OwnerReference]) -> Manifest:
+def build_jwt_secret(key: str, *, owner: OwnerReference) -> Manifest:
     """The key auth signs API tokens with and api-gateway verifies them with. Created once with
-    a random `key`; a later run adopts the existing Secret and never rotates it (every token
-    issued would turn invalid)."""
-    return _platform_secret(JWT_SECRET, "jwt", {JWT_SECRET_KEY: key}, owners)
+    a random `key` and never applied again, so never rotated (every token issued would turn invalid)."""
+    return _platform_secret(JWT_SECRET, "jwt", {JWT_SECRET_KEY: key}, owner)
 
 
-def build_platform(*, settings: OperatorSettings, stations: int, owners: Iterable[OwnerReference]) -> list[Manifest]:
-    """The database Secret and every Deployment and Service of one namespace's platform, owned
-    by all its ChargingStations and Tariffs (so it goes when the last of them goes). The JWT
-    Secret is apart: its random key is no pure function (build_jwt_secret)."""
-    owners = list(owners)
-    manifests = [build_database_secret(settings, owners=owners)]
+def build_platform_anchor(tariffs: Iterable[OwnerReference]) -> Manifest:
+    """A namespace's Platform, owned by its Tariffs: the garbage collector removes it (and all it
+    owns) when the last Tariff goes, even with no operator running (`helm uninstall`); the
+    operator removes it when the namespace's last ChargingStation and Tariff are gone. Its size
+    does not grow with the station count."""
+    return {
+        "apiVersion": API_VERSION,
+        "kind": PLATFORM_KIND,
+        "metadata": {"name": PLATFORM_NAME, "labels": _labels(PLATFORM_NAME, "platform"),
+                     "ownerReferences": owner_references(tariffs)},
+        "spec": {},
+    }
+
+
+def _ingress_from_platform(settings: OperatorSettings) -> list[Manifest]:
+    """Who may reach the internal ports: the namespace's platform pods (services, simulators), the
+    operator's pods and, when named, the pods of the metrics namespace (Prometheus)."""
+    peers: list[Manifest] = [{"podSelector": {"matchLabels": {LABEL_PART_OF: PART_OF}}}]
+    if settings.operator_namespace:
+        peers.append({"namespaceSelector": _namespace_named(settings.operator_namespace),
+                      "podSelector": {"matchLabels": dict(settings.operator_pod_labels)}})
+    if settings.metrics_namespace:
+        peers.append({"namespaceSelector": _namespace_named(settings.metrics_namespace)})
+    return [{"from": peers}]
+
+
+def _namespace_named(name: str) -> Manifest:
+    return {"matchLabels": {"kubernetes.io/metadata.name": name}}
+
+
+def _network_policy(name: str, selector: Manifest, ingress: list[Manifest], owner: OwnerReference) -> Manifest:
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": {"name": name, "labels": _labels(name, "network-policy"),
+                     "ownerReferences": owner_references([owner])},
+        "spec": {"podSelector": selector, "policyTypes": ["Ingress"], "ingress": ingress},
+    }
+
+
+def build_network_policies(settings: OperatorSettings, *, owner: OwnerReference) -> list[Manifest]:
+    """Every platform pod takes connections only from the platform and the operator; the
+    gateway's station ports and the public API take them from anywhere. Policies add up, so a
+    port open in one is open."""
+    every_service = {"matchExpressions": [{"key": LABEL_SERVICE, "operator": "Exists"}]}
+    station_ports = [{"port": PLATFORM_SERVICES["ocpp"], "protocol": "TCP"}]
+    if settings.gateway_tls_secret:
+        station_ports.append({"port": settings.gateway_tls_port, "protocol": "TCP"})
+    return [
+        _network_policy(platform_name("internal"), every_service, _ingress_from_platform(settings), owner),
+        _network_policy(platform_name("stations"), {"matchLabels": {LABEL_SERVICE: "ocpp"}},
+                        [{"ports": station_ports}], owner),
+        _network_policy(platform_name("public-api"), {"matchLabels": {LABEL_SERVICE: "api-gateway"}},
+                        [{"ports": [{"port": PLATFORM_SERVICES["api-gateway"], "protocol": "TCP"}]}], owner),
+    ]
+
+
+def build_gateway_disruption_budget(*, owner: OwnerReference) -> Manifest:
+    """A drain takes one gateway replica at a time: its stations reconnect to the others."""
+    name = platform_name("ocpp")
+    return {
+        "apiVersion": "policy/v1",
+        "kind": "PodDisruptionBudget",
+        "metadata": {"name": name, "labels": {**_labels(name, "ocpp"), LABEL_SERVICE: "ocpp"},
+                     "ownerReferences": owner_references([owner])},
+        "spec": {"maxUnavailable": 1, "selector": {"matchLabels": _selector("ocpp")}},
+    }
+
+
+def build_platform(*, settings: OperatorSettings, stations: int, owner: OwnerReference) -> list[Manifest]:
+    """Everything a namespace's platform is, owned by its Platform: the database Secret, a
+    Deployment and a Service per service, the gateway's disruption budget and the
+    NetworkPolicies. The JWT Secret is apart: its random key is no pure function (build_jwt_secret)."""
+    manifests = [build_database_secret(settings, owner=owner)]
     for service in PLATFORM_SERVICES:
         replicas = gateway_replicas(stations, settings) if service == "ocpp" else 1
-        manifests.append(build_platform_deployment(service, settings=settings, replicas=replicas, owners=owners))
+        manifests.append(build_platform_deployment(service, settings=settings, replicas=replicas, owner=owner))
         tls_port = settings.gateway_tls_port if service == "ocpp" and settings.gateway_tls_secret else None
-        manifests.append(build_platform_service(service, owners=owners, tls_port=tls_port))
+        manifests.append(build_platform_service(service, owner=owner, tls_port=tls_port))
+    manifests.append(build_gateway_disruption_budget(owner=owner))
+    if settings.network_policies:
+        manifests += build_network_policies(settings, owner=owner)
     return manifests
 
 
@@ -311,14 +418,14 @@ def build_simulator_deployment(station: str, spec: Mapping[str, Any], *, setting
         "args": args,
         "env": [{"name": "OCPP_PASSWORD", "valueFrom": {"secretKeyRef": {"name": secret, "key": key}}}],
         "resources": {"requests": {"cpu": "10m", "memory": "64Mi"}},
-        "securityContext": _container_security(),
     }
-    pod: Manifest = {"containers": [container]}
+    volumes = []
     if over_tls:
         args += ["--ca-file", f"{GATEWAY_TLS_DIR}/ca.crt"]
-        pod["volumes"] = [{"name": "gateway-ca", "secret": {"secretName": settings.gateway_tls_secret,
-                                                            "items": [{"key": "ca.crt", "path": "ca.crt"}]}}]
+        volumes = [{"name": "gateway-ca", "secret": {"secretName": settings.gateway_tls_secret,
+                                                     "items": [{"key": "ca.crt", "path": "ca.crt"}]}}]
         container["volumeMounts"] = [{"name": "gateway-ca", "mountPath": GATEWAY_TLS_DIR, "readOnly": True}]
+    pod = _pod_spec(settings, [container], volumes=volumes)
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",

@@ -7,7 +7,16 @@ VERSION = "v1alpha1"
 API_VERSION = f"{GROUP}/{VERSION}"
 STATIONS = "chargingstations"
 TARIFFS = "tariffs"
+PLATFORMS = "platforms"
+# A namespace's one Platform: the anchor that owns its shared objects (crds/platforms.chargeplane.io.yaml)
+PLATFORM_KIND = "Platform"
+PLATFORM_NAME = "chargeplane"
 FINALIZER = "chargeplane.io/finalizer"
+# Server-side apply field managers: one per writer, so that each owns the fields (and the
+# status conditions) it sets and removes only what it stops setting. The change handlers write
+# what follows from a resource's spec; the status loop writes what the gateway sees.
+FIELD_MANAGER = "chargeplane-operator"
+STATUS_FIELD_MANAGER = "chargeplane-operator-status"
 # A Tariff annotated `chargeplane.io/deletion-protection: "false"` is not held (no finalizer) while
 # stations bill with it: the chart's default Tariff, which `helm uninstall` deletes together
 # with the operator's ServiceAccount and RBAC, so nobody would be left to let it go.

@@ -1,5 +1,5 @@
 """Every kopf registration of the operator, and nothing else: each handler hands off to a plain
-function in stations.py, tariffs.py or runtime.py."""
+function in stations.py, tariffs.py or platforms.py."""
 
 from __future__ import annotations
 
@@ -7,15 +7,18 @@ from typing import Any
 
 import kopf
 
-from . import stations, tariffs
+from chargeplane.common.logs import get_logger
+
+from . import platforms, stations, tariffs
 from .builders import OwnerReference
-from .constants import DELETION_PROTECTION, GROUP, STATIONS, TARIFFS, VERSION
+from .constants import DELETION_PROTECTION, GROUP, PLATFORM_NAME, PLATFORMS, STATIONS, TARIFFS, VERSION
 from .kube import connection_info
 from .runtime import configure_kopf, open_runtime
 from .settings import OperatorSettings
+from .stations import StationEntry
 
-# kopf fixes a timer's interval when the timer is registered, i.e. when this module is imported.
-STATUS_INTERVAL = OperatorSettings().status_interval
+TariffIndex = kopf.Index[str, OwnerReference]
+StationIndex = kopf.Index[str, StationEntry]
 
 
 def _not_deleting(meta: kopf.Meta, **_: Any) -> bool:
@@ -27,13 +30,18 @@ def _protected(annotations: kopf.Annotations, **_: Any) -> bool:
     return annotations.get(DELETION_PROTECTION, "true") != "false"
 
 
+def _the_platform(name: str, **_: Any) -> bool:
+    return name == PLATFORM_NAME
+
+
 # ----- operator lifecycle -----------------------------------------------------------------------
 
 @kopf.on.startup()
 async def start(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
     """The embedding code may put `settings` (OperatorSettings) and `kube_configuration` in the memo."""
     configure_kopf(settings)
-    memo.runtime = await open_runtime(memo.get("settings") or OperatorSettings(), memo.get("kube_configuration"))
+    memo.runtime = await open_runtime(memo.get("settings") or OperatorSettings(), memo.get("kube_configuration"),
+                                      identity=memo.get("identity", ""), priority=memo.get("priority", 0))
 
 
 @kopf.on.cleanup()
@@ -51,19 +59,22 @@ async def login(memo: kopf.Memo, **_: Any) -> kopf.ConnectionInfo:
 # on the owner's finalizers wherever OwnerReferencesPermissionEnforcement is on (OpenShift).
 
 @kopf.index(GROUP, VERSION, TARIFFS, when=_not_deleting)
-def tariff_owners(namespace: str, body: kopf.Body, **_: Any) -> dict[str, OwnerReference]:
+def tariff_index(namespace: str, body: kopf.Body, **_: Any) -> dict[str, OwnerReference]:
     return {namespace: kopf.build_owner_reference(body, controller=False, block_owner_deletion=False)}
 
 
 @kopf.index(GROUP, VERSION, STATIONS, when=_not_deleting)
-def station_owners(namespace: str, body: kopf.Body, spec: kopf.Spec, **_: Any) -> dict[str, dict[str, Any]]:
-    owner = kopf.build_owner_reference(body, controller=False, block_owner_deletion=False)
-    return {namespace: {"owner": owner, "tariff": spec.get("tariffRef", {}).get("name")}}
+def station_index(namespace: str, name: str, spec: kopf.Spec, status: kopf.Status, meta: kopf.Meta,
+                  **_: Any) -> dict[str, StationEntry]:
+    return {namespace: StationEntry(name, dict(spec), dict(status), meta.get("generation"))}
 
 
-def _platform_owners(namespace: str, tariff_owners: kopf.Index[str, OwnerReference],
-                     station_owners: kopf.Index[str, dict[str, Any]]) -> list[OwnerReference]:
-    return [*tariff_owners.get(namespace, []), *(s["owner"] for s in station_owners.get(namespace, []))]
+def _tariff_names(namespace: str, tariff_index: TariffIndex) -> set[str]:
+    return {owner["name"] for owner in tariff_index.get(namespace, [])}
+
+
+def _counts(namespace: str, station_index: StationIndex, tariff_index: TariffIndex) -> tuple[int, int]:
+    return len(station_index.get(namespace, [])), len(tariff_index.get(namespace, []))
 
 
 # ----- ChargingStation ---------------------------------------------------------------------------
@@ -72,39 +83,25 @@ def _platform_owners(namespace: str, tariff_owners: kopf.Index[str, OwnerReferen
 @kopf.on.create(GROUP, VERSION, STATIONS)
 @kopf.on.update(GROUP, VERSION, STATIONS, field="spec")
 async def apply_station(namespace: str, name: str, spec: kopf.Spec, status: kopf.Status, meta: kopf.Meta,
-                        body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, logger: kopf.Logger,
-                        tariff_owners: kopf.Index[str, OwnerReference],
-                        station_owners: kopf.Index[str, dict[str, Any]], **_: Any) -> None:
+                        body: kopf.Body, memo: kopf.Memo, logger: kopf.Logger, tariff_index: TariffIndex,
+                        **_: Any) -> None:
+    await platforms.ensure_platform(memo.runtime, namespace, tariffs=tariff_index.get(namespace, []))
+    memo.runtime.wake_platform(namespace)  # the gateway's replicas follow the station count
     await stations.apply_station(
         memo.runtime, namespace=namespace, name=name, spec=spec, status=status, generation=meta.get("generation"),
         owner=kopf.build_owner_reference(body, controller=True, block_owner_deletion=False),
-        platform_owners=_platform_owners(namespace, tariff_owners, station_owners),
-        stations=len(station_owners.get(namespace, [])),
-        tariffs={owner["name"] for owner in tariff_owners.get(namespace, [])},
-        patch_status=patch.status, logger=logger,
+        tariffs=_tariff_names(namespace, tariff_index), logger=logger,
     )
 
 
 @kopf.on.delete(GROUP, VERSION, STATIONS)
 async def delete_station(namespace: str, spec: kopf.Spec, retry: int, memo: kopf.Memo, logger: kopf.Logger,
-                         tariff_owners: kopf.Index[str, OwnerReference],
-                         station_owners: kopf.Index[str, dict[str, Any]], **_: Any) -> None:
-    await stations.delete_station(
-        memo.runtime, namespace=namespace, spec=spec, retry=retry,
-        platform_owners=_platform_owners(namespace, tariff_owners, station_owners),
-        stations=len(station_owners.get(namespace, [])), logger=logger,
-    )
-
-
-@kopf.timer(GROUP, VERSION, STATIONS, interval=STATUS_INTERVAL, when=_not_deleting)
-async def refresh_station_status(namespace: str, spec: kopf.Spec, status: kopf.Status, meta: kopf.Meta,
-                                 patch: kopf.Patch, memo: kopf.Memo, logger: kopf.Logger,
-                                 stopped: kopf.DaemonStopped, **_: Any) -> None:
-    await stations.refresh_station_status(
-        memo.runtime, namespace=namespace, spec=spec, status=status, generation=meta.get("generation"),
-        # kopf may still run a timer after the cleanup closed the clients
-        stopping=lambda: bool(stopped) or memo.runtime.http.closed, patch_status=patch.status, logger=logger,
-    )
+                         station_index: StationIndex, tariff_index: TariffIndex, **_: Any) -> None:
+    await stations.delete_station(memo.runtime, namespace=namespace, spec=spec, retry=retry, logger=logger)
+    stations_left, tariffs_left = _counts(namespace, station_index, tariff_index)
+    await platforms.remove_platform_if_unused(memo.runtime, namespace, stations=stations_left, tariffs=tariffs_left,
+                                              logger=logger)
+    memo.runtime.wake_platform(namespace)
 
 
 # ----- Tariff ------------------------------------------------------------------------------------
@@ -113,28 +110,55 @@ async def refresh_station_status(namespace: str, spec: kopf.Spec, status: kopf.S
 @kopf.on.create(GROUP, VERSION, TARIFFS)
 @kopf.on.update(GROUP, VERSION, TARIFFS, field="spec")
 async def apply_tariff(namespace: str, name: str, spec: kopf.Spec, status: kopf.Status, meta: kopf.Meta,
-                       patch: kopf.Patch, memo: kopf.Memo, logger: kopf.Logger,
-                       tariff_owners: kopf.Index[str, OwnerReference],
-                       station_owners: kopf.Index[str, dict[str, Any]], **_: Any) -> None:
-    await tariffs.apply_tariff(
-        memo.runtime, namespace=namespace, name=name, spec=spec, status=status, generation=meta.get("generation"),
-        platform_owners=_platform_owners(namespace, tariff_owners, station_owners),
-        stations=len(station_owners.get(namespace, [])), patch_status=patch.status, logger=logger,
-    )
+                       memo: kopf.Memo, logger: kopf.Logger, tariff_index: TariffIndex, **_: Any) -> None:
+    await platforms.ensure_platform(memo.runtime, namespace, tariffs=tariff_index.get(namespace, []))
+    await tariffs.apply_tariff(memo.runtime, namespace=namespace, name=name, spec=spec, status=status,
+                               generation=meta.get("generation"), logger=logger)
 
 
 @kopf.on.delete(GROUP, VERSION, TARIFFS, when=_protected)
 async def delete_tariff(namespace: str, name: str, status: kopf.Status, meta: kopf.Meta, retry: int,
-                        patch: kopf.Patch, memo: kopf.Memo, logger: kopf.Logger,
-                        station_owners: kopf.Index[str, dict[str, Any]], **_: Any) -> None:
-    users = [s["owner"]["name"] for s in station_owners.get(namespace, []) if s["tariff"] == name]
-    await tariffs.delete_tariff(
-        memo.runtime, namespace=namespace, name=name, status=status, generation=meta.get("generation"),
-        users=users, retry=retry, patch_status=patch.status, logger=logger,
-    )
+                        memo: kopf.Memo, logger: kopf.Logger, station_index: StationIndex,
+                        tariff_index: TariffIndex, **_: Any) -> None:
+    users = [s.name for s in station_index.get(namespace, []) if s.spec.get("tariffRef", {}).get("name") == name]
+    await tariffs.delete_tariff(memo.runtime, namespace=namespace, name=name, status=status,
+                                generation=meta.get("generation"), users=users, retry=retry, logger=logger)
+    await _after_tariff_deletion(memo, namespace, logger, station_index, tariff_index)
 
 
 @kopf.on.delete(GROUP, VERSION, TARIFFS, when=kopf.not_(_protected), optional=True)
 async def forget_unprotected_tariff(namespace: str, name: str, memo: kopf.Memo, logger: kopf.Logger,
-                                    **_: Any) -> None:
+                                    station_index: StationIndex, tariff_index: TariffIndex, **_: Any) -> None:
     await tariffs.forget_tariff(memo.runtime, namespace=namespace, name=name, logger=logger)
+    await _after_tariff_deletion(memo, namespace, logger, station_index, tariff_index)
+
+
+async def _after_tariff_deletion(memo: kopf.Memo, namespace: str, logger: kopf.Logger, station_index: StationIndex,
+                                 tariff_index: TariffIndex) -> None:
+    """The Platform is owned by the remaining Tariffs, or goes with the namespace's last resource."""
+    stations_left, tariffs_left = _counts(namespace, station_index, tariff_index)
+    if stations_left or tariffs_left:
+        await platforms.ensure_platform(memo.runtime, namespace, tariffs=tariff_index.get(namespace, []))
+    else:
+        await platforms.remove_platform_if_unused(memo.runtime, namespace, stations=0, tariffs=0, logger=logger)
+
+
+# ----- Platform: one per namespace, made by the handlers above, kept by its loop ---------------
+
+@kopf.on.event(GROUP, VERSION, PLATFORMS, when=_the_platform)
+async def track_platform(type: str | None, namespace: str, body: kopf.Body, memo: kopf.Memo,
+                         station_index: StationIndex, tariff_index: TariffIndex, **_: Any) -> None:
+    """An event handler, not a daemon or timer: those would put a finalizer on the Platform, which
+    nobody could remove once `helm uninstall` has taken the operator's RBAC. A Platform someone
+    deleted while its namespace still needs it (or the garbage collector did, its Tariffs gone
+    while stations remain) is made again."""
+    runtime = memo.runtime
+    runtime.station_index, runtime.tariff_index = station_index, tariff_index
+    if type == "DELETED":
+        runtime.forget_platform(namespace)
+        runtime.applied_anchors.pop(namespace, None)
+        if any(_counts(namespace, station_index, tariff_index)):
+            await platforms.ensure_platform(runtime, namespace, tariffs=tariff_index.get(namespace, []))
+        return
+    runtime.keep_loop(namespace, dict(body),
+                      lambda: platforms.run_namespace(runtime, namespace, get_logger(f"platform.{namespace}")))

@@ -1,22 +1,34 @@
-"""The operator's own Kubernetes calls (children of its resources), idempotent: a create that
-finds the object patches it, a delete that finds nothing is done. Exactly the verbs in rbac.RULES."""
+"""The operator's own Kubernetes calls, idempotent. What it makes is server-side applied under
+a field manager: the API server keeps what the manifest says and removes what an earlier apply
+said and this one does not (a dropped env var, a volume of TLS turned off), and an edit by
+someone else is overwritten on the next apply. Exactly the verbs in rbac.RULES."""
 
 from __future__ import annotations
 
 import base64
 import os
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import kopf
 from kubernetes_asyncio import config
-from kubernetes_asyncio.client import ApiClient, ApiException, AppsV1Api, Configuration, CoreV1Api
+from kubernetes_asyncio.client import (
+    ApiClient,
+    ApiException,
+    AppsV1Api,
+    Configuration,
+    CoreV1Api,
+    CustomObjectsApi,
+    NetworkingV1Api,
+    PolicyV1Api,
+)
 
 from .builders import Manifest
+from .constants import API_VERSION, FIELD_MANAGER, GROUP, VERSION
 
-# Desired lists (env, ports, ownerReferences) replace what is there, as the builders mean them:
-# a strategic merge would keep an env var or an owner that the desired state dropped.
-MERGE_PATCH = "application/merge-patch+json"
+APPLY_PATCH = "application/apply-patch+yaml"
+# plural of each custom kind the operator applies or writes the status of
+CUSTOM_PLURALS = {"ChargingStation": "chargingstations", "Tariff": "tariffs", "Platform": "platforms"}
 
 
 async def load_configuration() -> Configuration:
@@ -44,23 +56,72 @@ async def connection_info(configuration: Configuration) -> kopf.ConnectionInfo:
     )
 
 
-def _calls(api: ApiClient, kind: str) -> tuple[Callable[..., Awaitable[Any]], Callable[..., Awaitable[Any]],
-                                                 Callable[..., Awaitable[Any]]]:
-    """(create, patch, delete) of a namespaced kind."""
-    if kind == "Deployment":
-        apps = AppsV1Api(api)
-        return apps.create_namespaced_deployment, apps.patch_namespaced_deployment, apps.delete_namespaced_deployment
+Call = Callable[..., Awaitable[Any]]
+
+
+def _calls(api: ApiClient, kind: str) -> tuple[Call, Call, Call]:
+    """(create, patch, delete) of a namespaced kind, each taking (name or body, namespace, ...)."""
+    if kind in CUSTOM_PLURALS:
+        custom, plural = CustomObjectsApi(api), CUSTOM_PLURALS[kind]
+
+        async def create(namespace: str, body: Manifest) -> Any:
+            return await custom.create_namespaced_custom_object(GROUP, VERSION, namespace, plural, body)
+
+        async def patch(name: str, namespace: str, body: Manifest, **options: Any) -> Any:
+            return await custom.patch_namespaced_custom_object(GROUP, VERSION, namespace, plural, name, body,
+                                                               **options)
+
+        async def delete(name: str, namespace: str) -> Any:
+            return await custom.delete_namespaced_custom_object(GROUP, VERSION, namespace, plural, name)
+
+        return create, patch, delete
     core = CoreV1Api(api)
-    if kind == "Service":
-        return core.create_namespaced_service, core.patch_namespaced_service, core.delete_namespaced_service
-    if kind == "Secret":
-        return core.create_namespaced_secret, core.patch_namespaced_secret, core.delete_namespaced_secret
-    raise ValueError(f"the operator makes no {kind}")
+    by_kind: dict[str, tuple[Call, Call, Call]] = {
+        "Deployment": (AppsV1Api(api).create_namespaced_deployment, AppsV1Api(api).patch_namespaced_deployment,
+                       AppsV1Api(api).delete_namespaced_deployment),
+        "Service": (core.create_namespaced_service, core.patch_namespaced_service, core.delete_namespaced_service),
+        "Secret": (core.create_namespaced_secret, core.patch_namespaced_secret, core.delete_namespaced_secret),
+        "NetworkPolicy": (NetworkingV1Api(api).create_namespaced_network_policy,
+                          NetworkingV1Api(api).patch_namespaced_network_policy,
+                          NetworkingV1Api(api).delete_namespaced_network_policy),
+        "PodDisruptionBudget": (PolicyV1Api(api).create_namespaced_pod_disruption_budget,
+                                PolicyV1Api(api).patch_namespaced_pod_disruption_budget,
+                                PolicyV1Api(api).delete_namespaced_pod_disruption_budget),
+    }
+    if kind not in by_kind:
+        raise ValueError(f"the operator makes no {kind}")
+    return by_kind[kind]
+
+
+def _as_dict(api: ApiClient, answer: Any) -> dict[str, Any]:
+    return answer if isinstance(answer, dict) else api.sanitize_for_serialization(answer)  # type: ignore[no-any-return]
+
+
+async def apply(api: ApiClient, namespace: str, manifest: Manifest, *, manager: str = FIELD_MANAGER) -> dict[str, Any]:
+    """Server-side apply (created if absent); the object as the API server now has it."""
+    _, patch, _ = _calls(api, manifest["kind"])
+    answer = await patch(manifest["metadata"]["name"], namespace, manifest, field_manager=manager, force=True,
+                         _content_type=APPLY_PATCH)
+    return _as_dict(api, answer)
+
+
+async def apply_status(api: ApiClient, namespace: str, kind: str, name: str, status: Mapping[str, Any], *,
+                       manager: str) -> None:
+    """Server-side apply of a custom resource's status: `manager` owns exactly these fields, and
+    in `conditions` (a list keyed by type) exactly these types; other writers' stay as they are."""
+    body = {"apiVersion": API_VERSION, "kind": kind, "metadata": {"name": name}, "status": dict(status)}
+    try:
+        await CustomObjectsApi(api).patch_namespaced_custom_object_status(
+            GROUP, VERSION, namespace, CUSTOM_PLURALS[kind], name, body, field_manager=manager, force=True,
+            _content_type=APPLY_PATCH)
+    except ApiException as exc:
+        if exc.status != 404:  # deleted meanwhile: nothing to say about it
+            raise
 
 
 async def create_if_absent(api: ApiClient, namespace: str, manifest: Manifest, logger: kopf.Logger) -> bool:
-    """Create, or leave an existing object as it is (a generated password is never rotated);
-    False if it existed."""
+    """Create, or leave an existing object as it is (a generated password or key is never
+    rotated); False if it existed."""
     create, _, _ = _calls(api, manifest["kind"])
     try:
         await create(namespace, manifest)
@@ -82,25 +143,7 @@ async def read_secret_value(api: ApiClient, namespace: str, name: str, key: str)
         raise
     if secret.data and key in secret.data:
         return base64.b64decode(secret.data[key]).decode()
-    # an API server folds stringData into data; an emulated one (kmock) may keep it as written
-    string_data = getattr(secret, "string_data", None) or {}
-    value = string_data.get(key)
-    return str(value) if value is not None else None
-
-
-async def create_or_patch(api: ApiClient, namespace: str, manifest: Manifest, logger: kopf.Logger) -> None:
-    if not await create_if_absent(api, namespace, manifest, logger):
-        _, patch, _ = _calls(api, manifest["kind"])
-        await patch(manifest["metadata"]["name"], namespace, manifest, _content_type=MERGE_PATCH)
-
-
-async def create_or_adopt(api: ApiClient, namespace: str, manifest: Manifest, logger: kopf.Logger) -> None:
-    """Create; an existing object keeps its content and only takes the manifest's labels and
-    owners (a generated key is never rotated, yet goes with the platform's last owner)."""
-    if not await create_if_absent(api, namespace, manifest, logger):
-        _, patch, _ = _calls(api, manifest["kind"])
-        metadata = {key: manifest["metadata"][key] for key in ("labels", "ownerReferences")}
-        await patch(manifest["metadata"]["name"], namespace, {"metadata": metadata}, _content_type=MERGE_PATCH)
+    return None
 
 
 async def delete_if_present(api: ApiClient, namespace: str, kind: str, name: str, logger: kopf.Logger) -> None:

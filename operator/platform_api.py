@@ -3,6 +3,7 @@ and billing's tariffs, in one namespace's platform."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
@@ -24,6 +25,16 @@ class PlatformRejected(Exception):
                           if isinstance(d, dict) and "loc" in d) if isinstance(details, list) else ""
         super().__init__(f"{status} {error.get('code', '')}: {error.get('message', '')}{reasons}")
         self.status, self.error = status, error
+
+
+@dataclass(frozen=True)
+class StationState:
+    """What the gateway knows of one station: its view (online, connectors, boot, heartbeat),
+    where its desired configuration stands, and the charging profiles it holds by id."""
+
+    view: dict[str, Any]
+    configuration: dict[str, Any] | None
+    charging_profiles: dict[int, Any]
 
 
 class PlatformClient:
@@ -53,17 +64,15 @@ class PlatformClient:
     async def register_station(self, namespace: str, station_id: str, registration: dict[str, Any]) -> None:
         await self._call("PUT", namespace, "ocpp", f"/internal/stations/{station_id}", registration)
 
-    async def station_view(self, namespace: str, station_id: str) -> dict[str, Any] | None:
-        """The gateway's live view of a station, or None if it is not registered."""
-        view: dict[str, Any] | None = await self._call(
-            "GET", namespace, "ocpp", f"/internal/stations/{station_id}", absent_ok=True)
-        return view
-
-    async def station_configuration(self, namespace: str, station_id: str) -> dict[str, Any] | None:
-        """The keys the station reported and where each desired key stands, or None if it is not registered."""
-        configuration: dict[str, Any] | None = await self._call(
-            "GET", namespace, "ocpp", f"/internal/stations/{station_id}/configuration", absent_ok=True)
-        return configuration
+    async def station_states(self, namespace: str, station_ids: list[str],
+                             configuration_of: list[str]) -> dict[str, StationState]:
+        """The state of many stations in one request, with the configuration state of those in
+        `configuration_of`; a station the gateway does not know is absent."""
+        answer = await self._call("POST", namespace, "ocpp", "/internal/stations/states",
+                                  {"station_ids": station_ids, "configuration_of": configuration_of})
+        return {station_id: StationState(state["view"], state["configuration"],
+                                         {p["charging_profile_id"]: p["profile"] for p in state["charging_profiles"]})
+                for station_id, state in answer["stations"].items()}
 
     async def set_station_password(self, namespace: str, station_id: str, password: str) -> None:
         """OCPP security profile 1: the gateway then refuses the station without this password."""
@@ -95,12 +104,6 @@ class PlatformClient:
 
     async def unbind_tariff(self, namespace: str, station_id: str) -> None:
         await self._call("DELETE", namespace, "billing", f"/internal/stations/{station_id}/tariff")
-
-    async def charging_profiles(self, namespace: str, station_id: str) -> list[dict[str, Any]]:
-        """The charging profiles the station holds, as the gateway knows them."""
-        held: dict[str, Any] = await self._call("GET", namespace, "ocpp",
-                                                f"/internal/stations/{station_id}/charging-profiles")
-        return list(held["items"])
 
     async def send_command(self, namespace: str, station_id: str, action: str, payload: dict[str, Any]) -> str:
         """An OCPP command to the station; the status it answered (Accepted, Rejected ...)."""

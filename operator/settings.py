@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -32,8 +34,29 @@ class OperatorSettings(BaseSettings):
     gateway_upload_base_url: str = ""
     # the Secret with the platform CA (tls.crt, tls.key) that signs stations' CSRs; empty: SignCertificate is Rejected
     platform_ca_secret: str = ""
-    # how often station status is read back from the platform, in seconds
+    # how often station status is read back from the platform, in seconds (one request per namespace)
     status_interval: float = 5.0
+    # how often each namespace's platform is applied again (a deleted or edited Deployment,
+    # Service, Secret or NetworkPolicy is restored), in seconds; changes apply at once besides
+    reconcile_interval: float = 30.0
+    # kopf peering (a ClusterKopfPeering of this name, which the chart installs): of several
+    # operators, only the one of the highest priority acts; empty: standalone, no peering
+    peering: str = "chargeplane"
+    # this operator's priority among its peers; 0: a random one at start, so that of two
+    # replicas exactly one acts (kopf pauses every operator while two share the highest priority)
+    peering_priority: int = 0
+    # the pods the operator makes: restricted Pod Security, and these scheduling settings
+    pod_resources: dict[str, Any] = {"requests": {"cpu": "50m", "memory": "128Mi"}}
+    pod_node_selector: dict[str, str] = {}
+    pod_tolerations: list[dict[str, Any]] = []
+    image_pull_secrets: list[str] = []
+    # NetworkPolicies in every platform namespace: the internal ports only from the platform's own
+    # pods, the operator's (this namespace and pod labels) and, for /metrics, the pods of
+    # metrics_namespace; the station and public API ports from anywhere
+    network_policies: bool = True
+    operator_namespace: str = ""
+    operator_pod_labels: dict[str, str] = {"app.kubernetes.io/component": "operator"}
+    metrics_namespace: str = ""
     # seconds before a handler that waits (for a service, a Tariff, stations still using a Tariff) tries again
     retry_delay: float = 10.0
     # how the operator reaches a namespace's services; tests point it elsewhere

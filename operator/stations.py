@@ -1,15 +1,16 @@
 """ChargingStation: registered with the gateway, bound to its tariff in billing, given
-credentials and, when asked, a simulator; its status read back from the gateway."""
+credentials and, when asked, a simulator; the status of a namespace's stations read back from
+the gateway in one request per interval."""
 
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable, Iterable, Mapping, MutableMapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import kopf
-from kubernetes_asyncio.client import ApiException
 
 from .builders import (
     CHARGING_LIMIT_PROFILE_ID,
@@ -22,83 +23,105 @@ from .builders import (
     credentials_reference,
     simulator_name,
 )
-from .kube import create_if_absent, create_or_patch, delete_if_present, read_secret_value
-from .platform_api import PlatformRejected, PlatformUnavailable
-from .platforms import ensure_platform
-from .runtime import Runtime
+from .constants import FIELD_MANAGER, STATUS_FIELD_MANAGER
+from .kube import apply, apply_status, create_if_absent, delete_if_present, read_secret_value
+from .platform_api import PlatformRejected, PlatformUnavailable, StationState
+from .runtime import Log, Runtime
 from .status import (
+    AS_EXPECTED,
     CHARGING_LIMITED,
     CONFIGURATION_APPLIED,
+    CONNECTED,
+    READY,
     REGISTERED,
     TARIFF_BOUND,
-    Condition,
+    ConditionSet,
     build_station_status,
     configuration_condition,
-    note_condition,
-    set_condition,
-    status_changes,
+    station_readiness,
 )
 
+KIND = "ChargingStation"
 # Deleting waits this many retries (of settings.retry_delay) for an unreachable gateway or
 # billing, then lets the resource go: a namespace being deleted takes the platform first.
 DEREGISTER_RETRIES = 6
+# the conditions each writer owns (server-side apply keeps them apart)
+HANDLER_CONDITIONS = (REGISTERED, TARIFF_BOUND)
+STATUS_CONDITIONS = (CONNECTED, AS_EXPECTED, CONFIGURATION_APPLIED, CHARGING_LIMITED, READY)
+
+
+@dataclass(frozen=True)
+class StationEntry:
+    """A ChargingStation as kopf's index holds it, for the namespace's status loop."""
+
+    name: str
+    spec: Mapping[str, Any]
+    status: Mapping[str, Any]
+    generation: int | None
 
 
 async def apply_station(runtime: Runtime, *, namespace: str, name: str, spec: Mapping[str, Any],
                         status: Mapping[str, Any], generation: int | None, owner: OwnerReference,
-                        platform_owners: Iterable[OwnerReference], stations: int, tariffs: set[str],
-                        patch_status: MutableMapping[str, Any], logger: kopf.Logger) -> None:
-    await ensure_platform(runtime, namespace, owners=platform_owners, stations=stations, logger=logger)
+                        tariffs: set[str], logger: kopf.Logger) -> None:
+    """Register the station and bind its tariff; Registered and TariffBound say how far that got."""
     if not spec.get("credentials", {}).get("secretRef"):
         secret = build_credentials_secret(name, secrets.token_urlsafe(24), owner=owner)
         await create_if_absent(runtime.kube, namespace, secret, logger)
-    if "phase" not in status:
-        patch_status["phase"] = "Pending"  # until the status timer reads the gateway
+    conditions = ConditionSet(status.get("conditions", []), HANDLER_CONDITIONS, generation=generation)
+    try:
+        await _register(runtime, namespace, name, spec, conditions)
+        # after the registration, so that the emulated station is not refused when it first connects
+        if spec.get("simulator", {}).get("enabled"):
+            simulator = build_simulator_deployment(name, spec, settings=runtime.settings, owner=owner)
+            await apply(runtime.kube, namespace, simulator)
+        else:
+            await delete_if_present(runtime.kube, namespace, "Deployment", simulator_name(name), logger)
+        await _bind_tariff(runtime, namespace, spec, tariffs, conditions)
+    finally:
+        await apply_status(runtime.kube, namespace, KIND, name,
+                           {"observedGeneration": generation, "conditions": conditions.owned()},
+                           manager=FIELD_MANAGER)
 
-    def note(type_: str, ok: bool, reason: str, message: str) -> None:
-        note_condition(patch_status, status, type_, ok, reason, message, generation=generation)
 
+async def _register(runtime: Runtime, namespace: str, name: str, spec: Mapping[str, Any],
+                    conditions: ConditionSet) -> None:
     station_id = spec["stationId"]
     secret_name, key = credentials_reference(name, spec)
     password = await read_secret_value(runtime.kube, namespace, secret_name, key)
     if password is None:
-        note(REGISTERED, False, "CredentialsMissing", f"Secret {secret_name!r} has no key {key!r}")
+        conditions.note(REGISTERED, False, "CredentialsMissing", f"Secret {secret_name!r} has no key {key!r}")
         raise kopf.TemporaryError(f"waiting for Secret {secret_name}/{key}", delay=runtime.settings.retry_delay)
     try:
         await runtime.platform.set_station_password(namespace, station_id, password)
         await runtime.platform.register_station(namespace, station_id, build_registration(spec))
     except PlatformRejected as exc:  # e.g. a password auth will not take (8 to 40 characters)
-        note(REGISTERED, False, "CredentialsRejected", str(exc))
+        conditions.note(REGISTERED, False, "CredentialsRejected", str(exc))
         raise kopf.TemporaryError(f"the platform refused the station's credentials: {exc}",
                                   delay=runtime.settings.retry_delay) from exc
     except PlatformUnavailable as exc:
-        note(REGISTERED, False, "GatewayUnavailable", str(exc))
+        conditions.note(REGISTERED, False, "GatewayUnavailable", str(exc))
         raise kopf.TemporaryError(f"waiting for the gateway: {exc}", delay=runtime.settings.retry_delay) from exc
-    note(REGISTERED, True, "Registered", f"station {station_id} may connect")
+    conditions.note(REGISTERED, True, "Registered", f"station {station_id} may connect")
 
-    # after the registration, so that the emulated station is not refused when it first connects
-    if spec.get("simulator", {}).get("enabled"):
-        simulator = build_simulator_deployment(name, spec, settings=runtime.settings, owner=owner)
-        await create_or_patch(runtime.kube, namespace, simulator, logger)
-    else:
-        await delete_if_present(runtime.kube, namespace, "Deployment", simulator_name(name), logger)
 
+async def _bind_tariff(runtime: Runtime, namespace: str, spec: Mapping[str, Any], tariffs: set[str],
+                       conditions: ConditionSet) -> None:
     tariff = spec["tariffRef"]["name"]
     if tariff not in tariffs:
-        note(TARIFF_BOUND, False, "TariffNotFound", f"no Tariff {tariff!r} in namespace {namespace}")
+        conditions.note(TARIFF_BOUND, False, "TariffNotFound", f"no Tariff {tariff!r} in namespace {namespace}")
         raise kopf.TemporaryError(f"waiting for Tariff {tariff!r}", delay=runtime.settings.retry_delay)
     try:
-        await runtime.platform.bind_tariff(namespace, station_id, billing_tariff_id(namespace, tariff))
+        await runtime.platform.bind_tariff(namespace, spec["stationId"], billing_tariff_id(namespace, tariff))
     except (PlatformUnavailable, PlatformRejected) as exc:
         # billing answers 404 until the Tariff's own handler has pushed it
-        note(TARIFF_BOUND, False, "TariffNotInBilling", str(exc))
+        conditions.note(TARIFF_BOUND, False, "TariffNotInBilling", str(exc))
         raise kopf.TemporaryError(f"waiting for billing to know tariff {tariff!r}: {exc}",
                                   delay=runtime.settings.retry_delay) from exc
-    note(TARIFF_BOUND, True, "Bound", f"sessions are billed with Tariff {tariff!r}")
+    conditions.note(TARIFF_BOUND, True, "Bound", f"sessions are billed with Tariff {tariff!r}")
 
 
 async def delete_station(runtime: Runtime, *, namespace: str, spec: Mapping[str, Any], retry: int,
-                         platform_owners: Iterable[OwnerReference], stations: int, logger: kopf.Logger) -> None:
+                         logger: kopf.Logger) -> None:
     """Deregister the station (its Secret and simulator go with it: they are owned by it)."""
     station_id = spec["stationId"]
     try:
@@ -110,77 +133,93 @@ async def delete_station(runtime: Runtime, *, namespace: str, spec: Mapping[str,
             raise kopf.TemporaryError(f"waiting for the platform to deregister {station_id}: {exc}",
                                       delay=runtime.settings.retry_delay) from exc
         logger.warning(f"the platform stayed unreachable; {station_id} was not deregistered: {exc}")
-    try:
-        await ensure_platform(runtime, namespace, owners=platform_owners, stations=stations, logger=logger)
-    except ApiException as exc:  # e.g. the namespace itself is being deleted: nothing to scale any more
-        logger.info(f"the gateway was not rescaled: {exc.status} {exc.reason}")
 
 
-async def refresh_station_status(runtime: Runtime, *, namespace: str, spec: Mapping[str, Any],
-                                 status: Mapping[str, Any], generation: int | None, stopping: Callable[[], bool],
-                                 patch_status: MutableMapping[str, Any], logger: kopf.Logger) -> None:
-    """Phase, connectors, last heartbeat and how far spec.configuration is applied, as the gateway
-    has them; only changes are written."""
-    if stopping():
+async def refresh_station_statuses(runtime: Runtime, *, namespace: str, stations: Sequence[StationEntry],
+                                   logger: Log) -> None:
+    """Phase, connectors, last heartbeat and what of its spec the station holds, for every
+    station of the namespace from one request to the gateway; only changed statuses are written."""
+    if not stations:
         return
-    configuration = spec.get("configuration") or {}
     try:
-        view = await runtime.platform.station_view(namespace, spec["stationId"])
-        # only a station with keys to enforce costs the second call
-        gateway_configuration = (await runtime.platform.station_configuration(namespace, spec["stationId"])
-                                 if configuration and view is not None else None)
+        states = await runtime.platform.station_states(
+            namespace, [s.spec["stationId"] for s in stations],
+            configuration_of=[s.spec["stationId"] for s in stations if s.spec.get("configuration")])
     except PlatformUnavailable as exc:
         logger.debug(f"status not refreshed: {exc}")
-        desired: dict[str, Any] = {"phase": "Unknown"}
-    else:
-        now = datetime.now(UTC)
-        desired = build_station_status(view, expected=spec, conditions=status.get("conditions", []),
-                                       generation=generation, now=now)
-        ok, reason, message = configuration_condition(configuration, gateway_configuration)
-        desired["conditions"] = set_condition(desired["conditions"], CONFIGURATION_APPLIED, ok, reason, message,
-                                              generation=generation, now=now)
-        if view is not None and not stopping():
-            desired["conditions"] = await reconcile_charging_limit(
-                runtime, namespace=namespace, spec=spec, online=bool(view["connected"]),
-                conditions=desired["conditions"], generation=generation, logger=logger)
-    # A timer still running when the operator stops would write after kopf let go of the API
-    # (and an error from its closing client would read as "Unknown").
-    if not stopping():
-        patch_status.update(status_changes(status, desired))
+        for station in stations:
+            if station.status.get("phase") != "Unknown":
+                await apply_status(runtime.kube, namespace, KIND, station.name,
+                                   {**_status_owned(station.status), "phase": "Unknown"},
+                                   manager=STATUS_FIELD_MANAGER)
+        return
+    for station in stations:
+        desired = await _desired_status(runtime, namespace, station, states.get(station.spec["stationId"]), logger)
+        if _status_owned(station.status) != desired:
+            await apply_status(runtime.kube, namespace, KIND, station.name, desired, manager=STATUS_FIELD_MANAGER)
 
 
-async def reconcile_charging_limit(runtime: Runtime, *, namespace: str, spec: Mapping[str, Any], online: bool,
-                                   conditions: list[Condition], generation: int | None,
-                                   logger: kopf.Logger) -> list[Condition]:
+STATUS_FIELDS = ("phase", "connectors", "connectorStates", "lastHeartbeat", "reported")
+
+
+def _status_owned(status: Mapping[str, Any]) -> dict[str, Any]:
+    """The part of a station's status the status loop writes, as it is now."""
+    owned = {key: status[key] for key in STATUS_FIELDS if key in status}
+    owned["conditions"] = [c for c in status.get("conditions", []) if c["type"] in STATUS_CONDITIONS]
+    return owned
+
+
+async def _desired_status(runtime: Runtime, namespace: str, station: StationEntry, state: StationState | None,
+                          logger: Log) -> dict[str, Any]:
+    now = datetime.now(UTC)
+    current = station.status.get("conditions", [])
+    desired = build_station_status(state.view if state else None, expected=station.spec,
+                                   conditions=[c for c in current if c["type"] in STATUS_CONDITIONS],
+                                   generation=station.generation, now=now)
+    conditions = ConditionSet(desired["conditions"], STATUS_CONDITIONS, generation=station.generation)
+    configuration = station.spec.get("configuration") or {}
+    conditions.note(CONFIGURATION_APPLIED, *configuration_condition(configuration, state.configuration if state
+                                                                     else None))
+    if state is not None:
+        await _reconcile_charging_limit(runtime, namespace, station.spec, state, conditions, logger)
+    # Ready reads the handlers' conditions as the station has them, and this loop's as they are now
+    readiness = [c for c in current if c["type"] in HANDLER_CONDITIONS] + conditions.owned()
+    conditions.note(READY, *station_readiness(readiness))
+    desired["conditions"] = conditions.owned()
+    return desired
+
+
+async def _reconcile_charging_limit(runtime: Runtime, namespace: str, spec: Mapping[str, Any], state: StationState,
+                                    conditions: ConditionSet, logger: Log) -> None:
     """spec.chargingLimit onto an online station: its ChargePointMaxProfile sent when the station
-    does not hold it (as the gateway knows from the station's replies), cleared when the spec drops
-    it; `conditions` with ChargingLimited saying how that went."""
-    command = build_charging_limit(spec)  # once: kopf's spec is a live view that may change meanwhile
-    if command is None and not any(c["type"] == CHARGING_LIMITED for c in conditions):
-        return conditions  # no limit asked for, none to take back
-
-    def noted(ok: bool, reason: str, message: str) -> list[Condition]:
-        return set_condition(conditions, CHARGING_LIMITED, ok, reason, message, generation=generation,
-                             now=datetime.now(UTC))
-
-    if not online:
-        return noted(False, "StationOffline", "the limit is sent when the station is online") if command else conditions
-    station_id = spec["stationId"]
-    try:
-        held = {p["charging_profile_id"]: p["profile"]
-                for p in await runtime.platform.charging_profiles(namespace, station_id)}
-        if command is None:
-            if CHARGING_LIMIT_PROFILE_ID in held:
-                await runtime.platform.send_command(namespace, station_id, "ClearChargingProfile",
+    does not hold it (as the gateway knows from the station's replies), cleared when the spec
+    drops it; ChargingLimited says how that went."""
+    command = build_charging_limit(spec)
+    held = state.charging_profiles
+    if command is None:
+        if CHARGING_LIMIT_PROFILE_ID in held and state.view["connected"]:
+            try:
+                await runtime.platform.send_command(namespace, spec["stationId"], "ClearChargingProfile",
                                                     {"id": CHARGING_LIMIT_PROFILE_ID})
-                logger.info(f"charging limit of {station_id} cleared")
-            return [c for c in conditions if c["type"] != CHARGING_LIMITED]
-        limit_w = command["csChargingProfiles"]["chargingSchedule"]["chargingSchedulePeriod"][0]["limit"]
-        if held.get(CHARGING_LIMIT_PROFILE_ID) != command["csChargingProfiles"]:
-            answer = await runtime.platform.send_command(namespace, station_id, "SetChargingProfile", command)
-            if answer != "Accepted":
-                return noted(False, "Refused", f"the station answered {answer} to its {limit_w} W limit")
-            logger.info(f"charging limit of {limit_w} W sent to {station_id}")
+                logger.info(f"charging limit of {spec['stationId']} cleared")
+            except (PlatformUnavailable, PlatformRejected) as exc:
+                logger.info(f"charging limit of {spec['stationId']} not cleared yet: {exc}")
+        conditions.drop(CHARGING_LIMITED)
+        return
+    limit_w = command["csChargingProfiles"]["chargingSchedule"]["chargingSchedulePeriod"][0]["limit"]
+    if held.get(CHARGING_LIMIT_PROFILE_ID) == command["csChargingProfiles"]:
+        conditions.note(CHARGING_LIMITED, True, "Applied", f"the station holds its {limit_w} W ChargePointMaxProfile")
+        return
+    if not state.view["connected"]:
+        conditions.note(CHARGING_LIMITED, False, "StationOffline", "the limit is sent when the station is online")
+        return
+    try:
+        answer = await runtime.platform.send_command(namespace, spec["stationId"], "SetChargingProfile", command)
     except (PlatformUnavailable, PlatformRejected) as exc:
-        return noted(False, "NotSent", str(exc))
-    return noted(True, "Applied", f"the station holds its {limit_w} W ChargePointMaxProfile")
+        conditions.note(CHARGING_LIMITED, False, "NotSent", str(exc))
+        return
+    if answer != "Accepted":
+        conditions.note(CHARGING_LIMITED, False, "Refused", f"the station answered {answer} to its {limit_w} W limit")
+        return
+    logger.info(f"charging limit of {limit_w} W sent to {spec['stationId']}")
+    conditions.note(CHARGING_LIMITED, True, "Applied", f"the station holds its {limit_w} W ChargePointMaxProfile")

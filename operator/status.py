@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, MutableMapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,6 +17,15 @@ SYNCED = "Synced"  # the Tariff is in billing as written
 DELETABLE = "Deletable"  # no station bills with the Tariff any more
 CONFIGURATION_APPLIED = "ConfigurationApplied"  # the station reports every key of spec.configuration as desired
 CHARGING_LIMITED = "ChargingLimited"  # the station holds the ChargePointMaxProfile of its spec.chargingLimit
+AVAILABLE = "Available"  # every Deployment of the Platform has its replicas available
+# the resource is as its spec asks (`kubectl wait --for=condition=Ready`): a station registered,
+# bound to its tariff and, where asked, configured and limited; a tariff in billing; a platform
+# applied and available
+READY = "Ready"
+
+# A condition's message is cut here (the CRDs allow 32768 characters, as metav1.Condition does):
+# what a service answered in full belongs in the operator's log, not in every `kubectl describe`.
+MESSAGE_MAX_LENGTH = 1024
 
 
 def kube_time(when: datetime) -> str:
@@ -30,6 +39,8 @@ def set_condition(conditions: Sequence[Condition], type_: str, status: bool, rea
     value = "True" if status else "False"
     previous = next((c for c in conditions if c.get("type") == type_), None)
     changed = previous is None or previous.get("status") != value
+    if len(message) > MESSAGE_MAX_LENGTH:
+        message = message[:MESSAGE_MAX_LENGTH - 1] + "…"
     condition: Condition = {
         "type": type_,
         "status": value,
@@ -129,10 +140,47 @@ def energy_price_range(spec: Mapping[str, Any]) -> str:
     return low if low == high else f"{low}-{high}"
 
 
-def note_condition(patch_status: MutableMapping[str, Any], status: Mapping[str, Any], type_: str, ok: bool,
-                   reason: str, message: str, *, generation: int | None) -> None:
-    """Set a condition in a handler's status patch, on top of the conditions set before it."""
-    current = patch_status.get("conditions", status.get("conditions", []))
-    patch_status["conditions"] = set_condition(current, type_, ok, reason, message, generation=generation,
-                                               now=datetime.now(UTC))
-    patch_status["observedGeneration"] = generation
+def condition_of(conditions: Sequence[Condition], type_: str) -> Condition | None:
+    return next((c for c in conditions if c.get("type") == type_), None)
+
+
+class ConditionSet:
+    """The conditions one writer owns on one resource (server-side apply gives each writer its
+    own condition types): `note` changes one as a handler learns it; `owned` is every type of
+    this writer, noted or as it was, ready to apply. A type the writer has never set and has
+    not noted is left out."""
+
+    def __init__(self, current: Sequence[Condition], types: Sequence[str], *, generation: int | None) -> None:
+        self.types = tuple(types)
+        self.generation = generation
+        self.conditions = [dict(c) for c in current if c.get("type") in self.types]
+
+    def note(self, type_: str, ok: bool, reason: str, message: str) -> None:
+        assert type_ in self.types, f"{type_} is another writer's condition"
+        self.conditions = set_condition(self.conditions, type_, ok, reason, message, generation=self.generation,
+                                        now=datetime.now(UTC))
+
+    def get(self, type_: str) -> Condition | None:
+        return condition_of(self.conditions, type_)
+
+    def drop(self, type_: str) -> None:
+        """No longer say anything of `type_` (what it was about is no longer asked for)."""
+        self.conditions = [c for c in self.conditions if c["type"] != type_]
+
+    def owned(self) -> list[Condition]:
+        return list(self.conditions)
+
+
+def station_readiness(conditions: Sequence[Condition]) -> tuple[bool, str, str]:
+    """(ok, reason, message) of a ChargingStation's Ready: registered and bound, and none of what
+    its spec asks of the station refused or pending."""
+    missing = [c["type"] for c in (condition_of(conditions, t) for t in (REGISTERED, TARIFF_BOUND))
+               if c is not None and c["status"] != "True"]
+    missing += [t for t in (REGISTERED, TARIFF_BOUND) if condition_of(conditions, t) is None]
+    pending = [c for c in conditions if c["type"] in (CONFIGURATION_APPLIED, CHARGING_LIMITED)
+               and c["status"] == "False"]
+    if missing:
+        return False, "NotReconciled", f"waiting for {', '.join(sorted(set(missing)))}"
+    if pending:
+        return False, pending[0]["reason"], "; ".join(f"{c['type']}: {c['message']}" for c in pending)
+    return True, "Reconciled", "registered, bound to its tariff and as its spec asks"

@@ -1,44 +1,53 @@
-"""Tariff: pushed into billing on every change; not let go while stations bill with it."""
+"""Tariff: pushed into billing on every change; not let go while stations bill with it, unless
+it is annotated to go at once."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, MutableMapping
+from collections.abc import Mapping
 from typing import Any
 
 import kopf
 
-from .builders import OwnerReference, billing_tariff_id, build_tariff_body
+from .builders import billing_tariff_id, build_tariff_body
+from .constants import FIELD_MANAGER
+from .kube import apply_status
 from .platform_api import PlatformRejected, PlatformUnavailable
-from .platforms import ensure_platform
 from .runtime import Runtime
 from .stations import DEREGISTER_RETRIES
-from .status import DELETABLE, SYNCED, energy_price_range, note_condition
+from .status import DELETABLE, READY, SYNCED, ConditionSet, energy_price_range
+
+KIND = "Tariff"
+CONDITIONS = (SYNCED, DELETABLE, READY)
 
 
 async def apply_tariff(runtime: Runtime, *, namespace: str, name: str, spec: Mapping[str, Any],
-                       status: Mapping[str, Any], generation: int | None,
-                       platform_owners: Iterable[OwnerReference], stations: int,
-                       patch_status: MutableMapping[str, Any], logger: kopf.Logger) -> None:
-    await ensure_platform(runtime, namespace, owners=platform_owners, stations=stations, logger=logger)
+                       status: Mapping[str, Any], generation: int | None, logger: kopf.Logger) -> None:
     tariff_id = billing_tariff_id(namespace, name)
-    patch_status["billingId"] = tariff_id
-    patch_status["pricePerKwh"] = energy_price_range(spec)
+    conditions = ConditionSet(status.get("conditions", []), CONDITIONS, generation=generation)
+    conditions.drop(DELETABLE)  # only a deletion asks it
     try:
         await runtime.platform.put_tariff(namespace, tariff_id, build_tariff_body(spec))
     except PlatformUnavailable as exc:
-        note_condition(patch_status, status, SYNCED, False, "BillingUnavailable", str(exc), generation=generation)
+        conditions.note(SYNCED, False, "BillingUnavailable", str(exc))
         raise kopf.TemporaryError(f"waiting for billing: {exc}", delay=runtime.settings.retry_delay) from exc
     except PlatformRejected as exc:
-        note_condition(patch_status, status, SYNCED, False, "Rejected", str(exc), generation=generation)
+        conditions.note(SYNCED, False, "Rejected", str(exc))
         raise kopf.PermanentError(f"billing rejected the tariff (fix the spec): {exc}") from exc
-    note_condition(patch_status, status, SYNCED, True, "Synced", f"billing prices with tariff {tariff_id}",
-                   generation=generation)
-    logger.info(f"tariff {tariff_id} is in billing")
+    else:
+        conditions.note(SYNCED, True, "Synced", f"billing prices with tariff {tariff_id}")
+        logger.info(f"tariff {tariff_id} is in billing")
+    finally:
+        synced = conditions.get(SYNCED)
+        ready = synced is not None and synced["status"] == "True"
+        conditions.note(READY, ready, "Synced" if ready else (synced or {}).get("reason", "NotSynced"),
+                        "the tariff prices sessions in billing" if ready else "billing does not have this tariff yet")
+        await apply_status(runtime.kube, namespace, KIND, name, {
+            "billingId": tariff_id, "pricePerKwh": energy_price_range(spec), "observedGeneration": generation,
+            "conditions": conditions.owned()}, manager=FIELD_MANAGER)
 
 
 async def delete_tariff(runtime: Runtime, *, namespace: str, name: str, status: Mapping[str, Any],
-                        generation: int | None, users: list[str], retry: int,
-                        patch_status: MutableMapping[str, Any], logger: kopf.Logger) -> None:
+                        generation: int | None, users: list[str], retry: int, logger: kopf.Logger) -> None:
     """Remove the tariff from billing once no ChargingStation refers to it and billing has no
     station bound to it; until then the Tariff stays (Terminating) and says why."""
     tariff_id = billing_tariff_id(namespace, name)
@@ -52,7 +61,12 @@ async def delete_tariff(runtime: Runtime, *, namespace: str, name: str, status: 
         return
     if users:
         message = f"stations still bill with this tariff: {', '.join(sorted(users))}"
-        note_condition(patch_status, status, DELETABLE, False, "InUse", message, generation=generation)
+        conditions = ConditionSet(status.get("conditions", []), CONDITIONS, generation=generation)
+        conditions.note(DELETABLE, False, "InUse", message)
+        conditions.note(READY, False, "Deleting", f"the tariff goes once no station bills with it; {message}")
+        await apply_status(runtime.kube, namespace, KIND, name, {
+            "billingId": tariff_id, "pricePerKwh": status.get("pricePerKwh", ""), "observedGeneration": generation,
+            "conditions": conditions.owned()}, manager=FIELD_MANAGER)
         raise kopf.TemporaryError(message, delay=runtime.settings.retry_delay)
 
 

@@ -23,6 +23,7 @@ from . import (
     reservations_api,
     security_api,
     smart_charging_api,
+    station_states_api,
     stations_api,
     uploads_api,
 )
@@ -110,6 +111,7 @@ def create_app(settings: OcppSettings) -> web.Application:
     app.cleanup_ctx.append(tls_listener_context(serve_station))
     app.on_shutdown.append(_close_sockets)
     stations_api.add_routes(app)
+    station_states_api.add_routes(app)
     commands_api.add_routes(app)
     diagnostics_api.add_routes(app)
     uploads_api.add_routes(app)

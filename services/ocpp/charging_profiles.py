@@ -118,6 +118,17 @@ async def transactions_changed(conn: asyncpg.Connection, station_ids: Sequence[s
     return {r["station_id"]: r["site_id"] for r in rows if r["site_id"] is not None}
 
 
+async def profiles_of(pool: asyncpg.Pool, station_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
+    """station id -> the profiles it holds, for many stations in one statement."""
+    rows = await pool.fetch(f"SELECT station_id, {PROFILE_COLUMNS} FROM charging_profiles"
+                            " WHERE station_id = ANY($1::text[]) ORDER BY station_id, charging_profile_id", station_ids)
+    held: dict[str, list[dict[str, Any]]] = {station_id: [] for station_id in station_ids}
+    for row in rows:
+        profile = dict(row)
+        held[profile.pop("station_id")].append(profile)
+    return held
+
+
 async def list_profiles(pool: asyncpg.Pool, station_id: str) -> list[dict[str, Any]]:
     rows = await pool.fetch(f"SELECT {PROFILE_COLUMNS} FROM charging_profiles WHERE station_id = $1"
                             " ORDER BY connector_id, purpose, stack_level DESC, charging_profile_id", station_id)

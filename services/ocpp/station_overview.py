@@ -72,6 +72,14 @@ class StationOverview:
             return None
         return {**dict(station), "connectors": (await self.connectors(self._pool, [station_id]))[station_id]}
 
+    async def views(self, station_ids: list[str]) -> dict[str, dict[str, Any]]:
+        """station id -> its view (as `station` gives it), for the registered ones of `station_ids`."""
+        async with self._pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
+            rows = await conn.fetch(f"SELECT {STATION_COLUMNS} FROM charging_stations WHERE id = ANY($1::text[])",
+                                    station_ids)
+            connectors = await self.connectors(conn, [row["id"] for row in rows])
+        return {row["id"]: {**dict(row), "connectors": connectors[row["id"]]} for row in rows}
+
     async def stations(self, where: StationFilter, limit: int, offset: int) -> dict[str, Any]:
         """A page of the stations that match, each with its connectors; how many match in all;
         and `as_of`, the database's time the page was read at (a poller's next `changed_since`)."""

@@ -20,6 +20,10 @@ from support.crds import Manifest
 
 from .conftest import Render
 
+# what the operator puts as owner of a namespace's platform objects (its Platform)
+PLATFORM = {"apiVersion": "chargeplane.io/v1alpha1", "kind": "Platform", "name": "chargeplane", "uid": "uid-p",
+            "controller": True, "blockOwnerDeletion": False}
+
 CHART = Path(__file__).resolve().parents[2] / "charts" / "chargeplane"
 SERVICE_MONITOR = CHART / "ci" / "servicemonitor-values.yaml"
 KUBERNETES_VERSION = kubernetes_validate.latest_version()
@@ -72,7 +76,7 @@ def test_the_service_monitor_scrapes_every_platform_service_and_nothing_else(ren
     manifests = render(SERVICE_MONITOR)
     (monitor,) = service_monitors(manifests)
     (endpoint,) = monitor["spec"]["endpoints"]
-    platform = build_platform(settings=OperatorSettings(), stations=1, owners=[])
+    platform = build_platform(settings=OperatorSettings(), stations=1, owner=PLATFORM)
     services = [m for m in platform if m["kind"] == "Service"]
     assert len(services) == len(PLATFORM_SERVICES)
     for service in services:

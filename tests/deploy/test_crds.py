@@ -25,6 +25,8 @@ def test_each_crd_is_a_valid_custom_resource_definition(path: Path) -> None:
     for crd in yaml_documents(path.read_text()):
         assert crd["kind"] == "CustomResourceDefinition"
         kubernetes_validate.validate(crd, kubernetes_validate.latest_version(), strict=True)
+        if crd["spec"]["group"] == "kopf.dev":  # kopf's peering resource: a status kopf writes, nothing else
+            continue
         assert crd["spec"]["group"] == "chargeplane.io"
         for version in crd["spec"]["versions"]:
             # helm installs crds/ as they are: each served version needs its schema

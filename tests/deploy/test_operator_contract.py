@@ -17,6 +17,10 @@ from support.crds import Manifest
 
 from .conftest import NAMESPACE, Render, the_one
 
+# what the operator puts as owner of a namespace's platform objects (its Platform)
+PLATFORM = {"apiVersion": "chargeplane.io/v1alpha1", "kind": "Platform", "name": "chargeplane", "uid": "uid-p",
+            "controller": True, "blockOwnerDeletion": False}
+
 CHART = Path(__file__).resolve().parents[2] / "charts" / "chargeplane"
 EXTERNAL = CHART / "ci" / "external-values.yaml"
 OVERRIDES = CHART / "ci" / "overrides-values.yaml"
@@ -24,12 +28,16 @@ ENV_PREFIX = OperatorSettings.model_config["env_prefix"]
 
 
 def operator_env(manifests: list[Manifest]) -> dict[str, str]:
-    """The operator container's environment, with each secretKeyRef read from the rendered Secret."""
+    """The operator's settings in its container's environment, with each secretKeyRef read from
+    the rendered Secret (POD_ID, the pod's name from the downward API, is kopf's, not a setting)."""
     deployment = next(m for m in manifests if m["kind"] == "Deployment"
                       and m["metadata"]["labels"]["app.kubernetes.io/component"] == "operator")
     container = next(c for c in deployment["spec"]["template"]["spec"]["containers"] if c["name"] == "operator")
     env = {}
     for variable in container["env"]:
+        if variable["name"] == "POD_ID":
+            assert variable["valueFrom"] == {"fieldRef": {"fieldPath": "metadata.name"}}
+            continue
         if "value" in variable:
             env[variable["name"]] = variable["value"]
         else:
@@ -93,7 +101,7 @@ def test_the_upload_address_reaches_the_gateway_only_when_set(render: Render, mo
                                                               values: list[Path], upload_base_url: str | None) -> None:
     """platform.gateway.uploadBaseUrl -> the operator's setting -> the gateway Deployment it builds."""
     settings = settings_from(operator_env(render(*values)), monkeypatch)
-    gateway = next(m for m in build_platform(settings=settings, stations=1, owners=[])
+    gateway = next(m for m in build_platform(settings=settings, stations=1, owner=PLATFORM)
                    if m["kind"] == "Deployment" and m["metadata"]["name"] == f"{NAME_PREFIX}ocpp")
     env = {e["name"]: e.get("value") for e in gateway["spec"]["template"]["spec"]["containers"][0]["env"]}
     assert env.get("UPLOAD_BASE_URL") == upload_base_url
@@ -113,7 +121,8 @@ def test_the_cluster_role_grants_exactly_the_operators_rules(render: Render) -> 
     assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "chargeplane-operator", "namespace": NAMESPACE}]
 
 
-def test_the_operator_runs_alone_with_a_liveness_probe_on_the_port_it_serves(render: Render) -> None:
+def test_the_operator_runs_alone_with_a_liveness_probe_on_the_port_it_serves(render: Render,
+                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
     spec = the_one(render(sets=("operator.livenessPort=9811",)), "Deployment", "chargeplane-operator")["spec"]
     assert (spec["replicas"], spec["strategy"]["type"]) == (1, "Recreate")
     pod = spec["template"]["spec"]
@@ -121,8 +130,7 @@ def test_the_operator_runs_alone_with_a_liveness_probe_on_the_port_it_serves(ren
     assert operator["command"] == ["python", "-m", "chargeplane.operator"] and "args" not in operator
     probe_port = next(p["containerPort"] for p in operator["ports"] if p["name"] == operator["livenessProbe"]
                       ["httpGet"]["port"])
-    served = OperatorSettings(**{e["name"].removeprefix("CHARGEPLANE_").lower(): e["value"]
-                                 for e in operator["env"] if "value" in e}).liveness_port
+    served = settings_from({e["name"]: e["value"] for e in operator["env"] if "value" in e}, monkeypatch).liveness_port
     assert probe_port == served == 9811
     assert [c["command"] for c in pod["initContainers"]] == [["chargeplane", "migrate"]]
     assert pod["securityContext"]["runAsNonRoot"] is True

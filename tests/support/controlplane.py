@@ -48,6 +48,13 @@ STOP_TIMEOUT_S = 20.0
 API_SERVER_NAMES = ["localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc",
                     "kubernetes.default.svc.cluster.local"]
 ADMIN_USER = "chargeplane-admin"
+# Every request's who, what and answer (no bodies), so tests can see what a client really asked
+AUDIT_POLICY = """apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: [RequestReceived]
+rules:
+  - level: Metadata
+"""
 
 
 class ControlPlaneError(RuntimeError):
@@ -203,6 +210,11 @@ class ControlPlane:
     admin: KeyPair
     components: list[Component] = field(default_factory=list)
 
+    @property
+    def audit_log(self) -> Path:
+        """The API server's audit log: one JSON event per request (user, verb, resource, code)."""
+        return self.folder / "audit.log"
+
     def ssl_context(self) -> ssl.SSLContext:
         context = ssl.create_default_context(cafile=str(self.ca))
         context.load_cert_chain(str(self.admin.certificate), str(self.admin.key))
@@ -265,6 +277,7 @@ def start(folder: Path) -> ControlPlane:
     service_accounts = pki.signing_key("service-accounts")
 
     etcd, etcd_url = _etcd(folder)
+    (folder / "audit-policy.yaml").write_text(AUDIT_POLICY)
     port = free_port()
     server = f"https://127.0.0.1:{port}"
     apiserver = Component("kube-apiserver", [
@@ -277,6 +290,8 @@ def start(folder: Path) -> ControlPlane:
         "--service-account-key-file", str(service_accounts.certificate),
         "--service-account-signing-key-file", str(service_accounts.key),
         "--service-cluster-ip-range", SERVICE_CIDR, "--allow-privileged=true", "--profiling=false",
+        "--audit-policy-file", str(folder / "audit-policy.yaml"), "--audit-log-path", str(folder / "audit.log"),
+        "--audit-log-format", "json",
         "--v=1",
     ], folder / "kube-apiserver.log")
     plane = ControlPlane(folder, server, pki.ca, folder / "kubeconfig", admin, [etcd, apiserver])

@@ -40,8 +40,8 @@ def spec_schemas(folder: Path) -> dict[tuple[str, str], dict[str, Any]]:
         for crd in yaml_documents(path.read_text()):
             group, kind = crd["spec"]["group"], crd["spec"]["names"]["kind"]
             for version in crd["spec"]["versions"]:
-                if version.get("served", True):
-                    spec = version["schema"]["openAPIV3Schema"]["properties"]["spec"]
+                spec = version["schema"]["openAPIV3Schema"].get("properties", {}).get("spec")
+                if version.get("served", True) and spec is not None:
                     schemas[(f"{group}/{version['name']}", kind)] = _closed(copy.deepcopy(spec))
     return schemas
 

@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from chargeplane.common.station_ids import STATION_ID_MAX_LENGTH, STATION_ID_PATTERN
-from chargeplane.operator.constants import GROUP, STATIONS, TARIFFS, VERSION
+from chargeplane.operator.constants import GROUP, PLATFORMS, STATIONS, TARIFFS, VERSION
 
 ROOT = Path(__file__).resolve().parents[2]
 KUBERNETES_VERSION = "1.31"
@@ -95,8 +95,9 @@ def test_status_has_standard_conditions_and_observed_generation(plural: str) -> 
 
 
 @pytest.mark.parametrize(("plural", "columns"), [
-    (STATIONS, ["Station", "Status", "Connectors", "Last-Heartbeat", "Tariff", "Simulator", "Age"]),
-    (TARIFFS, ["Currency", "Per-kWh", "Synced", "Age"]),
+    (STATIONS, ["Station", "Status", "Connectors", "Last-Heartbeat", "Tariff", "Simulator", "Ready", "Age"]),
+    (TARIFFS, ["Currency", "Per-kWh", "Synced", "Ready", "Age"]),
+    (PLATFORMS, ["Version", "Stations", "Gateways", "Ready", "Age"]),
 ])
 def test_printer_columns_show_fields_the_schema_has(plural: str, columns: list[str]) -> None:
     (version,) = crd(plural)["spec"]["versions"]
@@ -110,7 +111,7 @@ def test_printer_columns_show_fields_the_schema_has(plural: str, columns: list[s
         node = schema
         for part in path:
             node = node["properties"][part]
-        assert node["type"] in {"string", "boolean", "array"}, column
+        assert node["type"] in {"string", "boolean", "array", "integer"}, column
 
 
 def test_the_builders_fall_back_to_the_schema_defaults() -> None:

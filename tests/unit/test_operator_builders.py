@@ -3,6 +3,7 @@ bodies out. Every manifest is checked against the Kubernetes API's own schemas."
 
 from __future__ import annotations
 
+import base64
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -16,6 +17,7 @@ from chargeplane.operator.builders import (
     build_credentials_secret,
     build_jwt_secret,
     build_platform,
+    build_platform_anchor,
     build_registration,
     build_service_env,
     build_simulator_deployment,
@@ -39,6 +41,11 @@ def owner(kind: str, name: str, uid: str, *, controller: bool = False) -> dict[s
 
 TARIFF_OWNER = owner("Tariff", "city-tou", "uid-b")
 STATION_OWNER = owner("ChargingStation", "depot-01", "uid-a")
+PLATFORM_OWNER = owner("Platform", "chargeplane", "uid-p", controller=True)
+
+
+def decoded(secret: dict[str, Any]) -> dict[str, str]:
+    return {key: base64.b64decode(value).decode() for key, value in secret["data"].items()}
 
 
 def env_of(container: dict[str, Any]) -> dict[str, Any]:
@@ -55,17 +62,26 @@ def test_gateway_replicas_are_ceil_of_stations_per_replica_clamped(stations: int
     assert gateway_replicas(stations, settings) == replicas
 
 
-def test_the_platform_is_a_deployment_and_service_per_service_owned_by_every_resource() -> None:
-    manifests = build_platform(settings=SETTINGS, stations=7001, owners=[TARIFF_OWNER, STATION_OWNER])
+def test_the_platform_anchor_is_owned_by_the_tariffs_alone_whatever_the_station_count() -> None:
+    anchor = build_platform_anchor([TARIFF_OWNER, owner("Tariff", "a-second", "uid-0")])
+    assert (anchor["kind"], anchor["metadata"]["name"], anchor["spec"]) == ("Platform", "chargeplane", {})
+    # sorted by uid, neither controls it: it goes with the last Tariff (and, by the operator, with the last station)
+    assert [o["uid"] for o in anchor["metadata"]["ownerReferences"]] == ["uid-0", "uid-b"]
+
+
+def test_the_platform_is_owned_by_its_platform_object_alone_whatever_the_station_count() -> None:
+    manifests = build_platform(settings=SETTINGS, stations=7001, owner=PLATFORM_OWNER)
     for manifest in manifests:
         kubernetes_validate.validate(manifest, KUBERNETES_VERSION, strict=True)
-        # sorted by uid, neither controls it: the platform goes with the last of them
-        assert manifest["metadata"]["ownerReferences"] == [STATION_OWNER, TARIFF_OWNER]
+        assert manifest["metadata"]["ownerReferences"] == [PLATFORM_OWNER]
     by_kind_and_name = {(m["kind"], m["metadata"]["name"]): m for m in manifests}
     assert set(by_kind_and_name) == {(kind, f"chargeplane-{service}") for service in PLATFORM_SERVICES
-                                     for kind in ("Deployment", "Service")} | {("Secret", DATABASE_SECRET)}
+                                     for kind in ("Deployment", "Service")} | {
+        ("Secret", DATABASE_SECRET), ("PodDisruptionBudget", "chargeplane-ocpp"),
+        ("NetworkPolicy", "chargeplane-internal"), ("NetworkPolicy", "chargeplane-stations"),
+        ("NetworkPolicy", "chargeplane-public-api")}
     assert manifests[0]["kind"] == "Secret"  # before the pods that read it
-    assert by_kind_and_name["Secret", DATABASE_SECRET]["stringData"] == {"url": "postgresql://db/cp"}
+    assert decoded(by_kind_and_name["Secret", DATABASE_SECRET]) == {"url": "postgresql://db/cp"}
     database_url = {"secretKeyRef": {"name": DATABASE_SECRET, "key": "url"}}
     jwt_key = {"secretKeyRef": {"name": JWT_SECRET, "key": "jwt-secret"}}
     for service, port in PLATFORM_SERVICES.items():
@@ -97,13 +113,63 @@ def test_the_platform_is_a_deployment_and_service_per_service_owned_by_every_res
         assert service_manifest["spec"]["ports"][0]["port"] == port
 
 
-def test_the_jwt_key_is_a_secret_of_its_own_owned_by_the_platforms_owners() -> None:
-    secret = build_jwt_secret("k" * 64, owners=[TARIFF_OWNER, STATION_OWNER])
+def test_the_jwt_key_is_a_secret_of_its_own_owned_by_the_platform() -> None:
+    secret = build_jwt_secret("k" * 64, owner=PLATFORM_OWNER)
     kubernetes_validate.validate(secret, KUBERNETES_VERSION, strict=True)
-    assert (secret["metadata"]["name"], secret["stringData"]) == (JWT_SECRET, {"jwt-secret": "k" * 64})
-    assert secret["metadata"]["ownerReferences"] == [STATION_OWNER, TARIFF_OWNER]
+    assert (secret["metadata"]["name"], decoded(secret)) == (JWT_SECRET, {"jwt-secret": "k" * 64})
+    assert secret["metadata"]["ownerReferences"] == [PLATFORM_OWNER]
+
+
+def test_every_pod_the_operator_makes_meets_the_restricted_pod_security_standard() -> None:
+    settings = SETTINGS.model_copy(update={
+        "pod_node_selector": {"kubernetes.io/os": "linux"}, "image_pull_secrets": ["registry"],
+        "pod_tolerations": [{"key": "dedicated", "operator": "Equal", "value": "charging", "effect": "NoSchedule"}],
+        "pod_resources": {"requests": {"cpu": "100m"}, "limits": {"memory": "512Mi"}}})
+    station_owner = owner("ChargingStation", "depot-01", "uid-a", controller=True)
+    deployments = [m for m in build_platform(settings=settings, stations=1, owner=PLATFORM_OWNER)
+                   if m["kind"] == "Deployment"]
+    deployments.append(build_simulator_deployment("depot-01", example("ChargingStation")["spec"], settings=settings,
+                                                  owner=station_owner))
+    for deployment in deployments:
+        pod = deployment["spec"]["template"]["spec"]
+        assert pod["automountServiceAccountToken"] is False
+        assert pod["securityContext"] == {"runAsNonRoot": True, "runAsUser": 10001, "runAsGroup": 10001,
+                                          "fsGroup": 10001, "seccompProfile": {"type": "RuntimeDefault"}}
+        for container in (*pod["containers"], *pod.get("initContainers", [])):
+            assert container["securityContext"] == {
+                "allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}, "readOnlyRootFilesystem": True,
+                "runAsNonRoot": True}
+            assert {"name": "tmp", "mountPath": "/tmp"} in container["volumeMounts"]
+        assert {"name": "tmp", "emptyDir": {}} in pod["volumes"]
+        assert pod["nodeSelector"] == {"kubernetes.io/os": "linux"}
+        assert pod["tolerations"][0]["key"] == "dedicated"
+        assert pod["imagePullSecrets"] == [{"name": "registry"}]
+    assert deployments[0]["spec"]["template"]["spec"]["containers"][0]["resources"] == settings.pod_resources
+
+
+def test_network_policies_open_the_station_and_api_ports_to_all_and_the_rest_to_the_platform_and_operator() -> None:
+    settings = SETTINGS.model_copy(update={"operator_namespace": "chargeplane-system",
+                                           "metrics_namespace": "monitoring", "gateway_tls_secret": "tls"})
+    policies = {m["metadata"]["name"]: m["spec"] for m in build_platform(settings=settings, stations=1,
+                                                                        owner=PLATFORM_OWNER)
+                if m["kind"] == "NetworkPolicy"}
+    internal = policies["chargeplane-internal"]
+    assert internal["podSelector"] == {"matchExpressions": [{"key": LABEL_SERVICE, "operator": "Exists"}]}
+    (rule,) = internal["ingress"]
+    assert "ports" not in rule and rule["from"] == [
+        {"podSelector": {"matchLabels": {"app.kubernetes.io/part-of": "chargeplane"}}},
+        {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "chargeplane-system"}},
+         "podSelector": {"matchLabels": {"app.kubernetes.io/component": "operator"}}},
+        {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}]
+    assert policies["chargeplane-stations"] == {
+        "podSelector": {"matchLabels": {LABEL_SERVICE: "ocpp"}}, "policyTypes": ["Ingress"],
+        "ingress": [{"ports": [{"port": 8081, "protocol": "TCP"}, {"port": 8443, "protocol": "TCP"}]}]}
+    assert policies["chargeplane-public-api"]["ingress"] == [{"ports": [{"port": 8080, "protocol": "TCP"}]}]
+    off = SETTINGS.model_copy(update={"network_policies": False})
+    manifests = build_platform(settings=off, stations=1, owner=PLATFORM_OWNER)
+    assert not [m for m in manifests if m["kind"] == "NetworkPolicy"]
 def test_every_platform_pod_and_service_is_annotated_for_prometheus_at_its_metrics_port() -> None:
-    manifests = build_platform(settings=SETTINGS, stations=1, owners=[TARIFF_OWNER])
+    manifests = build_platform(settings=SETTINGS, stations=1, owner=PLATFORM_OWNER)
     for service, port in PLATFORM_SERVICES.items():
         wanted = {"prometheus.io/scrape": "true", "prometheus.io/port": str(port), "prometheus.io/path": "/metrics"}
         by_kind = {m["kind"]: m for m in manifests if m["metadata"]["name"] == f"chargeplane-{service}"}
@@ -117,8 +183,8 @@ def test_every_platform_pod_and_service_is_annotated_for_prometheus_at_its_metri
 def test_the_platform_follows_the_settings() -> None:
     changed = OperatorSettings(image="chargeplane:next", otlp_endpoint="", log_level="DEBUG",
                                database_url="postgresql://elsewhere/cp")
-    secret, deployment = build_platform(settings=changed, stations=1, owners=[TARIFF_OWNER])[:2]
-    assert secret["stringData"] == {"url": "postgresql://elsewhere/cp"}
+    secret, deployment = build_platform(settings=changed, stations=1, owner=PLATFORM_OWNER)[:2]
+    assert decoded(secret) == {"url": "postgresql://elsewhere/cp"}
     pod = deployment["spec"]["template"]["spec"]
     assert {c["image"] for c in (*pod["containers"], *pod["initContainers"])} == {"chargeplane:next"}
     env = env_of(pod["containers"][0])
@@ -130,7 +196,7 @@ def test_a_generated_password_secret_is_controlled_by_its_station() -> None:
     secret = build_credentials_secret("depot-01", "s3cret", owner=station_owner)
     kubernetes_validate.validate(secret, KUBERNETES_VERSION, strict=True)
     assert secret["metadata"]["name"] == "depot-01-ocpp-credentials"
-    assert secret["stringData"] == {"password": "s3cret"}
+    assert secret["stringData"] == {"password": "s3cret"}  # created once, never applied
     assert secret["metadata"]["ownerReferences"] == [station_owner]
 
 
@@ -176,15 +242,15 @@ TLS_SETTINGS = OperatorSettings(gateway_tls_secret="chargeplane-gateway-tls", pl
 
 def test_the_gateway_mounts_its_tls_and_ca_secrets_and_serves_the_tls_port() -> None:
     manifests = {(m["kind"], m["metadata"]["name"]): m
-                 for m in build_platform(settings=TLS_SETTINGS, stations=1, owners=[TARIFF_OWNER])}
+                 for m in build_platform(settings=TLS_SETTINGS, stations=1, owner=PLATFORM_OWNER)}
     for manifest in manifests.values():
         kubernetes_validate.validate(manifest, KUBERNETES_VERSION, strict=True)
     pod = manifests["Deployment", "chargeplane-ocpp"]["spec"]["template"]["spec"]
     (container,) = pod["containers"]
-    assert {v["name"]: v["secret"]["secretName"] for v in pod["volumes"]} == {
+    assert {v["name"]: v["secret"]["secretName"] for v in pod["volumes"] if "secret" in v} == {
         "gateway-tls": "chargeplane-gateway-tls", "platform-ca": "chargeplane-ca"}
     assert {m["name"]: m["mountPath"] for m in container["volumeMounts"]} == {
-        "gateway-tls": "/etc/chargeplane/tls", "platform-ca": "/etc/chargeplane/ca"}
+        "gateway-tls": "/etc/chargeplane/tls", "platform-ca": "/etc/chargeplane/ca", "tmp": "/tmp"}
     env = env_of(container)
     assert {key: env[key] for key in ("TLS_PORT", "TLS_CERT_FILE", "TLS_KEY_FILE", "TLS_CLIENT_CA_FILE",
                                       "CA_CERT_FILE", "CA_KEY_FILE")} == {
@@ -196,11 +262,12 @@ def test_the_gateway_mounts_its_tls_and_ca_secrets_and_serves_the_tls_port() -> 
     assert [(p["name"], p["port"]) for p in service["spec"]["ports"]] == [("http", 8081), ("ocpps", 8443)]
     # the other services know nothing of it
     sessions = manifests["Deployment", "chargeplane-sessions"]["spec"]["template"]["spec"]
-    assert "volumes" not in sessions and "TLS_PORT" not in env_of(sessions["containers"][0])
-    # without the settings the gateway has no TLS listener
-    plain = build_platform(settings=SETTINGS, stations=1, owners=[TARIFF_OWNER])
+    assert sessions["volumes"] == [{"name": "tmp", "emptyDir": {}}]
+    assert "TLS_PORT" not in env_of(sessions["containers"][0])
+    # without the settings the gateway has no TLS listener, and no volume of it stays behind
+    plain = build_platform(settings=SETTINGS, stations=1, owner=PLATFORM_OWNER)
     ocpp = next(m for m in plain if m["kind"] == "Deployment" and m["metadata"]["name"] == "chargeplane-ocpp")
-    assert "volumes" not in ocpp["spec"]["template"]["spec"]
+    assert ocpp["spec"]["template"]["spec"]["volumes"] == [{"name": "tmp", "emptyDir": {}}]
     assert "TLS_PORT" not in env_of(ocpp["spec"]["template"]["spec"]["containers"][0])
 
 
