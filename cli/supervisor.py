@@ -1,8 +1,8 @@
 """`chargeplane up`: the whole platform on one machine, supervised like a kubelet would.
 
 Each service runs as its own process (`python -P -m chargeplane.services.<name>`: -P keeps
-the working directory off sys.path, where the repo's `operator/` folder would shadow the
-standard library); one that dies is restarted with exponential backoff, and the restart is logged.
+the working directory off sys.path, so a service imports what is installed whatever folder
+it was started in); one that dies is restarted with exponential backoff, and the restart is logged.
 Each process's pid is kept in `<data dir>/pids/<service>.pid`, for whoever wants to signal
 one (the fault-injection suite kills them).
 
@@ -39,8 +39,8 @@ RESTART_BACKOFF_MAX = 30.0
 def python_module(module: str, *args: str) -> list[str]:
     """The command line that runs `python -m module` in this interpreter.
 
-    `-P` keeps the working directory off sys.path: run from the repository root, its
-    top-level folders (`operator/` above all) would otherwise shadow stdlib modules.
+    `-P` keeps the working directory off sys.path: a process of the platform imports what is
+    installed, never a module that happens to lie in the folder it was started in.
     """
     return [sys.executable, "-P", "-m", module, *args]
 
