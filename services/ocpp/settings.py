@@ -1,6 +1,10 @@
+"""The gateway's settings, read from the environment."""
+
 from __future__ import annotations
 
 from pathlib import Path
+
+from aiohttp import web
 
 from chargeplane.common.settings import DownstreamUrls, ServiceSettings
 
@@ -38,3 +42,6 @@ class OcppSettings(ServiceSettings, DownstreamUrls):
     ca_cert_file: Path | None = None
     ca_key_file: Path | None = None
     station_certificate_days: int = 365
+
+
+OCPP_SETTINGS = web.AppKey("ocpp_settings", OcppSettings)

@@ -13,7 +13,7 @@ from redis.asyncio import Redis
 
 from chargeplane.embedded import free_port
 from chargeplane.emulator.station import Station, StationConfig
-from chargeplane.services.ocpp.commands import owner_key, replica_key
+from chargeplane.services.ocpp.core.commands import owner_key, replica_key
 from chargeplane.supervisor import python_module, wait_ready
 from support.station import RawStation
 
@@ -147,9 +147,9 @@ async def test_an_accepted_remote_start_without_a_session_expires(platform, regi
         await ws.send_json([3, call[1], {"status": "Accepted"}])
         assert (await request)[0] == 200
     await platform.db.execute("UPDATE remote_start_requests SET expires_at = now() - interval '1 second'")
-    from chargeplane.services.ocpp.keys import STORE
+    from chargeplane.services.ocpp.features.core_messages.repository import REMOTE_STARTS
 
-    expired = await platform.runners["ocpp"].app[STORE].expire_remote_starts()
+    expired = await platform.runners["ocpp"].app[REMOTE_STARTS].expire()
     assert [r["id_tag"] for r in expired] == ["GHOST"]
     assert await platform.db.fetchval("SELECT count(*) FROM charging_sessions") == 0
     async with http.get(f"{platform.url('ocpp')}/internal/stations/{STATION}/remote-starts") as response:

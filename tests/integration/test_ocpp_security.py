@@ -26,7 +26,7 @@ from chargeplane.common.certificates import (
 )
 from chargeplane.emulator.station import Station, StationConfig
 from chargeplane.services.auth.repository import save_client
-from chargeplane.services.ocpp.keys import TLS_LISTENER
+from chargeplane.services.ocpp.core.tls import TLS_LISTENER
 from support.waiting import wait_for
 
 from .conftest import Platform, running_platform
