@@ -16,6 +16,7 @@ import asyncpg
 from chargeplane.common.db import create_pool, migrate
 from chargeplane.common.logs import configure_logging, get_logger
 from chargeplane.common.station_ids import STATION_ID_RULE, is_valid_station_id
+from chargeplane.common.tokens import SCOPES
 
 from .pki import ensure_platform_pki
 from .supervisor import SERVICES, TLS_PORT, service_urls, start_services
@@ -120,8 +121,8 @@ async def _add_client(database_url: str, client_id: str, secret: str, scopes: li
 def cmd_client_add(args: argparse.Namespace) -> int:
     secret = args.secret or secrets.token_urlsafe(24)
     scopes = [s for s in args.scopes.split(",") if s]
-    if not set(scopes) <= {"read", "operate"} or not scopes:
-        sys.exit("scopes are a comma-separated list of: read, operate")
+    if not set(scopes) <= set(SCOPES) or not scopes:
+        sys.exit(f"scopes are a comma-separated list of: {', '.join(SCOPES)}")
     asyncio.run(_add_client(_database_url(args), args.client_id, secret, scopes))
     print(f"client_id={args.client_id}\nclient_secret={secret}\nscopes={' '.join(scopes)}")
     return 0

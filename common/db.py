@@ -7,10 +7,14 @@ from typing import Any
 
 import asyncpg
 import orjson
+from aiohttp import web
 
 from .logs import get_logger
 
 log = get_logger(__name__)
+
+# a service's pool (`web.base_app` makes it)
+DB_POOL = web.AppKey("db_pool", asyncpg.Pool)
 
 
 async def _init_connection(conn: asyncpg.Connection) -> None:

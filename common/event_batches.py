@@ -27,7 +27,6 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from .keys import EVENT_ROUTES
 from .tracing import event_trace, traceparent_sampled
 from .web import ApiError, error_response, json_response, read_json
 
@@ -67,6 +66,9 @@ MergedView = Callable[[web.Application, Sequence[MergedEvent]], Awaitable[list[w
 class EventRoutes:
     views: dict[str, EventView]
     merged: dict[str, MergedView]
+
+
+EVENT_ROUTES = web.AppKey("event_routes", EventRoutes)
 
 
 def add_event_routes(app: web.Application, views: Mapping[str, EventView],

@@ -28,11 +28,12 @@ import asyncpg
 import orjson
 from aiohttp import web
 
+from .db import DB_POOL
 from .event_batches import BATCH_PATH, retryable
-from .keys import DB_POOL, HTTP, OUTBOX, SETTINGS
+from .httpclient import HTTP
 from .logs import get_logger
 from .metrics import DOWNSTREAM_SECONDS, OUTBOX_DELIVERIES
-from .settings import ServiceSettings
+from .settings import SETTINGS, ServiceSettings
 from .tracing import untraced
 
 log = get_logger(__name__)
@@ -248,6 +249,9 @@ class OutboxRelay:
             "UPDATE outbox SET attempts = attempts + 1, last_error = $2 WHERE id = ANY($1::bigint[])",
             [row["id"] for row in rows], error,
         )
+
+
+OUTBOX = web.AppKey("outbox", OutboxRelay)
 
 
 def _chunks(rows: Sequence[asyncpg.Record]) -> Iterator[Sequence[asyncpg.Record]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from aiohttp import web
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -56,3 +57,7 @@ class TokenSettings(BaseSettings):
 
     jwt_secret: str = "change-me-chargeplane-dev-secret-32b"
     jwt_issuer: str = "chargeplane"
+
+
+# The settings every app keeps; a service keeps its own class under a key of its own as well.
+SETTINGS = web.AppKey("settings", ServiceSettings)

@@ -15,15 +15,16 @@ from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 
-from .db import create_pool
-from .keys import DB_POOL, REDIS, SETTINGS
+from .db import DB_POOL, create_pool
 from .logs import configure_logging, get_logger
 from .metrics import metrics_view
-from .settings import ServiceSettings
+from .settings import SETTINGS, ServiceSettings
 from .tracing import setup_tracing, shutdown_tracing
 
 log = get_logger(__name__)
 POOL_CLOSE_TIMEOUT = 10.0  # seconds
+# a service's Redis client (`redis_context`)
+REDIS = web.AppKey("redis", Redis)
 
 
 def json_response(data: Any, status: int = 200) -> web.Response:

@@ -10,8 +10,8 @@ from aiohttp import web
 from chargeplane.common.tokens import verify_token
 from chargeplane.common.web import ApiError
 
-from .keys import API_SETTINGS
 from .routes import ROUTES
+from .settings import API_SETTINGS
 
 # (method, canonical path) -> the scope it needs
 _SCOPES = {(r.method, r.path): r.scope for r in ROUTES}

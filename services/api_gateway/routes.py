@@ -7,8 +7,10 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from chargeplane.common.station_ids import STATION_ID_MAX_LENGTH, STATION_ID_PATTERN
+from chargeplane.common.tokens import Scope
 
-Scope = Literal["public", "read", "operate"]
+# what a route asks of its caller: nothing (`public`), or a token with this scope
+RouteScope = Literal["public"] | Scope
 Param = tuple[str, dict[str, Any]]  # (name, JSON schema)
 
 # A path parameter's `pattern` is checked before the request is forwarded (views.path_checked).
@@ -62,7 +64,7 @@ class ApiRoute:
     method: str
     path: str  # aiohttp and OpenAPI share the {name} syntax
     handler: str  # operationId; also the views.py function for routes that are not plain forwards
-    scope: Scope
+    scope: RouteScope
     summary: str
     # (service, internal path template): a plain forward of the same method, query and body
     upstream: tuple[str, str] | None = None

@@ -13,11 +13,11 @@ import aiohttp
 import orjson
 from aiohttp import ClientResponse, web
 
-from chargeplane.common.keys import HTTP
+from chargeplane.common.httpclient import HTTP
 from chargeplane.common.web import ApiError, json_response, read_json
 
-from .keys import API_SETTINGS
 from .routes import ApiRoute, openapi_document
+from .settings import API_SETTINGS
 
 MAX_ID = 2**63 - 1
 MAX_INT32 = 2**31 - 1  # OCPP's integers

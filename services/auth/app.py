@@ -6,13 +6,12 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from chargeplane.common.keys import DB_POOL
+from chargeplane.common.db import DB_POOL
 from chargeplane.common.web import base_app
 
 from . import views
-from .keys import REPOSITORY
-from .repository import AuthRepository
-from .settings import AuthSettings
+from .repository import REPOSITORY, AuthRepository
+from .settings import AUTH_SETTINGS, AuthSettings
 
 
 async def _repository_context(app: web.Application) -> AsyncIterator[None]:
@@ -22,6 +21,7 @@ async def _repository_context(app: web.Application) -> AsyncIterator[None]:
 
 def create_app(settings: AuthSettings) -> web.Application:
     app = base_app(settings)
+    app[AUTH_SETTINGS] = settings
     app.cleanup_ctx.append(_repository_context)
     app.router.add_post("/internal/auth/token", views.token)
     app.router.add_put("/internal/auth/clients/{client_id}", views.put_client)

@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any
 
 import asyncpg
+from aiohttp import web
 
 from chargeplane.common.timeutil import format_ocpp, utcnow
 
@@ -153,3 +154,6 @@ async def set_station_password(conn: asyncpg.Pool | asyncpg.Connection, station_
         " ON CONFLICT (station_id) DO UPDATE SET password_hash = $2, updated_at = now()",
         station_id, await asyncio.to_thread(hash_password, password),
     )
+
+
+REPOSITORY = web.AppKey("auth_repository", AuthRepository)

@@ -6,16 +6,15 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
+from chargeplane.common.db import DB_POOL
 from chargeplane.common.event_batches import add_event_routes
 from chargeplane.common.httpclient import http_client_context
-from chargeplane.common.keys import DB_POOL
 from chargeplane.common.web import base_app
 
 from . import views
-from .keys import READING_WAITS, REPOSITORY
-from .readings import ReadingWaits
-from .repository import BillingRepository
-from .settings import BillingSettings
+from .readings import READING_WAITS, ReadingWaits
+from .repository import REPOSITORY, BillingRepository
+from .settings import BILLING_SETTINGS, BillingSettings
 
 
 async def _repository_context(app: web.Application) -> AsyncIterator[None]:
@@ -27,6 +26,7 @@ async def _repository_context(app: web.Application) -> AsyncIterator[None]:
 
 def create_app(settings: BillingSettings) -> web.Application:
     app = base_app(settings)
+    app[BILLING_SETTINGS] = settings
     app[READING_WAITS] = ReadingWaits(settings.reading_wait_s)
     app.cleanup_ctx.append(http_client_context)
     app.cleanup_ctx.append(_repository_context)

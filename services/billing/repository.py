@@ -7,6 +7,7 @@ from typing import Any
 
 import asyncpg
 import orjson
+from aiohttp import web
 
 from .models import SessionStopped
 from .pricing import DEFAULT_TARIFF_JSON, Bill, Tariff
@@ -148,3 +149,6 @@ async def assign_tariff(conn: asyncpg.Pool | asyncpg.Connection, station_id: str
         " ON CONFLICT (station_id) DO UPDATE SET tariff_id = $2, updated_at = now()",
         station_id, tariff_id,
     )
+
+
+REPOSITORY = web.AppKey("billing_repository", BillingRepository)

@@ -7,9 +7,9 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from chargeplane.common.httpclient import http_client_context
-from chargeplane.common.keys import DB_POOL, HTTP, OUTBOX
-from chargeplane.common.outbox import outbox_context
+from chargeplane.common.db import DB_POOL
+from chargeplane.common.httpclient import HTTP, http_client_context
+from chargeplane.common.outbox import OUTBOX, outbox_context
 from chargeplane.common.web import base_app
 
 from .core import metrics, views

@@ -7,15 +7,14 @@ from collections.abc import AsyncIterator
 import structlog
 from aiohttp import web
 
+from chargeplane.common.db import DB_POOL
 from chargeplane.common.event_batches import add_event_routes
 from chargeplane.common.httpclient import http_client_context
-from chargeplane.common.keys import DB_POOL, REDIS
 from chargeplane.common.outbox import outbox_context
-from chargeplane.common.web import base_app
+from chargeplane.common.web import REDIS, base_app
 
 from . import views
-from .keys import REPOSITORY
-from .repository import SESSION_STOPPED, SessionRepository
+from .repository import REPOSITORY, SESSION_STOPPED, SessionRepository
 from .settings import SessionsSettings
 
 log = structlog.get_logger(__name__)

@@ -15,6 +15,7 @@ from typing import Any
 import asyncpg
 import orjson
 import structlog
+from aiohttp import web
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
@@ -260,3 +261,6 @@ class SessionRepository:
                 await self._redis.delete(*stale)
         except RedisError as exc:
             log.warning("active session cache unavailable", error=repr(exc))
+
+
+REPOSITORY = web.AppKey("sessions_repository", SessionRepository)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from decimal import Decimal, InvalidOperation
+from decimal import InvalidOperation
 from typing import Any
 
 import asyncpg
 import orjson
+from aiohttp import web
 from prometheus_client import Counter
 
 from .models import MeterValuesBatch
@@ -85,8 +86,5 @@ class TelemetryRepository:
             await conn.execute("REFRESH MATERIALIZED VIEW CONCURRENTLY energy_by_session")
             await conn.execute("REFRESH MATERIALIZED VIEW CONCURRENTLY energy_by_station_day")
 
-    async def session_energy(self, session_id: int) -> Decimal | None:
-        value = await self._pool.fetchval(
-            "SELECT energy_wh FROM energy_by_session WHERE session_id = $1", session_id
-        )
-        return Decimal(value) if value is not None else None
+
+REPOSITORY = web.AppKey("telemetry_repository", TelemetryRepository)

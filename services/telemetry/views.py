@@ -12,9 +12,8 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from chargeplane.common.event_batches import MergedEvent
 from chargeplane.common.web import ApiError, error_response, json_response, read_json
 
-from .keys import REPOSITORY
 from .models import MeterValuesBatch
-from .repository import InvalidSample, rows_of
+from .repository import REPOSITORY, InvalidSample, rows_of
 
 log = structlog.get_logger(__name__)
 PATH = "/internal/ocpp/meter-values"

@@ -33,7 +33,7 @@ from aiohttp import web
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from chargeplane.common.keys import SETTINGS
+from chargeplane.common.settings import SETTINGS
 from chargeplane.common.tracing import untraced
 
 from . import schemas

@@ -10,7 +10,7 @@ notifications, starts, ...) from all stations become one statement over arrays, 
 outbox events of the whole batch one INSERT, so a batch costs a handful of round trips
 however many stations it serves: the commit cycle, and so the reply latency, does not
 grow with the load. A batch whose transaction fails is retried item by item, so one bad
-item fails only its own station's message.
+item fails only its own station's message (`common.batching`).
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from typing import Any, Generic, TypeVar
 
 import asyncpg
 
+from chargeplane.common.batching import together_or_alone
 from chargeplane.common.logs import get_logger
 from chargeplane.common.outbox import PendingOutbox
 from chargeplane.common.tracing import untraced
@@ -137,30 +138,15 @@ class GroupCommitter:
 
     async def _commit(self, batch: list[_Pending]) -> None:
         live = [pending for pending in batch if not pending.future.done()]
-        self._on_batch(len(live))
         try:
-            results, committed = await self._write(live)
-            for pending in live:
-                if not pending.future.done():
-                    pending.future.set_result(results[id(pending)])
-            self._after_commit()
-            _run_all(committed)
+            await together_or_alone(live, self._write, _settle)
         except asyncio.CancelledError:
             _fail(live)
             raise
-        except Exception as batch_error:
-            if len(live) == 1:
-                if not live[0].future.done():
-                    live[0].future.set_exception(batch_error)
-                return
-            try:
-                for pending in live:
-                    await self._commit([pending])
-            except asyncio.CancelledError:
-                _fail(live)
-                raise
 
-    async def _write(self, live: list[_Pending]) -> tuple[dict[int, Any], list[Callable[[], None]]]:
+    async def _write(self, live: Sequence[_Pending]) -> list[Any]:
+        """Commit these items in one transaction; each one's result."""
+        self._on_batch(len(live))
         results: dict[int, Any] = {}
         by_kind: dict[SetWrite[Any], list[_Pending]] = {}
         async with self._pool.acquire() as conn, conn.transaction():
@@ -171,7 +157,18 @@ class GroupCommitter:
                 for pending, result in zip(items, await set_write.write(tx, [p.item for p in items]), strict=True):
                     results[id(pending)] = result
             await tx.outbox.write(conn)
-        return results, tx.committed
+        self._after_commit()
+        _run_all(tx.committed)
+        return [results[id(pending)] for pending in live]
+
+
+def _settle(pending: _Pending, outcome: Any) -> None:
+    if pending.future.done():  # its station stopped waiting
+        return
+    if isinstance(outcome, Exception):
+        pending.future.set_exception(outcome)
+    else:
+        pending.future.set_result(outcome)
 
 
 def _run_all(actions: list[Callable[[], None]]) -> None:

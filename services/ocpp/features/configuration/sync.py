@@ -19,7 +19,7 @@ from typing import Any
 import structlog
 from aiohttp import web
 
-from chargeplane.common.keys import DB_POOL
+from chargeplane.common.db import DB_POOL
 from chargeplane.common.timeutil import utcnow
 from chargeplane.services.ocpp.core.commands import COMMANDS, Command, CommandOutcome, CommandRouter
 from chargeplane.services.ocpp.core.registration import WRITE_ONLY_KEYS, RegistrationChange

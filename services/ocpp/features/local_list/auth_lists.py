@@ -9,7 +9,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from chargeplane.common.keys import HTTP
+from chargeplane.common.httpclient import HTTP
 from chargeplane.common.web import ApiError
 from chargeplane.services.ocpp.settings import OCPP_SETTINGS
 

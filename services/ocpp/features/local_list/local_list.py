@@ -13,7 +13,7 @@ from typing import Any
 import structlog
 from aiohttp import web
 
-from chargeplane.common.keys import DB_POOL
+from chargeplane.common.db import DB_POOL
 from chargeplane.services.ocpp.core.commands import Command
 
 from .repository import LOCAL_LISTS, StationLocalLists

@@ -17,7 +17,7 @@ from typing import Any
 import structlog
 from aiohttp import web
 
-from chargeplane.common.keys import DB_POOL
+from chargeplane.common.db import DB_POOL
 from chargeplane.services.ocpp.core.background import repeat, running
 from chargeplane.services.ocpp.core.commands import Command
 from chargeplane.services.ocpp.core.committer import Transaction

@@ -25,7 +25,7 @@ from chargeplane.common.certificates import (
     load_certificate,
     load_chain,
 )
-from chargeplane.common.keys import DB_POOL
+from chargeplane.common.db import DB_POOL
 from chargeplane.common.web import ApiError
 from chargeplane.services.ocpp.core.auth_client import AUTH, AuthClient, AuthUnavailable
 from chargeplane.services.ocpp.core.commands import COMMANDS, Command, CommandRouter

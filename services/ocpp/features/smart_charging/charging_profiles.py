@@ -16,7 +16,7 @@ from typing import Any
 import structlog
 from aiohttp import web
 
-from chargeplane.common.keys import DB_POOL
+from chargeplane.common.db import DB_POOL
 from chargeplane.common.web import ApiError
 from chargeplane.services.ocpp.core.commands import Command
 from chargeplane.services.ocpp.core.committer import Transaction
