@@ -21,7 +21,6 @@ import contextlib
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import aiohttp
 import asyncpg
@@ -53,7 +52,7 @@ class OutboxEvent:
     destination: str
     path: str
     idempotency_key: str
-    payload: Mapping[str, Any]
+    payload: object  # an event of `outbox_events`, which orjson writes as it is
 
 
 OutboxRow = tuple[str, str, str, str, str, str | None]

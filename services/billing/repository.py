@@ -9,7 +9,8 @@ import asyncpg
 import orjson
 from aiohttp import web
 
-from .models import SessionStopped
+from chargeplane.common.outbox_events import SessionStopped
+
 from .pricing import DEFAULT_TARIFF_JSON, Bill, Tariff
 
 BILL_COLUMNS = (

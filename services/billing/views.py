@@ -17,16 +17,15 @@ from chargeplane.common.batching import together_or_alone
 from chargeplane.common.event_batches import MergedEvent
 from chargeplane.common.httpclient import HTTP
 from chargeplane.common.metrics import DOWNSTREAM_SECONDS
+from chargeplane.common.outbox_events import SESSION_STOPPED, SessionStopped, parse
 from chargeplane.common.web import ApiError, error_response, json_response, read_json
 
-from .models import SessionStopped
 from .pricing import Bill, MeterSample, SessionUsage, Tariff, price_session
 from .readings import READING_WAITS, missing_readings
 from .repository import REPOSITORY
 from .settings import BILLING_SETTINGS
 
 log = structlog.get_logger(__name__)
-SESSION_STOPPED = "/internal/ocpp/session-stopped"
 ENERGY_SERIES_PATH = "/internal/energy-samples"
 
 
@@ -108,7 +107,7 @@ async def _bill(app: web.Application, sessions: list[SessionStopped]) -> list[we
 
 
 async def session_stopped(request: web.Request) -> web.Response:
-    session = SessionStopped.model_validate(await read_json(request))
+    session = parse(SessionStopped, await read_json(request))
     [answer] = await _bill(request.app, [session])
     return answer
 
@@ -121,7 +120,7 @@ async def sessions_stopped(app: web.Application, events: Sequence[MergedEvent]) 
     first: dict[int, tuple[int, SessionStopped]] = {}
     for position, event in enumerate(events):
         try:
-            session = SessionStopped.model_validate(event.payload)
+            session = parse(SessionStopped, event.payload)
         except ValidationError as exc:
             answers[position] = error_response(exc, event.path)
             continue

@@ -20,13 +20,17 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from chargeplane.common.outbox import OutboxEvent, PendingOutbox
-
-from .models import SessionStart, SessionStop
+from chargeplane.common.outbox_events import (
+    SESSION_STOPPED,
+    AbandonedTransaction,
+    SessionStart,
+    SessionStop,
+    SessionStopped,
+)
 
 log = structlog.get_logger(__name__)
 
 SOURCE = "sessions"
-SESSION_STOPPED = "/internal/ocpp/session-stopped"
 SESSION_COLUMNS = (
     "id, station_id, connector_id, id_tag, status, meter_start_wh, meter_stop_wh, started_at, stopped_at,"
     " stop_reason, closed_by, reservation_id, traceparent"
@@ -43,15 +47,13 @@ def _jsonable(session: asyncpg.Record) -> dict[str, Any]:
 
 def _bill_event(session: asyncpg.Record, key_suffix: str = "",
                 awaited_readings: Sequence[datetime] = ()) -> OutboxEvent:
-    payload = {
-        "session_id": session["id"], "station_id": session["station_id"],
-        "connector_id": session["connector_id"], "id_tag": session["id_tag"],
-        "meter_start_wh": session["meter_start_wh"], "meter_stop_wh": session["meter_stop_wh"],
-        "started_at": session["started_at"].isoformat(), "stopped_at": session["stopped_at"].isoformat(),
-        "awaited_readings": [at.isoformat() for at in awaited_readings],
-        "closed_by": session["closed_by"],
-    }
-    return OutboxEvent("billing", SESSION_STOPPED, f"session-stopped:{session['id']}{key_suffix}", payload)
+    stopped = SessionStopped(
+        session_id=session["id"], station_id=session["station_id"], connector_id=session["connector_id"],
+        id_tag=session["id_tag"], meter_start_wh=session["meter_start_wh"], meter_stop_wh=session["meter_stop_wh"],
+        started_at=session["started_at"], stopped_at=session["stopped_at"], awaited_readings=list(awaited_readings),
+        closed_by=session["closed_by"],
+    )
+    return OutboxEvent("billing", SESSION_STOPPED, f"session-stopped:{session['id']}{key_suffix}", stopped)
 
 
 async def _close(
@@ -149,7 +151,7 @@ def stop_work(stop: SessionStop, traceparent: str | None) -> SessionWork:
     return work
 
 
-def reboot_work(station_id: str, abandoned: list[Any], traceparent: str | None) -> SessionWork:
+def reboot_work(station_id: str, abandoned: Sequence[AbandonedTransaction], traceparent: str | None) -> SessionWork:
     """Close the sessions a rebooted station abandoned; answer how many."""
 
     async def work(conn: asyncpg.Connection, changes: Changes) -> int:

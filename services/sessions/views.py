@@ -13,16 +13,23 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationErro
 from chargeplane.common.batching import together_or_alone
 from chargeplane.common.event_batches import MergedEvent, retryable
 from chargeplane.common.outbox import OUTBOX
+from chargeplane.common.outbox_events import (
+    SESSION_START,
+    SESSION_STOP,
+    STATION_BOOTED,
+    SessionStart,
+    SessionStop,
+    StationBooted,
+    parse,
+)
 from chargeplane.common.tracing import current_traceparent
 from chargeplane.common.web import ApiError, error_response, json_response, read_json
 
-from .models import SessionStart, SessionStop, StationBooted
 from .repository import REPOSITORY, SessionWork, reboot_work, start_work, stop_work
 
 log = structlog.get_logger(__name__)
 
 
-START, STOP, BOOTED = "/internal/ocpp/session-start", "/internal/ocpp/session-stop", "/internal/ocpp/station-booted"
 # an event of a relay round: its position, its work, how its answer is told
 _Item = tuple[int, SessionWork, Callable[[Any], web.Response]]
 # Transactions a relay round's events are shared among, by station: one transaction for the
@@ -32,20 +39,23 @@ ROUND_TRANSACTIONS = 4
 
 def _work(path: str, body: Any, traceparent: str | None) -> tuple[SessionWork, Callable[[Any], web.Response]]:
     """An event's work and how its answer is told, from its path and body."""
-    if path == START:
-        start = SessionStart.model_validate(body)
+    if path == SESSION_START:
+        start = parse(SessionStart, body)
         return start_work(start, traceparent), lambda session: json_response(session, status=201)
-    if path == STOP:
-        stop = SessionStop.model_validate(body)
+    if path == SESSION_STOP:
+        stop = parse(SessionStop, body)
         return stop_work(stop, traceparent), lambda answer: json_response({"outcome": answer[0], "session": answer[1]})
-    booted = StationBooted.model_validate(body)
+    booted = parse(StationBooted, body)
     return (reboot_work(booted.station_id, booted.open_transactions, traceparent),
             lambda closed: json_response({"closed": closed}))
 
 
+_FAILURE_EVENTS = {SESSION_START: "start session failed", SESSION_STOP: "stop session failed"}
+
+
 def _failed(path: str, body: Any, error: BaseException) -> None:
     """The log line operators grep for when a session event could not be done."""
-    event = {START: "start session failed", STOP: "stop session failed"}.get(path, "station boot handling failed")
+    event = _FAILURE_EVENTS.get(path, "station boot handling failed")
     log.error(event, transaction_id=body.get("transaction_id"), station_id=body.get("station_id"), exc_info=error)
 
 
@@ -62,15 +72,15 @@ async def _one_event(request: web.Request, path: str) -> web.Response:
 
 
 async def session_start(request: web.Request) -> web.Response:
-    return await _one_event(request, START)
+    return await _one_event(request, SESSION_START)
 
 
 async def session_stop(request: web.Request) -> web.Response:
-    return await _one_event(request, STOP)
+    return await _one_event(request, SESSION_STOP)
 
 
 async def station_booted(request: web.Request) -> web.Response:
-    return await _one_event(request, BOOTED)
+    return await _one_event(request, STATION_BOOTED)
 
 
 async def session_events(app: web.Application, events: Sequence[MergedEvent]) -> list[web.Response | None]:

@@ -11,6 +11,7 @@ from aiohttp import web
 
 from chargeplane.common.db import DB_POOL
 from chargeplane.common.event_batches import add_event_routes
+from chargeplane.common.outbox_events import METER_VALUES, METER_VALUES_BATCH
 from chargeplane.common.web import base_app
 
 from . import views
@@ -45,8 +46,8 @@ def create_app(settings: TelemetrySettings) -> web.Application:
     app = base_app(settings, client_max_size=64 * 1024**2)
     app[TELEMETRY_SETTINGS] = settings
     app.cleanup_ctx.append(_repository_context)
-    add_event_routes(app, {views.PATH: views.store_meter_values, views.BATCH_PATH: views.store_meter_values_batch},
-                     merged={views.PATH: views.store_merged, views.BATCH_PATH: views.store_merged})
+    add_event_routes(app, {METER_VALUES: views.store_meter_values, METER_VALUES_BATCH: views.store_meter_values_batch},
+                     merged=dict.fromkeys((METER_VALUES, METER_VALUES_BATCH), views.store_merged))
     app.router.add_get("/internal/sessions/{session_id}/energy-samples", views.energy_samples)
     app.router.add_post(views.ENERGY_SERIES_PATH, views.energy_series)
     app.router.add_post("/internal/rollups/refresh", views.refresh_rollups)

@@ -22,15 +22,25 @@ import asyncpg
 from aiohttp import web
 
 from chargeplane.common.outbox import OutboxEvent
+from chargeplane.common.outbox_events import (
+    METER_VALUES,
+    METER_VALUES_BATCH,
+    SESSION_START,
+    SESSION_STOP,
+    STATION_BOOTED,
+    AbandonedTransaction,
+    LastMeterReading,
+    MeterValues,
+    MeterValuesBatch,
+    SessionStart,
+    SessionStop,
+    StationBooted,
+    as_meter_values,
+)
 
 from .committer import GroupCommitter, SetWrite, Transaction
 
 SOURCE = "ocpp"
-SESSION_START = "/internal/ocpp/session-start"
-SESSION_STOP = "/internal/ocpp/session-stop"
-STATION_BOOTED = "/internal/ocpp/station-booted"
-METER_VALUES = "/internal/ocpp/meter-values"
-METER_VALUES_BATCH = "/internal/ocpp/meter-values/batch"
 METER_VALUES_PER_EVENT = 500
 
 
@@ -185,15 +195,13 @@ async def _boot(tx: Transaction, items: Sequence[tuple[str, dict[str, Any], date
     for station_id, _, now, traceparent in items:
         if station_id not in by_station:
             continue
-        tx.outbox.enqueue([OutboxEvent("sessions", STATION_BOOTED, f"booted:{station_id}:{uuid.uuid4()}", {
-            "station_id": station_id,
-            "booted_at": now.isoformat(),
-            "open_transactions": [
-                {"transaction_id": r["transaction_id"], "connector_id": r["connector_id"],
-                 "meter_wh": r["meter_wh"], "meter_at": r["meter_at"].isoformat() if r["meter_at"] else None}
+        tx.outbox.enqueue([OutboxEvent("sessions", STATION_BOOTED, f"booted:{station_id}:{uuid.uuid4()}", StationBooted(
+            station_id=station_id, booted_at=now, open_transactions=[
+                AbandonedTransaction(transaction_id=r["transaction_id"], connector_id=r["connector_id"],
+                                     meter_wh=r["meter_wh"], meter_at=r["meter_at"])
                 for r in sorted(by_station[station_id], key=lambda r: r["connector_id"])
             ],
-        })], traceparent)
+        ))], traceparent)
     return list(by_station)
 
 
@@ -233,12 +241,14 @@ async def _meter_values(tx: Transaction, items: Sequence[MeterValuesWrite]) -> l
     # One event for many stations: one outbox row, one request to telemetry, one INSERT
     # there. Capped, so that one request stays well inside the relay's timeout.
     for start in range(0, len(items), METER_VALUES_PER_EVENT):
-        tx.outbox.enqueue([OutboxEvent("telemetry", METER_VALUES_BATCH, f"meter-values:{uuid.uuid4()}", {
-            "meter_values": [
-                {"station_id": i.station_id, "connector_id": i.connector_id, "transaction_id": i.transaction_id,
-                 "meter_value": i.meter_value} for i in items[start : start + METER_VALUES_PER_EVENT]
+        batch = MeterValuesBatch(
+            meter_values=[
+                MeterValues(station_id=i.station_id, connector_id=i.connector_id, transaction_id=i.transaction_id,
+                            meter_value=as_meter_values(i.meter_value))
+                for i in items[start : start + METER_VALUES_PER_EVENT]
             ],
-        })], None)
+        )
+        tx.outbox.enqueue([OutboxEvent("telemetry", METER_VALUES_BATCH, f"meter-values:{uuid.uuid4()}", batch)], None)
     return [None] * len(items)
 
 
@@ -286,13 +296,13 @@ async def _start_transactions(tx: Transaction, items: Sequence[StartWrite]) -> t
         row = current.get((item.station_id, item.connector_id))
         superseded = None
         if row and row["transaction_id"] is not None and not row["transaction_ended"]:
-            superseded = {"transaction_id": row["transaction_id"], "meter_wh": row["meter_wh"],
-                          "meter_at": row["meter_at"].isoformat() if row["meter_at"] else None}
-        tx.outbox.enqueue([OutboxEvent("sessions", SESSION_START, f"session-start:{transaction_id}", {
-            "transaction_id": transaction_id, "station_id": item.station_id, "connector_id": item.connector_id,
-            "id_tag": item.id_tag, "meter_start_wh": item.meter_start, "started_at": item.started_at.isoformat(),
-            "reservation_id": item.reservation_id, "traceparent": item.traceparent, "superseded": superseded,
-        })], item.traceparent)
+            superseded = LastMeterReading(transaction_id=row["transaction_id"], meter_wh=row["meter_wh"],
+                                          meter_at=row["meter_at"])
+        tx.outbox.enqueue([OutboxEvent("sessions", SESSION_START, f"session-start:{transaction_id}", SessionStart(
+            transaction_id=transaction_id, station_id=item.station_id, connector_id=item.connector_id,
+            id_tag=item.id_tag, meter_start_wh=item.meter_start, started_at=item.started_at,
+            reservation_id=item.reservation_id, traceparent=item.traceparent, superseded=superseded,
+        ))], item.traceparent)
     return results, [NewTransaction(item, transaction_id) for (item, _), transaction_id in zip(new, ids, strict=True)]
 
 
@@ -321,17 +331,16 @@ async def _stop(tx: Transaction, items: Sequence[StopWrite]) -> None:
         periodic = row["meter_at"] if row and row["meter_at"] and row["meter_at"] > row["transaction_started_at"] \
             else None
         awaited = sorted({at for at in (periodic, i.end_reading_at) if at is not None})
-        events = [OutboxEvent("sessions", SESSION_STOP, f"session-stop:{i.station_id}:{i.transaction_id}", {
-            "transaction_id": i.transaction_id, "station_id": i.station_id, "meter_stop_wh": i.meter_stop,
-            "stopped_at": i.stopped_at.isoformat(), "reason": i.reason or "Local", "id_tag": i.id_tag,
-            "awaited_readings": [at.isoformat() for at in awaited],
-        })]
+        events = [OutboxEvent("sessions", SESSION_STOP, f"session-stop:{i.station_id}:{i.transaction_id}", SessionStop(
+            transaction_id=i.transaction_id, station_id=i.station_id, meter_stop_wh=i.meter_stop,
+            stopped_at=i.stopped_at, reason=i.reason or "Local", id_tag=i.id_tag, awaited_readings=awaited,
+        ))]
         if i.transaction_data:
             events.append(OutboxEvent(
-                "telemetry", METER_VALUES, f"stop-meter-values:{i.station_id}:{i.transaction_id}", {
-                    "station_id": i.station_id, "connector_id": row["connector_id"] if row else 0,
-                    "transaction_id": i.transaction_id, "meter_value": i.transaction_data,
-                }))
+                "telemetry", METER_VALUES, f"stop-meter-values:{i.station_id}:{i.transaction_id}", MeterValues(
+                    station_id=i.station_id, connector_id=row["connector_id"] if row else 0,
+                    transaction_id=i.transaction_id, meter_value=as_meter_values(i.transaction_data),
+                )))
         tx.outbox.enqueue(events, i.traceparent)
 
 
