@@ -51,9 +51,10 @@ screenshot: $(STAMP) ## docs/emulator-gui.png: the desktop emulator mid-session,
 bench: $(STAMP) ## measure the gateway against echo and peer (about 6 minutes); writes bench/results/
 	$(BIN)/chargeplane-bench --out bench/results
 
-lint: $(STAMP) ## ruff, and the import contracts that keep the services apart
+lint: $(STAMP) ## ruff, the import contracts that keep the services apart, and mypy --strict
 	$(BIN)/ruff check .
 	cd /tmp && $(CURDIR)/$(BIN)/lint-imports $(CURDIR)/pyproject.toml
+	cd /tmp && $(CURDIR)/$(BIN)/mypy --config-file $(CURDIR)/pyproject.toml --cache-dir $(CURDIR)/.mypy_cache -p chargeplane
 
 images: ## build the one image (services, operator, emulator, migrations) as chargeplane:<version>
 	docker build --build-arg VERSION=$(VERSION) --tag $(IMAGE) .

@@ -59,7 +59,7 @@ class MergedEvent:
 
 # A merged view: a batch's events at its paths, in order -> one response each, or None for an
 # event not handled (behind one of its station that failed for now: the relay sends it again).
-MergedView = Callable[[web.Application, Sequence[MergedEvent]], Awaitable[list[web.Response | None]]]
+MergedView = Callable[[web.Application, Sequence[MergedEvent]], Awaitable[Sequence[web.Response | None]]]
 
 
 @dataclass(frozen=True, slots=True)

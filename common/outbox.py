@@ -27,7 +27,7 @@ import asyncpg
 import orjson
 from aiohttp import web
 
-from .db import DB_POOL
+from .db import DB_POOL, Connection
 from .event_batches import BATCH_PATH, retryable
 from .httpclient import HTTP
 from .logs import get_logger
@@ -64,7 +64,7 @@ def outbox_row(source: str, event: OutboxEvent, traceparent: str | None) -> Outb
             traceparent)
 
 
-async def insert_outbox_rows(conn: asyncpg.Connection, rows: Sequence[OutboxRow]) -> None:
+async def insert_outbox_rows(conn: Connection, rows: Sequence[OutboxRow]) -> None:
     """One statement for any number of events, in order; a repeated key is already queued."""
     if rows:
         await conn.execute(
@@ -87,7 +87,7 @@ class PendingOutbox:
         """Queue events; they are written in this order."""
         self.rows.extend(outbox_row(self.source, event, traceparent) for event in events)
 
-    async def write(self, conn: asyncpg.Connection) -> None:
+    async def write(self, conn: Connection) -> None:
         await insert_outbox_rows(conn, self.rows)
         self.rows.clear()
 
@@ -186,7 +186,7 @@ class OutboxRelay:
             raise _Retry
         return full
 
-    async def _deliver_chunk(self, conn: asyncpg.Connection, destination: str, rows: Sequence[asyncpg.Record],
+    async def _deliver_chunk(self, conn: Connection, destination: str, rows: Sequence[asyncpg.Record],
                              delivered: list[int]) -> bool:
         """One request for `rows`; settle each by its own answer. False when one is left
         for a retry (the receiver failed it for now, or did not get to it behind such a one
@@ -221,7 +221,7 @@ class OutboxRelay:
                 retry = True
         return not retry
 
-    async def _refused(self, conn: asyncpg.Connection, destination: str, row: asyncpg.Record, status: int,
+    async def _refused(self, conn: Connection, destination: str, row: asyncpg.Record, status: int,
                        error: str) -> bool:
         """An event the receiver answered with an error: True when settled for good (dead)."""
         await self._failed(destination, [row], status, error[:500])

@@ -11,6 +11,7 @@ fraction of a dataclass.
 from __future__ import annotations
 
 import functools
+from collections.abc import Hashable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Annotated, Any, NotRequired, TypeVar, cast
@@ -135,11 +136,11 @@ def as_meter_values(meter_value: list[dict[str, Any]]) -> list[MeterValue]:
 
 
 @functools.cache
-def _adapter(contract: type[Any]) -> TypeAdapter[Any]:
+def _adapter(contract: Any) -> TypeAdapter[Any]:
     return TypeAdapter(contract)
 
 
 def parse(contract: type[T], payload: Any) -> T:
     """The event a receiver was sent, validated; raises pydantic's ValidationError."""
-    event: T = _adapter(contract).validate_python(payload)
+    event: T = _adapter(cast(Hashable, contract)).validate_python(payload)
     return event

@@ -86,7 +86,7 @@ class InstalledProfile:
             return None
         if schedule["chargingRateUnit"] == "W":
             return float(current["limit"])
-        return float(current["limit"]) * PHASE_VOLTAGE_V * current.get("numberPhases", DEFAULT_PHASES)
+        return float(current["limit"]) * PHASE_VOLTAGE_V * int(current.get("numberPhases", DEFAULT_PHASES))
 
     def changes(self, start: datetime, end: datetime, charging_since: datetime) -> Iterator[datetime]:
         """The moments within [start, end) at which this profile's limit may change."""

@@ -92,13 +92,13 @@ def _senders(parts: Triggered, connector_id: int | None) -> dict[str, Sender]:
 
 def _trigger(parts: Triggered, payload: Payload, allowed: frozenset[str],
              renamed: dict[str, str] | None = None) -> Reply:
-    requested = payload["requestedMessage"]
+    requested: str = payload["requestedMessage"]
     connector_id = payload.get("connectorId")
     if connector_id is not None and connector_id != 0 and connector_id not in parts.connector_ids:
         return Reply({"status": "Rejected"})
     if requested not in allowed:
         return Reply({"status": "NotImplemented"})
-    sender = _senders(parts, connector_id)[(renamed or {}).get(requested, requested)]
+    sender = _senders(parts, connector_id)[renamed.get(requested, requested) if renamed else requested]
     return Reply({"status": "Accepted"}, sender)
 
 

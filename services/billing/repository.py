@@ -9,6 +9,7 @@ import asyncpg
 import orjson
 from aiohttp import web
 
+from chargeplane.common.db import Connection
 from chargeplane.common.outbox_events import SessionStopped
 
 from .pricing import DEFAULT_TARIFF_JSON, Bill, Tariff
@@ -130,7 +131,7 @@ class BillingRepository:
 
 
 async def upsert_tariff(
-    conn: asyncpg.Pool | asyncpg.Connection, tariff: Tariff, *, name: str = "", is_default: bool = False,
+    conn: asyncpg.Pool | Connection, tariff: Tariff, *, name: str = "", is_default: bool = False,
     overwrite: bool = True,
 ) -> None:
     conflict = (
@@ -144,7 +145,7 @@ async def upsert_tariff(
     )
 
 
-async def assign_tariff(conn: asyncpg.Pool | asyncpg.Connection, station_id: str, tariff_id: str) -> None:
+async def assign_tariff(conn: asyncpg.Pool | Connection, station_id: str, tariff_id: str) -> None:
     await conn.execute(
         "INSERT INTO station_tariffs (station_id, tariff_id) VALUES ($1, $2)"
         " ON CONFLICT (station_id) DO UPDATE SET tariff_id = $2, updated_at = now()",

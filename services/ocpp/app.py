@@ -10,6 +10,13 @@ from aiohttp import web
 from chargeplane.common.db import DB_POOL
 from chargeplane.common.httpclient import HTTP, http_client_context
 from chargeplane.common.outbox import OUTBOX, outbox_context
+from chargeplane.common.outbox_events import (
+    METER_VALUES,
+    METER_VALUES_BATCH,
+    SESSION_START,
+    SESSION_STOP,
+    STATION_BOOTED,
+)
 from chargeplane.common.web import base_app
 
 from .core import metrics, views
@@ -22,16 +29,7 @@ from .core.framelog import FRAME_LOG, FrameLog
 from .core.limits import AUTH_THROTTLE, HANDSHAKES, AuthThrottle, HandshakeSlots
 from .core.registry import REGISTRY, ConnectionRegistry
 from .core.repository import STATIONS, StationRepository
-from .core.store import (
-    METER_VALUES,
-    METER_VALUES_BATCH,
-    SESSION_START,
-    SESSION_STOP,
-    SOURCE,
-    STATION_BOOTED,
-    STORE,
-    StationStore,
-)
+from .core.store import SOURCE, STORE, StationStore
 from .core.tls import TLS_LISTENER, TlsListener, tls_listener_context
 from .features import (
     configuration,

@@ -25,7 +25,7 @@ import contextlib
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import orjson
 import structlog
@@ -65,6 +65,10 @@ def stream_key(replica_id: str) -> str:
 
 def reply_key(request_id: str) -> str:
     return f"ocpp:replies:{request_id}"
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,11 +154,11 @@ class CommandRouter:
         if station_id in self.registry:
             return await self._send_local(station_id, action, payload, within_s)
         owner = await self.redis.get(owner_key(station_id))
-        if owner is None or owner.decode() == self.replica_id or not await self.redis.exists(
-                replica_key(owner.decode())):  # no one holds it, or a replica that is gone did
+        if owner is None or _text(owner) == self.replica_id or not await self.redis.exists(
+                replica_key(_text(owner))):  # no one holds it, or a replica that is gone did
             return CommandOutcome("offline", {})
         request_id = uuid.uuid4().hex
-        await self.redis.xadd(stream_key(owner.decode()), {
+        await self.redis.xadd(stream_key(_text(owner)), {
             "request_id": request_id, "station_id": station_id, "action": action,
             "payload": orjson.dumps(payload), "within_s": str(within_s),
         }, maxlen=10_000, approximate=True)
@@ -182,10 +186,12 @@ class CommandRouter:
 
     async def serve_forever(self) -> None:
         """Carry out the commands other replicas route to this one."""
-        last_id = "$"
+        last_id: bytes | str = "$"
         while True:
             try:
-                batches = await self.redis.xread({stream_key(self.replica_id): last_id}, block=2000, count=100)
+                # a client without decode_responses: stream ids and fields are bytes
+                batches = cast(list[tuple[bytes, list[tuple[bytes, dict[bytes, bytes]]]]], await self.redis.xread(
+                    {stream_key(self.replica_id): last_id}, block=2000, count=100))
             except RedisError as exc:
                 log.warning("command stream unavailable", error=repr(exc))
                 await asyncio.sleep(1)
@@ -204,7 +210,9 @@ class CommandRouter:
         )
         key = reply_key(fields[b"request_id"].decode())
         async with self.redis.pipeline(transaction=True) as pipe:
-            await pipe.rpush(key, orjson.dumps(outcome.to_json())).expire(key, REPLY_TTL_S).execute()
+            pipe.rpush(key, orjson.dumps(outcome.to_json()))
+            pipe.expire(key, REPLY_TTL_S)
+            await pipe.execute()
 
     async def refresh_forever(self) -> None:
         """Keep this replica, and so its claims, alive."""

@@ -23,6 +23,7 @@ from typing import Any, Generic, TypeVar
 import asyncpg
 
 from chargeplane.common.batching import together_or_alone
+from chargeplane.common.db import Connection
 from chargeplane.common.logs import get_logger
 from chargeplane.common.outbox import PendingOutbox
 from chargeplane.common.tracing import untraced
@@ -44,7 +45,7 @@ STOP_GRACE_S = 5.0  # how long shutdown waits for the commits in flight
 class Transaction:
     """What one batch's work sees: the connection, and the batch's outbox."""
 
-    conn: asyncpg.Connection
+    conn: Connection
     outbox: PendingOutbox  # events for other services: they commit with the batch
     # work to start once the batch is committed, which must see what it wrote (a site's limit
     # divided again); it must return at once. A batch that fails runs none of it.

@@ -34,8 +34,10 @@ def desired_state(desired: Mapping[str, str], reported: Mapping[str, str | None]
     keys = []
     for key, value in sorted(desired.items()):
         change = changes.get(key)
-        answer = change["status"] if change is not None and change["value"] == value else None
-        if answer == "RebootRequired" and (last_boot_at is None or change["requested_at"] > last_boot_at):
+        answered = change if change is not None and change["value"] == value else None  # to this very value
+        answer = answered["status"] if answered is not None else None
+        if (answered is not None and answer == "RebootRequired"
+                and (last_boot_at is None or answered["requested_at"] > last_boot_at)):
             status = "RebootRequired"
         elif key in reported and reported[key] == value:
             status = "Applied"
@@ -44,8 +46,8 @@ def desired_state(desired: Mapping[str, str], reported: Mapping[str, str | None]
         else:
             status = "Pending"
         keys.append({"key": key, "value": value, "reported_value": reported.get(key), "status": status,
-                     "answer": answer, "detail": change["detail"] if answer else None,
-                     "requested_at": change["requested_at"] if answer else None})
+                     "answer": answer, "detail": answered["detail"] if answered is not None and answer else None,
+                     "requested_at": answered["requested_at"] if answered is not None and answer else None})
     statuses = {k["status"] for k in keys}
     if statuses & {"Rejected", "NotSupported", FAILED}:
         overall = "Rejected"

@@ -9,6 +9,7 @@ from typing import Any
 import asyncpg
 from aiohttp import web
 
+from chargeplane.common.db import Connection
 from chargeplane.services.ocpp.core.store import NewTransaction
 
 
@@ -39,7 +40,7 @@ class RemoteStarts:
         return [dict(r) for r in rows]
 
 
-async def settle(conn: asyncpg.Connection, started: Sequence[NewTransaction]) -> None:
+async def settle(conn: Connection, started: Sequence[NewTransaction]) -> None:
     """Inside the commit of these transactions: each settles the oldest pending remote start it
     answers (few stations have one)."""
     if not started:

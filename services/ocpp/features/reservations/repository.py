@@ -15,6 +15,7 @@ from typing import Any
 import asyncpg
 from aiohttp import web
 
+from chargeplane.common.db import Connection, returned
 from chargeplane.common.timeutil import parse_ocpp
 
 COLUMNS = ("id, reservation_id, station_id, connector_id, id_tag, parent_id_tag, expires_at, status, station_status,"
@@ -49,7 +50,7 @@ class Reservations:
                 payload.get("parentIdTag"), parse_ocpp(payload["expiryDate"]), "Active" if accepted else "Rejected",
                 station_status,
             )
-        return dict(row)
+        return dict(returned(row))
 
     async def cancel(self, station_id: str, reservation_id: int) -> dict[str, Any] | None:
         """The station cancelled it: the active reservation, now Cancelled (None if none was)."""
@@ -82,7 +83,7 @@ class Reservations:
         )
 
 
-async def consume(conn: asyncpg.Connection, starts: Sequence[tuple[str, int, int, datetime]]) -> list[asyncpg.Record]:
+async def consume(conn: Connection, starts: Sequence[tuple[str, int, int, datetime]]) -> list[asyncpg.Record]:
     """StartTransactions that carry a reservationId (station, reservationId, transactionId,
     started at) consume the station's latest reservation with that id, if it was still valid
     when the transaction started (the sweeper may have expired it while the start travelled)."""

@@ -10,6 +10,7 @@ again once that commit is done (`balancer`).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -61,7 +62,7 @@ async def follow_transactions(app: web.Application, tx: Transaction, change: Tra
                  charging_profile_id=profile.charging_profile_id, transaction_id=profile.transaction_id)
     balancer = app[SITES]
     for site_id in dict.fromkeys(sites.values()):
-        tx.after_commit(lambda site_id=site_id: balancer.site_changed(site_id))
+        tx.after_commit(functools.partial(balancer.site_changed, site_id))
 
 
 async def repository_context(app: web.Application) -> AsyncIterator[None]:

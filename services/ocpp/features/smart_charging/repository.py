@@ -11,6 +11,8 @@ from typing import Any
 import asyncpg
 from aiohttp import web
 
+from chargeplane.common.db import Connection
+
 from .sites import SITE_PROFILE_ID_BASE
 
 PROFILE_COLUMNS = "charging_profile_id, connector_id, purpose, stack_level, transaction_id, profile, accepted_at"
@@ -174,7 +176,7 @@ class SmartChargingRepository:
         return [r["station_id"] for r in members]
 
 
-async def transactions_changed(conn: asyncpg.Connection, station_ids: Sequence[str]) -> tuple[list[Dropped],
+async def transactions_changed(conn: Connection, station_ids: Sequence[str]) -> tuple[list[Dropped],
                                                                                               dict[str, str]]:
     """Sessions started or ended at these stations: drop their TxProfiles whose transaction
     ended; (the profiles dropped, the charging site of each station that has one)."""
