@@ -19,7 +19,7 @@ from chargeplane.common.station_ids import STATION_ID_RULE, is_valid_station_id
 from chargeplane.common.tokens import SCOPES
 
 from .pki import ensure_platform_pki
-from .supervisor import SERVICES, TLS_PORT, service_urls, start_services
+from .supervisor import GATEWAY_PORT, SERVICES, TLS_PORT, service_urls, start_services
 
 log = get_logger(__name__)
 DEFAULT_DATA_DIR = Path(".data")
@@ -170,12 +170,13 @@ def cmd_up(args: argparse.Namespace) -> int:
         log.info("database migrated", applied=applied)
         ports = {name: port + args.port_offset for name, port in SERVICES.items()}
         pki = ensure_platform_pki(data_dir / "pki")
-        tls_port = TLS_PORT + args.port_offset
+        gateway_port, tls_port = GATEWAY_PORT + args.port_offset, TLS_PORT + args.port_offset
         processes = start_services(ports, database_url, redis_url, data_dir,
                                    extra_env={"JWT_SECRET": _jwt_secret(data_dir)},
-                                   gateway_env=pki.gateway_environment(tls_port))
+                                   gateway_env={**pki.gateway_environment(tls_port), "PORT": str(gateway_port),
+                                                "INTERNAL_PORT": str(ports["ocpp"])})
         urls = service_urls(ports)
-        ocpp_url = f"ws://127.0.0.1:{ports['ocpp']}/ocpp"
+        ocpp_url = f"ws://127.0.0.1:{gateway_port}/ocpp"
         ocpp_tls_url = f"wss://127.0.0.1:{tls_port}/ocpp"
         env = {"DATABASE_URL": database_url, "REDIS_URL": redis_url, "OCPP_URL": ocpp_url,
                "OCPP_TLS_URL": ocpp_tls_url, "PLATFORM_CA_FILE": str(pki.ca_certificate),
@@ -186,6 +187,7 @@ def cmd_up(args: argparse.Namespace) -> int:
         print(f"  OCPP 1.6J gateway   {ocpp_url}/{{station_id}}")
         print(f"  OCPP over TLS       {ocpp_tls_url}/{{station_id}} (CA: {pki.ca_certificate})")
         print(f"  public API          {urls['api_gateway']}/api/v1 (OpenAPI: /api/v1/openapi.json)")
+        print(f"  gateway internal API {urls['ocpp']}/internal (never publish it)")
         for name in ("sessions", "billing", "telemetry", "auth"):
             print(f"  {name:<19} {urls[name]}")
         print(f"  PostgreSQL          {database_url}")
@@ -223,7 +225,7 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR, help="where data, logs and platform.env go")
     up.add_argument("--postgres-port", type=int, default=55432)
     up.add_argument("--redis-port", type=int, default=56379)
-    up.add_argument("--port-offset", type=int, default=0, help="added to every service port (8081-8084)")
+    up.add_argument("--port-offset", type=int, default=0, help="added to every service port (8080-8086, 8443)")
     up.set_defaults(func=cmd_up)
 
     demo = sub.add_parser("demo", help="run the platform and a fleet of emulated stations, then summarise")

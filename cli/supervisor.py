@@ -27,11 +27,14 @@ from chargeplane.common.logs import get_logger
 
 log = get_logger(__name__)
 
-# name -> default port; the order is the start order (downstream services first).
+# name -> the default port of its HTTP API (the gateway's: its internal API, never published);
+# the order is the start order (downstream services first).
 SERVICES: dict[str, int] = {
-    "auth": 8085, "telemetry": 8084, "billing": 8083, "sessions": 8082, "ocpp": 8081, "api_gateway": 8080,
+    "auth": 8085, "telemetry": 8084, "billing": 8083, "sessions": 8082, "ocpp": 8086, "api_gateway": 8080,
 }
-# The gateway's TLS listener (OCPP security profiles 2 and 3), moved by --port-offset too.
+# The gateway's listeners for stations, plain and TLS (OCPP security profiles 2 and 3), moved by
+# --port-offset too.
+GATEWAY_PORT = 8081
 TLS_PORT = 8443
 RESTART_BACKOFF_MAX = 30.0
 
@@ -144,8 +147,9 @@ def wait_ready(url: str, timeout: float, process: SupervisedProcess) -> None:
 def start_services(ports: Mapping[str, int], database_url: str, redis_url: str, data_dir: Path,
                    extra_env: Mapping[str, str] | None = None,
                    gateway_env: Mapping[str, str] | None = None) -> list[SupervisedProcess]:
-    """Start every service; logs go to `data_dir/logs`, pids to `data_dir/pids`. `gateway_env`
-    is the ocpp gateway's own (its TLS listener and CA)."""
+    """Start every service; logs go to `data_dir/logs`, pids to `data_dir/pids`. `ports` are the
+    services' HTTP APIs'; `gateway_env` is the ocpp gateway's own (its station and TLS listeners,
+    its CA)."""
     log_dir, pid_dir = data_dir / "logs", data_dir / "pids"
     log_dir.mkdir(parents=True, exist_ok=True)
     pid_dir.mkdir(parents=True, exist_ok=True)

@@ -47,7 +47,8 @@ class DownstreamUrls(BaseSettings):
     billing_url: str = Field(default="http://127.0.0.1:8083")
     telemetry_url: str = Field(default="http://127.0.0.1:8084")
     auth_url: str = Field(default="http://127.0.0.1:8085")
-    ocpp_http_url: str = Field(default="http://127.0.0.1:8081")
+    # the gateway's internal API (never its station port)
+    ocpp_http_url: str = Field(default="http://127.0.0.1:8086")
 
 
 class TokenSettings(BaseSettings):

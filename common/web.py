@@ -160,8 +160,10 @@ async def _tune_garbage_collector(app: web.Application) -> None:
     gc.set_threshold(*GC_THRESHOLDS)
 
 
-def run_service(factory: Callable[[Any], web.Application], settings: ServiceSettings) -> None:
-    """Run one service process until SIGINT/SIGTERM, then shut down gracefully."""
+def run_service(factory: Callable[[Any], web.Application], settings: ServiceSettings, port: int | None = None) -> None:
+    """Run one service process until SIGINT/SIGTERM, then shut down gracefully. The app listens
+    on `port` (its HTTP API), `settings.port` unless given."""
+    port = settings.port if port is None else port
     configure_logging(settings.service_name, settings.log_level)
     setup_tracing(settings)
     try:
@@ -172,12 +174,12 @@ def run_service(factory: Callable[[Any], web.Application], settings: ServiceSett
         pass
     app = factory(settings)
     app.on_startup.append(_tune_garbage_collector)
-    log.info(f"starting {settings.service_name} http server", host=settings.host, port=settings.port)
+    log.info(f"starting {settings.service_name} http server", host=settings.host, port=port)
     try:
         web.run_app(
             app,
             host=settings.host,
-            port=settings.port,
+            port=port,
             shutdown_timeout=settings.shutdown_timeout,
             backlog=settings.listen_backlog,
             keepalive_timeout=settings.keepalive_timeout_s,

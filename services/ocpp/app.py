@@ -23,14 +23,14 @@ from .core import metrics, views
 from .core.auth_client import AUTH, AuthClient
 from .core.commands import commands_context
 from .core.committer import GroupCommitter
-from .core.connection import ocpp_websocket, serve_station
+from .core.connection import OCPP_ROUTES
 from .core.feature import FEATURES, Feature, Features
 from .core.framelog import FRAME_LOG, FrameLog
 from .core.limits import AUTH_THROTTLE, HANDSHAKES, AuthThrottle, HandshakeSlots
+from .core.listeners import STATION_LISTENERS, StationListeners, station_listeners_context
 from .core.registry import REGISTRY, ConnectionRegistry
 from .core.repository import STATIONS, StationRepository
 from .core.store import SOURCE, STORE, StationStore
-from .core.tls import TLS_LISTENER, TlsListener, tls_listener_context
 from .features import (
     configuration,
     core_messages,
@@ -81,6 +81,7 @@ async def _gateway_context(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _close_sockets(app: web.Application) -> None:
+    await app[STATION_LISTENERS].stop_accepting()
     await app[REGISTRY].close_all()
 
 
@@ -100,13 +101,12 @@ def create_app(settings: OcppSettings, features: tuple[Feature, ...] = FEATURES_
     app.cleanup_ctx.append(commands_context(gateway_features.recorders))
     for feature in features:  # after the core's: a feature's objects use the store and the command router
         app.cleanup_ctx.extend(feature.contexts)
-    app[TLS_LISTENER] = TlsListener()
-    app.cleanup_ctx.append(tls_listener_context(serve_station))
+    # last: stations connect once everything they use is there
+    app[STATION_LISTENERS] = StationListeners()
+    app.cleanup_ctx.append(station_listeners_context(
+        [*OCPP_ROUTES, *(route for feature in features for route in feature.station_routes)]))
     app.on_shutdown.append(_close_sockets)
     app.router.add_routes(views.routes)
     for feature in features:
         app.router.add_routes(feature.views)
-        app.router.add_routes(feature.station_views)
-    app.router.add_get("/ocpp/ws", ocpp_websocket)
-    app.router.add_get("/ocpp/{station_id}", ocpp_websocket)
     return app

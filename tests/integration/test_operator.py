@@ -29,6 +29,7 @@ from kubernetes_asyncio.client import Configuration
 from chargeplane.operator import handlers  # noqa: F401  (registers the handlers with kopf)
 from chargeplane.operator.constants import (
     DATABASE_SECRET,
+    GATEWAY_STATION_PORT,
     GROUP,
     JWT_SECRET,
     JWT_SECRET_KEY,
@@ -139,7 +140,7 @@ def free_loopback_host() -> str:
     for _ in range(100):
         host = f"127.{rng.randrange(1, 255)}.{rng.randrange(256)}.{rng.randrange(1, 255)}"
         try:
-            for port in PLATFORM_SERVICES.values():
+            for port in (*PLATFORM_SERVICES.values(), GATEWAY_STATION_PORT):
                 with socket.socket() as probe:
                     probe.bind((host, port))
         except OSError:
@@ -153,6 +154,7 @@ async def platform_at_service_ports(db: asyncpg.Pool, redis: object, database_ur
                                     redis_url: str) -> AsyncIterator[Platform]:
     """The platform on the services' real ports, so the operator's URL template keeps `{port}`."""
     ports = {name.replace("-", "_"): port for name, port in PLATFORM_SERVICES.items()}
+    ports["ocpp_station"] = GATEWAY_STATION_PORT
     async with running_platform(db, database_url, redis_url, ports, free_loopback_host()) as platform:
         yield platform
 

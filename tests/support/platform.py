@@ -17,7 +17,7 @@ from pathlib import Path
 
 from chargeplane.common.platformenv import PLATFORM_ENV_NAME, read_platform_env
 from chargeplane.embedded import free_port
-from chargeplane.supervisor import SERVICES, TLS_PORT, python_module
+from chargeplane.supervisor import GATEWAY_PORT, SERVICES, TLS_PORT, python_module
 
 
 @dataclass
@@ -49,7 +49,7 @@ def running_platform(log_path: Path, extra_env: dict[str, str] | None = None) ->
     `DATABASE_URL` / `REDIS_URL` (the caller's servers, e.g. ones it crashes on purpose)."""
     while True:
         offset = random.randrange(5000, 22000, 10)  # below the ephemeral port range
-        if _ports_free([port + offset for port in (*SERVICES.values(), TLS_PORT)]):
+        if _ports_free([port + offset for port in (*SERVICES.values(), GATEWAY_PORT, TLS_PORT)]):
             break
     # not under pytest's basetemp (see tests/conftest.py)
     data_dir = Path(tempfile.mkdtemp(prefix="chargeplane-platform-"))

@@ -25,6 +25,7 @@ from .context import StationContext
 from .feature import FEATURES
 from .framelog import FRAME_LOG, FrameLog
 from .limits import AUTH_THROTTLE, HANDSHAKES, MessageRate, TooManyHandshakes
+from .listeners import StationRoute
 from .protocol import Call, CallErrorFrame, CallResult, ErrorCode, FrameError, OcppError
 from .registry import REGISTRY
 from .router import Route
@@ -226,11 +227,6 @@ def _transport(request: web.Request, station_id: str) -> Transport:
         raise web.HTTPForbidden(text=f"the client certificate is not for station {station_id!r}") from exc
 
 
-async def ocpp_websocket(request: web.Request) -> web.StreamResponse:
-    """`/ocpp/{station_id}` (OCPP-J) and `/ocpp/ws?station_id=ID` (legacy)."""
-    return await serve_station(request, request.app)
-
-
 async def _upgrade(request: web.Request, app: web.Application, station_id: str) -> StationConnection:
     """Everything that needs the database happens before the upgrade: if PostgreSQL is
     away the station gets a 503 and retries, instead of a socket we cannot serve."""
@@ -309,7 +305,7 @@ async def _serve(connection: StationConnection, settings: OcppSettings) -> None:
 
 
 async def serve_station(request: web.Request, app: web.Application) -> web.StreamResponse:
-    """A station's connection, on the plain listener or the TLS one (`tls.py`)."""
+    """A station's connection, on the plain listener or the TLS one (`listeners`)."""
     station_id = _station_id(request)
     try:
         async with app[HANDSHAKES].slot():
@@ -345,3 +341,7 @@ async def serve_station(request: web.Request, app: web.Application) -> web.Strea
                 log.warning("could not mark station disconnected", station_id=station_id, error=repr(exc))
         log.info("station disconnected", station_id=station_id, close_code=ws.close_code)
     return ws
+
+
+# `/ocpp/{station_id}` (OCPP-J) and `/ocpp/ws?station_id=ID` (legacy), on the station listeners
+OCPP_ROUTES = (StationRoute("GET", "/ocpp/ws", serve_station), StationRoute("GET", "/ocpp/{station_id}", serve_station))

@@ -4,8 +4,8 @@ and the set of features one gateway is made of.
 The core knows no feature: it serves what `Features` holds, which `app.py` builds from the
 features' declarations, each hook bound to the app. A feature adds
 * `handlers`: the CALLs stations send that it answers (action -> handler);
-* `views`: its part of the internal API; `station_views`: HTTP routes for stations, served on
-  the listeners stations reach (the upload endpoint);
+* `views`: its part of the internal API; `station_routes`: what stations use beside OCPP (the
+  upload endpoint), served on the listeners stations reach (`listeners`);
 * `recorders`: what it keeps of a station's valid reply to a command (action -> recorder),
   run by the command router whoever sent the command;
 * `checks`: what it refuses in a command from the API beyond the action's schema;
@@ -27,6 +27,7 @@ from aiohttp import web
 from .commands import Command, Recorder
 from .committer import Transaction
 from .context import BootHook
+from .listeners import StationRoute
 from .registration import RegistrationChange
 from .router import Handler, Route, route_table
 from .store import TransactionChange, TransactionHook
@@ -42,7 +43,7 @@ class Feature:
     name: str
     handlers: Mapping[str, Handler] = field(default_factory=dict)
     views: Sequence[web.AbstractRouteDef] = ()
-    station_views: Sequence[web.AbstractRouteDef] = ()
+    station_routes: Sequence[StationRoute] = ()
     recorders: Mapping[str, FeatureRecorder] = field(default_factory=dict)
     checks: Mapping[str, Check] = field(default_factory=dict)
     contexts: Sequence[CleanupContext] = ()

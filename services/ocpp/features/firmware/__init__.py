@@ -36,6 +36,6 @@ FEATURE = Feature(
         "SignedFirmwareStatusNotification": signed_firmware_status_notification.handle,
     },
     views=[*campaign_views.routes, *views.routes, *uploads.routes],
-    station_views=uploads.station_routes,
+    station_routes=uploads.STATION_ROUTES,
     contexts=(_repository_context, campaigns.dispatcher_context),
 )

@@ -19,13 +19,13 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from chargeplane.common.web import ApiError, json_response
 from chargeplane.services.ocpp.core.api import Page
+from chargeplane.services.ocpp.core.listeners import StationRoute
 from chargeplane.services.ocpp.settings import OCPP_SETTINGS
 
 from .repository import FIRMWARE
 
 log = structlog.get_logger(__name__)
-# `station_routes`: where stations upload, on the listeners stations reach; `routes`: the files, internal
-station_routes = web.RouteTableDef()
+# the files, in the internal API (stations upload on their listeners: `STATION_ROUTES`)
 routes = web.RouteTableDef()
 
 CHUNK = 64 * 1024
@@ -59,10 +59,10 @@ async def _read_part(part: BodyPartReader, limit: int) -> bytes:
     return bytes(upload.data)
 
 
-async def _store(request: web.Request, slot: asyncpg.Record, file_name: str, content_type: str,
+async def _store(app: web.Application, slot: asyncpg.Record, file_name: str, content_type: str,
                  content: bytes) -> web.Response:
     sha256 = hashlib.sha256(content).hexdigest()
-    file_id = await request.app[FIRMWARE].store_file(slot["id"], slot["station_id"], file_name, content_type, sha256,
+    file_id = await app[FIRMWARE].store_file(slot["id"], slot["station_id"], file_name, content_type, sha256,
                                                      content)
     log.info("station file uploaded", station_id=slot["station_id"], file_id=file_id, file_name=file_name,
              size_bytes=len(content))
@@ -70,36 +70,39 @@ async def _store(request: web.Request, slot: asyncpg.Record, file_name: str, con
                          status=201)
 
 
-async def _upload_slot(request: web.Request) -> asyncpg.Record:
+async def _upload_slot(request: web.Request, app: web.Application) -> asyncpg.Record:
     """The upload request the location's token names; checked before the body is read, so a
     stranger's upload is refused without reading a byte."""
-    slot = await request.app[FIRMWARE].upload_slot(request.match_info["token"])
+    slot = await app[FIRMWARE].upload_slot(request.match_info["token"])
     if slot is None:
         raise ApiError(404, "upload_location_unknown", "this upload location is unknown or has expired")
     return slot
 
 
-@station_routes.post("/uploads/{token}")
-async def post_upload(request: web.Request) -> web.Response:
-    slot = await _upload_slot(request)
-    limit = request.app[OCPP_SETTINGS].upload_max_bytes
+async def post_upload(request: web.Request, app: web.Application) -> web.Response:
+    slot = await _upload_slot(request, app)
+    limit = app[OCPP_SETTINGS].upload_max_bytes
     if request.content_type.startswith("multipart/"):
         reader = await request.multipart()
         async for part in reader:
             if isinstance(part, BodyPartReader) and part.filename:
                 content = await _read_part(part, limit)
                 content_type = part.headers.get("Content-Type", "application/octet-stream")
-                return await _store(request, slot, part.filename, content_type, content)
+                return await _store(app, slot, part.filename, content_type, content)
         raise ApiError(422, "no_file", "the multipart body has no part with a file name")
     file_name = request.query.get("filename") or "upload"
-    return await _store(request, slot, file_name, request.content_type, await _read_raw(request, limit))
+    return await _store(app, slot, file_name, request.content_type, await _read_raw(request, limit))
 
 
-@station_routes.put("/uploads/{token}/{file_name}")
-async def put_upload(request: web.Request) -> web.Response:
-    slot = await _upload_slot(request)
-    content = await _read_raw(request, request.app[OCPP_SETTINGS].upload_max_bytes)
-    return await _store(request, slot, request.match_info["file_name"], request.content_type, content)
+async def put_upload(request: web.Request, app: web.Application) -> web.Response:
+    slot = await _upload_slot(request, app)
+    content = await _read_raw(request, app[OCPP_SETTINGS].upload_max_bytes)
+    return await _store(app, slot, request.match_info["file_name"], request.content_type, content)
+
+
+# where stations upload, on the listeners they reach
+STATION_ROUTES = (StationRoute("POST", "/uploads/{token}", post_upload),
+                  StationRoute("PUT", "/uploads/{token}/{file_name}", put_upload))
 
 
 @routes.get("/internal/stations/{station_id}/files")

@@ -18,6 +18,7 @@ from aiohttp import web
 from chargeplane.common.web import ApiError, json_response, read_json
 from chargeplane.services.ocpp.core.api import Page, require_station, station_reply, valid_payload, wait_seconds
 from chargeplane.services.ocpp.core.commands import COMMANDS
+from chargeplane.services.ocpp.core.listeners import STATION_LISTENERS
 from chargeplane.services.ocpp.settings import OCPP_SETTINGS
 
 from .repository import FIRMWARE
@@ -30,7 +31,10 @@ HISTORY_LIMIT = 100
 
 
 def _upload_location(request: web.Request, token: str) -> str:
-    base = request.app[OCPP_SETTINGS].upload_base_url or str(request.url.origin())
+    """Stations upload to their listener: unless `upload_base_url` says where stations reach it,
+    the host the API was called on, at the plain station port."""
+    base = (request.app[OCPP_SETTINGS].upload_base_url
+            or str(request.url.origin().with_port(request.app[STATION_LISTENERS].port)))
     return f"{base.rstrip('/')}/uploads/{token}"
 
 
