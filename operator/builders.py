@@ -10,6 +10,7 @@ from typing import Any
 from .constants import (
     DATABASE_SECRET,
     DATABASE_URL_KEY,
+    GATEWAY_STATION_PORT,
     GATEWAY_TLS_DIR,
     JWT_SECRET,
     JWT_SECRET_KEY,
@@ -98,7 +99,7 @@ def build_service_env(service: str, settings: OperatorSettings) -> list[dict[str
     env = {
         "SERVICE_NAME": service,
         "HOST": "0.0.0.0",
-        "PORT": str(PLATFORM_SERVICES[service]),
+        "PORT": str(GATEWAY_STATION_PORT if service == "ocpp" else PLATFORM_SERVICES[service]),
         "REDIS_URL": settings.redis_url,
         "SESSIONS_URL": service_url("sessions"),
         "BILLING_URL": service_url("billing"),
@@ -119,9 +120,10 @@ def build_service_env(service: str, settings: OperatorSettings) -> list[dict[str
 
 
 def _gateway_env(settings: OperatorSettings) -> dict[str, str]:
-    """The gateway's own settings (services/ocpp/settings.py): its TLS listener and platform CA,
-    from mounted Secrets, and where stations upload files, each only when configured."""
-    env = {}
+    """The gateway's own settings (services/ocpp/settings.py): its internal API's port (PORT is
+    the stations'), its TLS listener and platform CA, from mounted Secrets, and where stations
+    upload files, each only when configured."""
+    env = {"INTERNAL_PORT": str(PLATFORM_SERVICES["ocpp"])}
     if settings.gateway_tls_secret:
         env |= {"TLS_PORT": str(settings.gateway_tls_port), "TLS_CERT_FILE": f"{GATEWAY_TLS_DIR}/tls.crt",
                 "TLS_KEY_FILE": f"{GATEWAY_TLS_DIR}/tls.key", "TLS_CLIENT_CA_FILE": f"{GATEWAY_TLS_DIR}/ca.crt"}
@@ -132,10 +134,11 @@ def _gateway_env(settings: OperatorSettings) -> dict[str, str]:
     return env
 
 
-def _add_gateway_secrets(pod: Manifest, settings: OperatorSettings) -> None:
-    """Mount the gateway's TLS Secret and the platform CA's, and open the TLS port. A missing
-    Secret keeps the pod from starting, which says plainly what is wrong."""
+def _add_gateway_ports_and_secrets(pod: Manifest, settings: OperatorSettings) -> None:
+    """Open the station port; mount the gateway's TLS Secret and the platform CA's, and open
+    the TLS port. A missing Secret keeps the pod from starting, which says plainly what is wrong."""
     container = pod["containers"][0]
+    container["ports"].append({"name": "ocpp", "containerPort": GATEWAY_STATION_PORT, "protocol": "TCP"})
     for name, secret, path in (("gateway-tls", settings.gateway_tls_secret, GATEWAY_TLS_DIR),
                                ("platform-ca", settings.platform_ca_secret, PLATFORM_CA_DIR)):
         if secret:
@@ -189,7 +192,7 @@ def build_platform_deployment(service: str, *, settings: OperatorSettings, repli
         },
     }
     if service == "ocpp":
-        _add_gateway_secrets(deployment["spec"]["template"]["spec"], settings)
+        _add_gateway_ports_and_secrets(deployment["spec"]["template"]["spec"], settings)
     return deployment
 
 
@@ -198,6 +201,8 @@ def build_platform_service(service: str, *, owners: Iterable[OwnerReference], tl
     name = platform_name(service)
     port = PLATFORM_SERVICES[service]
     ports = [{"name": "http", "port": port, "targetPort": "http", "protocol": "TCP"}]
+    if service == "ocpp":
+        ports.append({"name": "ocpp", "port": GATEWAY_STATION_PORT, "targetPort": "ocpp", "protocol": "TCP"})
     if tls_port is not None:
         ports.append({"name": "ocpps", "port": tls_port, "targetPort": "ocpps", "protocol": "TCP"})
     return {
@@ -288,7 +293,7 @@ def build_simulator_deployment(station: str, spec: Mapping[str, Any], *, setting
     # security profile 2 connects over TLS, trusting the CA of the gateway's TLS Secret
     over_tls = spec.get("securityProfile", 1) >= 2 and bool(settings.gateway_tls_secret)
     url = (f"wss://{platform_name('ocpp')}:{settings.gateway_tls_port}/ocpp" if over_tls
-           else f"ws://{platform_name('ocpp')}:{PLATFORM_SERVICES['ocpp']}/ocpp")
+           else f"ws://{platform_name('ocpp')}:{GATEWAY_STATION_PORT}/ocpp")
     args = [
         "--url", url,
         "--station-id", spec["stationId"],
