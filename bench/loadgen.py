@@ -178,8 +178,8 @@ class LoadGenerator:
         started = time.perf_counter()
         if rate is None:
             self.closed_loop = True
-            while (station := self._next_idle()) is not None:
-                station.send(*station.traffic.next_call())
+            while (idle := self._next_idle()) is not None:
+                idle.send(*idle.traffic.next_call())
             await asyncio.sleep(seconds)
         else:
             await self._paced(rate, started + seconds)

@@ -230,7 +230,7 @@ async def memory_and_storm(platform: BenchPlatform, tracing: Mapping[str, str], 
     `storm_stations` stations reconnect and boot at once."""
     gateway = platform.start_gateway(tracing)
     fleets: list[Fleet] = []
-    points = []
+    points: list[dict[str, Any]] = []
     try:
         await asyncio.sleep(config.settle_s)
         baseline = rss_bytes(gateway.pid)

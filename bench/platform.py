@@ -68,10 +68,6 @@ class Pinned:
     def ws_url(self) -> str:
         return f"ws://127.0.0.1:{self.port}/ocpp"
 
-    @property
-    def http_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
     def stop(self) -> None:
         self.process.stop()
 
@@ -103,7 +99,8 @@ class BenchPlatform:
             self._redis = EmbeddedRedis(self.data_dir / "redis", free_port())
             self.redis_url = self._redis.start()
         self.cli("migrate")
-        self.ports = {name: free_port() for name in (*DOWNSTREAM, "ocpp")}
+        # the services' HTTP APIs (the gateway's internal one), and where stations reach the gateway
+        self.ports = {name: free_port() for name in (*DOWNSTREAM, "ocpp", "ocpp_station")}
         downstream_ports = {name: self.ports[name] for name in DOWNSTREAM}
         self.downstream = start_services(downstream_ports, self.database_url, self.redis_url, self.data_dir,
                                          {"LOG_LEVEL": "WARNING", "OTEL_SDK_DISABLED": "true"})
@@ -121,24 +118,27 @@ class BenchPlatform:
         self.cli("station", "add", "--count", str(count), "--prefix", prefix, "--heartbeat-interval", "300")
 
     def start_gateway(self, tracing: Mapping[str, str]) -> Pinned:
-        env = service_environment("ocpp", self.ports["ocpp"], self.ports, self.database_url, self.redis_url,
-                                  {**os.environ, "LOG_LEVEL": "WARNING", **tracing})
-        return self._start_pinned("ocpp", self.ports["ocpp"], python_module("chargeplane.services.ocpp"),
-                                  env, ready_path="/readyz")
+        api = {name: port for name, port in self.ports.items() if name != "ocpp_station"}
+        env = service_environment("ocpp", self.ports["ocpp_station"], api, self.database_url, self.redis_url,
+                                  {**os.environ, "LOG_LEVEL": "WARNING", **tracing},
+                                  {"INTERNAL_PORT": str(self.ports["ocpp"])})
+        return self._start_pinned("ocpp", self.ports["ocpp_station"], python_module("chargeplane.services.ocpp"),
+                                  env, ready_url=f"http://127.0.0.1:{self.ports['ocpp']}")
 
     def start_reference(self, kind: str) -> Pinned:
         port = free_port()
         argv = python_module("chargeplane.bench.references", kind, "--port", str(port))
-        return self._start_pinned(kind, port, argv, dict(os.environ), ready_path=None)
+        return self._start_pinned(kind, port, argv, dict(os.environ), ready_url=None)
 
     def _start_pinned(self, name: str, port: int, argv: list[str], env: dict[str, str],
-                      ready_path: str | None) -> Pinned:
+                      ready_url: str | None) -> Pinned:
+        """`port`: where its stations connect; `ready_url`: where it says it is ready (/readyz)."""
         (self.data_dir / "logs").mkdir(parents=True, exist_ok=True)
         process = SupervisedProcess(name, ["taskset", "-c", str(UNDER_TEST_CORE), *argv], env,
                                     self.data_dir / "logs" / f"{name}.log")
         process.start()
-        if ready_path:
-            wait_ready(f"http://127.0.0.1:{port}", 60, process)
+        if ready_url:
+            wait_ready(ready_url, 60, process)
         else:
             _wait_listening(port, process)
         return Pinned(name, port, process)

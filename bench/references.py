@@ -46,6 +46,7 @@ async def _run_peer(port: int) -> None:
     from ocpp.routing import on
     from ocpp.v16 import ChargePoint, call_result
     from ocpp.v16.enums import Action, AuthorizationStatus, RegistrationStatus
+    from websockets.typing import Subprotocol
 
     accepted = {"status": AuthorizationStatus.accepted}
 
@@ -80,8 +81,8 @@ async def _run_peer(port: int) -> None:
         with contextlib.suppress(websockets.ConnectionClosed):
             await PeerCsms(station_id, connection).start()
 
-    async with websockets.serve(on_connect, "127.0.0.1", port, subprotocols=["ocpp1.6"], ping_interval=None,
-                                backlog=4096):
+    async with websockets.serve(on_connect, "127.0.0.1", port, subprotocols=[Subprotocol("ocpp1.6")],
+                                ping_interval=None, backlog=4096):
         await asyncio.Future()
 
 

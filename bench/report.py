@@ -64,9 +64,10 @@ def rows(results: dict[str, Any]) -> list[Row]:
                                  f" {point['reason']})", f"{point['kb_per_station']:.1f} KB",
                                  f"<= 32 KB at {point['stations']:,}", None))
                 continue
+            target = point is largest
             table.append(Row(f"memory per idle station at {point['stations']:,}",
-                             f"{point['kb_per_station']:.1f} KB", "<= 32 KB" if point is largest else "",
-                             _ok(point["kb_per_station"], 32, False) if point is largest else None))
+                             f"{point['kb_per_station']:.1f} KB", "<= 32 KB" if target else "",
+                             _ok(point["kb_per_station"], 32, False) if target else None))
         else:
             table.append(Row(f"memory per idle station at {point['stations']:,}", "not measured",
                              point["reason"], None))

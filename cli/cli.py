@@ -20,10 +20,11 @@ import asyncpg
 from chargeplane.common.db import create_pool, migrate
 from chargeplane.common.logs import configure_logging, get_logger
 from chargeplane.common.station_ids import STATION_ID_RULE, is_valid_station_id
+from chargeplane.common.tokens import SCOPES
 
 from .jaeger import JAEGER_BINARY_ENV, JaegerPorts, find_jaeger, start_jaeger
 from .pki import ensure_platform_pki
-from .supervisor import SERVICES, TLS_PORT, SupervisedProcess, service_urls, start_services
+from .supervisor import GATEWAY_PORT, SERVICES, TLS_PORT, SupervisedProcess, service_urls, start_services
 
 log = get_logger(__name__)
 T = TypeVar("T")
@@ -126,8 +127,8 @@ async def _add_client(database_url: str, client_id: str, secret: str, scopes: li
 def cmd_client_add(args: argparse.Namespace) -> int:
     secret = args.secret or secrets.token_urlsafe(24)
     scopes = [s for s in args.scopes.split(",") if s]
-    if not set(scopes) <= {"read", "operate"} or not scopes:
-        sys.exit("scopes are a comma-separated list of: read, operate")
+    if not set(scopes) <= set(SCOPES) or not scopes:
+        sys.exit(f"scopes are a comma-separated list of: {', '.join(SCOPES)}")
     asyncio.run(_add_client(_database_url(args), args.client_id, secret, scopes))
     print(f"client_id={args.client_id}\nclient_secret={secret}\nscopes={' '.join(scopes)}")
     return 0
@@ -145,6 +146,7 @@ def _new_password(args: argparse.Namespace) -> str:
     """--password, else asked twice at a terminal, else one line of standard input."""
     from chargeplane.services.auth.users import password_problem
 
+    password: str
     if args.password is not None:
         password = args.password
     elif sys.stdin.isatty():
@@ -255,16 +257,17 @@ def cmd_up(args: argparse.Namespace) -> int:
         log.info("database migrated", applied=applied)
         ports = {name: port + args.port_offset for name, port in SERVICES.items()}
         pki = ensure_platform_pki(data_dir / "pki")
-        tls_port = TLS_PORT + args.port_offset
+        gateway_port, tls_port = GATEWAY_PORT + args.port_offset, TLS_PORT + args.port_offset
         jaeger = _start_jaeger(args, data_dir)
         # started first, it is stopped last: the services flush their spans to it as they stop
         processes = [jaeger.process] if jaeger else []
         tracing_env = {"OTEL_EXPORTER_OTLP_ENDPOINT": jaeger.ports.otlp_endpoint} if jaeger else {}
         processes += start_services(ports, database_url, redis_url, data_dir,
                                     extra_env={"JWT_SECRET": _jwt_secret(data_dir), **tracing_env},
-                                    gateway_env=pki.gateway_environment(tls_port), host=args.host)
+                                    gateway_env={**pki.gateway_environment(tls_port), "PORT": str(gateway_port),
+                                                 "INTERNAL_PORT": str(ports["ocpp"])}, host=args.host)
         urls = service_urls(ports, args.host)
-        ocpp_url = f"ws://{args.host}:{ports['ocpp']}/ocpp"
+        ocpp_url = f"ws://{args.host}:{gateway_port}/ocpp"
         ocpp_tls_url = f"wss://{args.host}:{tls_port}/ocpp"
         env = {"DATABASE_URL": database_url, "REDIS_URL": redis_url, "OCPP_URL": ocpp_url,
                "OCPP_TLS_URL": ocpp_tls_url, "PLATFORM_CA_FILE": str(pki.ca_certificate),
@@ -278,6 +281,7 @@ def cmd_up(args: argparse.Namespace) -> int:
         print(f"  OCPP over TLS       {ocpp_tls_url}/{{station_id}} (CA: {pki.ca_certificate})")
         print(f"  console             {urls['api_gateway']}/ (in a browser; sign in as a user, see below)")
         print(f"  public API          {urls['api_gateway']}/api/v1 (OpenAPI: /api/v1/openapi.json)")
+        print(f"  gateway internal API {urls['ocpp']}/internal (never publish it)")
         for name in ("sessions", "billing", "telemetry", "auth"):
             print(f"  {name:<19} {urls[name]}")
         if jaeger:
@@ -319,7 +323,7 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR, help="where data, logs and platform.env go")
     up.add_argument("--postgres-port", type=int, default=55432)
     up.add_argument("--redis-port", type=int, default=56379)
-    up.add_argument("--port-offset", type=int, default=0, help="added to every service port (8081-8084)")
+    up.add_argument("--port-offset", type=int, default=0, help="added to every service port (8080-8086, 8443)")
     # e.g. another loopback address, so that a second platform keeps the default ports (the
     # operator's tests point CHARGEPLANE_SERVICE_URL_TEMPLATE at one). The services' internal
     # APIs have no authentication: keep this on loopback or a private network.

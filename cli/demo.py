@@ -15,6 +15,7 @@ from pathlib import Path
 
 import asyncpg
 
+from chargeplane.common.db import returned
 from chargeplane.common.platformenv import PLATFORM_ENV_NAME, read_platform_env
 
 from .embedded import free_port
@@ -57,7 +58,7 @@ async def _wait_billed(database_url: str, within_s: float) -> asyncpg.Record:
         deadline = time.monotonic() + within_s
         while True:
             pending = await conn.fetchval("SELECT count(*) FROM outbox WHERE dead_at IS NULL")
-            summary = await conn.fetchrow(SUMMARY_SQL)
+            summary = returned(await conn.fetchrow(SUMMARY_SQL))
             if (pending == 0 and summary["bills"] == summary["sessions"]) or time.monotonic() > deadline:
                 await conn.execute("REFRESH MATERIALIZED VIEW energy_by_session")
                 return summary

@@ -1,8 +1,8 @@
 """`chargeplane up`: the whole platform on one machine, supervised like a kubelet would.
 
 Each service runs as its own process (`python -P -m chargeplane.services.<name>`: -P keeps
-the working directory off sys.path, where the repo's `operator/` folder would shadow the
-standard library); one that dies is restarted with exponential backoff, and the restart is logged.
+the working directory off sys.path, so a service imports what is installed whatever folder
+it was started in); one that dies is restarted with exponential backoff, and the restart is logged.
 Each process's pid is kept in `<data dir>/pids/<service>.pid`, for whoever wants to signal
 one (the fault-injection suite kills them).
 
@@ -27,11 +27,14 @@ from chargeplane.common.logs import get_logger
 
 log = get_logger(__name__)
 
-# name -> default port; the order is the start order (downstream services first).
+# name -> the default port of its HTTP API (the gateway's: its internal API, never published);
+# the order is the start order (downstream services first).
 SERVICES: dict[str, int] = {
-    "auth": 8085, "telemetry": 8084, "billing": 8083, "sessions": 8082, "ocpp": 8081, "api_gateway": 8080,
+    "auth": 8085, "telemetry": 8084, "billing": 8083, "sessions": 8082, "ocpp": 8086, "api_gateway": 8080,
 }
-# The gateway's TLS listener (OCPP security profiles 2 and 3), moved by --port-offset too.
+# The gateway's listeners for stations, plain and TLS (OCPP security profiles 2 and 3), moved by
+# --port-offset too.
+GATEWAY_PORT = 8081
 TLS_PORT = 8443
 RESTART_BACKOFF_MAX = 30.0
 
@@ -39,8 +42,8 @@ RESTART_BACKOFF_MAX = 30.0
 def python_module(module: str, *args: str) -> list[str]:
     """The command line that runs `python -m module` in this interpreter.
 
-    `-P` keeps the working directory off sys.path: run from the repository root, its
-    top-level folders (`operator/` above all) would otherwise shadow stdlib modules.
+    `-P` keeps the working directory off sys.path: a process of the platform imports what is
+    installed, never a module that happens to lie in the folder it was started in.
     """
     return [sys.executable, "-P", "-m", module, *args]
 
@@ -146,7 +149,8 @@ def start_services(ports: Mapping[str, int], database_url: str, redis_url: str, 
                    extra_env: Mapping[str, str] | None = None,
                    gateway_env: Mapping[str, str] | None = None, host: str = "127.0.0.1") -> list[SupervisedProcess]:
     """Start every service, listening on `host`; logs go to `data_dir/logs`, pids to
-    `data_dir/pids`. `gateway_env` is the ocpp gateway's own (its TLS listener and CA)."""
+    `data_dir/pids`. `ports` are the services' HTTP APIs'; `gateway_env` is the ocpp gateway's
+    own (its station and TLS listeners, its CA)."""
     log_dir, pid_dir = data_dir / "logs", data_dir / "pids"
     log_dir.mkdir(parents=True, exist_ok=True)
     pid_dir.mkdir(parents=True, exist_ok=True)

@@ -8,7 +8,7 @@ Keys are ECDSA P-256: the whitepaper allows it, and it signs in microseconds.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from ipaddress import ip_address
@@ -194,7 +194,8 @@ def check_station_csr(csr: x509.CertificateSigningRequest, station_id: str) -> N
         raise CertificateError(f"the CSR names {cn!r}, not the station {station_id!r}")
 
 
-_HASHES = {"SHA256": hashes.SHA256, "SHA384": hashes.SHA384, "SHA512": hashes.SHA512}
+_HASHES: dict[str, Callable[[], hashes.HashAlgorithm]] = {
+    "SHA256": hashes.SHA256, "SHA384": hashes.SHA384, "SHA512": hashes.SHA512}
 
 
 def _public_key_bits(certificate: x509.Certificate) -> bytes:

@@ -7,10 +7,24 @@ from typing import Any
 
 import asyncpg
 import orjson
+from aiohttp import web
+from asyncpg.pool import PoolConnectionProxy
 
 from .logs import get_logger
 
 log = get_logger(__name__)
+
+# a service's pool (`web.base_app` makes it)
+DB_POOL = web.AppKey("db_pool", asyncpg.Pool)
+# a connection of its own (`asyncpg.connect`) or one a pool lends (`pool.acquire()`): they answer alike
+Connection = asyncpg.Connection | PoolConnectionProxy
+
+
+def returned(row: asyncpg.Record | None) -> asyncpg.Record:
+    """The row a statement always gives (INSERT/UPDATE ... RETURNING of a row it writes, an aggregate)."""
+    if row is None:
+        raise RuntimeError("the statement gave no row")
+    return row
 
 
 async def _init_connection(conn: asyncpg.Connection) -> None:

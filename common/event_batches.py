@@ -27,7 +27,6 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from .keys import EVENT_ROUTES
 from .tracing import event_trace, traceparent_sampled
 from .web import ApiError, error_response, json_response, read_json
 
@@ -60,13 +59,16 @@ class MergedEvent:
 
 # A merged view: a batch's events at its paths, in order -> one response each, or None for an
 # event not handled (behind one of its station that failed for now: the relay sends it again).
-MergedView = Callable[[web.Application, Sequence[MergedEvent]], Awaitable[list[web.Response | None]]]
+MergedView = Callable[[web.Application, Sequence[MergedEvent]], Awaitable[Sequence[web.Response | None]]]
 
 
 @dataclass(frozen=True, slots=True)
 class EventRoutes:
     views: dict[str, EventView]
     merged: dict[str, MergedView]
+
+
+EVENT_ROUTES = web.AppKey("event_routes", EventRoutes)
 
 
 def add_event_routes(app: web.Application, views: Mapping[str, EventView],

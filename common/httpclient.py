@@ -8,7 +8,9 @@ import aiohttp
 import orjson
 from aiohttp import web
 
-from .keys import HTTP, SETTINGS
+from .settings import SETTINGS
+
+HTTP = web.AppKey("http", aiohttp.ClientSession)
 
 
 def _dumps(value: object) -> str:

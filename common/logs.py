@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import MutableMapping
 from typing import Any
 
 import orjson
 import structlog
 
 
-def _render(_: Any, __: str, event_dict: dict[str, Any]) -> str:
+def _render(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> str:
     return orjson.dumps(event_dict, default=str).decode()
 
 

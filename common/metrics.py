@@ -13,7 +13,8 @@ import asyncpg
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Counter, Gauge, Histogram, generate_latest
 
-from .keys import DB_POOL, SETTINGS
+from .db import DB_POOL
+from .settings import SETTINGS
 
 DOWNSTREAM_SECONDS = Histogram(
     "chargeplane_downstream_request_duration_seconds",

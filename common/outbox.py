@@ -21,18 +21,18 @@ import contextlib
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import aiohttp
 import asyncpg
 import orjson
 from aiohttp import web
 
+from .db import DB_POOL, Connection
 from .event_batches import BATCH_PATH, retryable
-from .keys import DB_POOL, HTTP, OUTBOX, SETTINGS
+from .httpclient import HTTP
 from .logs import get_logger
 from .metrics import DOWNSTREAM_SECONDS, OUTBOX_DELIVERIES
-from .settings import ServiceSettings
+from .settings import SETTINGS, ServiceSettings
 from .tracing import untraced
 
 log = get_logger(__name__)
@@ -52,7 +52,7 @@ class OutboxEvent:
     destination: str
     path: str
     idempotency_key: str
-    payload: Mapping[str, Any]
+    payload: object  # an event of `outbox_events`, which orjson writes as it is
 
 
 OutboxRow = tuple[str, str, str, str, str, str | None]
@@ -64,7 +64,7 @@ def outbox_row(source: str, event: OutboxEvent, traceparent: str | None) -> Outb
             traceparent)
 
 
-async def insert_outbox_rows(conn: asyncpg.Connection, rows: Sequence[OutboxRow]) -> None:
+async def insert_outbox_rows(conn: Connection, rows: Sequence[OutboxRow]) -> None:
     """One statement for any number of events, in order; a repeated key is already queued."""
     if rows:
         await conn.execute(
@@ -87,7 +87,7 @@ class PendingOutbox:
         """Queue events; they are written in this order."""
         self.rows.extend(outbox_row(self.source, event, traceparent) for event in events)
 
-    async def write(self, conn: asyncpg.Connection) -> None:
+    async def write(self, conn: Connection) -> None:
         await insert_outbox_rows(conn, self.rows)
         self.rows.clear()
 
@@ -186,7 +186,7 @@ class OutboxRelay:
             raise _Retry
         return full
 
-    async def _deliver_chunk(self, conn: asyncpg.Connection, destination: str, rows: Sequence[asyncpg.Record],
+    async def _deliver_chunk(self, conn: Connection, destination: str, rows: Sequence[asyncpg.Record],
                              delivered: list[int]) -> bool:
         """One request for `rows`; settle each by its own answer. False when one is left
         for a retry (the receiver failed it for now, or did not get to it behind such a one
@@ -221,7 +221,7 @@ class OutboxRelay:
                 retry = True
         return not retry
 
-    async def _refused(self, conn: asyncpg.Connection, destination: str, row: asyncpg.Record, status: int,
+    async def _refused(self, conn: Connection, destination: str, row: asyncpg.Record, status: int,
                        error: str) -> bool:
         """An event the receiver answered with an error: True when settled for good (dead)."""
         await self._failed(destination, [row], status, error[:500])
@@ -248,6 +248,9 @@ class OutboxRelay:
             "UPDATE outbox SET attempts = attempts + 1, last_error = $2 WHERE id = ANY($1::bigint[])",
             [row["id"] for row in rows], error,
         )
+
+
+OUTBOX = web.AppKey("outbox", OutboxRelay)
 
 
 def _chunks(rows: Sequence[asyncpg.Record]) -> Iterator[Sequence[asyncpg.Record]]:

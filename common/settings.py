@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from aiohttp import web
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -46,7 +47,8 @@ class DownstreamUrls(BaseSettings):
     billing_url: str = Field(default="http://127.0.0.1:8083")
     telemetry_url: str = Field(default="http://127.0.0.1:8084")
     auth_url: str = Field(default="http://127.0.0.1:8085")
-    ocpp_http_url: str = Field(default="http://127.0.0.1:8081")
+    # the gateway's internal API (never its station port)
+    ocpp_http_url: str = Field(default="http://127.0.0.1:8086")
 
 
 class TokenSettings(BaseSettings):
@@ -56,3 +58,7 @@ class TokenSettings(BaseSettings):
 
     jwt_secret: str = "change-me-chargeplane-dev-secret-32b"
     jwt_issuer: str = "chargeplane"
+
+
+# The settings every app keeps; a service keeps its own class under a key of its own as well.
+SETTINGS = web.AppKey("settings", ServiceSettings)

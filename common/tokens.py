@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
+from typing import Any, Literal, get_args
 
 import jwt
 
 from chargeplane.common.timeutil import utcnow
 
 ALGORITHM = "HS256"
-SCOPES = ("read", "operate")
+# What a client may do: `read` reads, `operate` also sends commands and changes id tags.
+Scope = Literal["read", "operate"]
+SCOPES: tuple[Scope, ...] = get_args(Scope)
 
 
 def issue_token(client_id: str, scopes: list[str], secret: str, issuer: str, ttl_seconds: int) -> str:

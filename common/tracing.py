@@ -51,7 +51,7 @@ def setup_tracing(settings: ServiceSettings, extra_processor: SpanProcessor | No
 
         AioHttpServerInstrumentor().instrument()
         AioHttpClientInstrumentor().instrument()
-        AsyncPGInstrumentor().instrument()
+        AsyncPGInstrumentor().instrument()  # type: ignore[no-untyped-call]  # its constructor declares no types
         RedisInstrumentor().instrument()
         _instrumented = True
 

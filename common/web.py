@@ -15,15 +15,16 @@ from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 
-from .db import create_pool
-from .keys import DB_POOL, REDIS, SETTINGS
+from .db import DB_POOL, create_pool
 from .logs import configure_logging, get_logger
 from .metrics import metrics_view
-from .settings import ServiceSettings
+from .settings import SETTINGS, ServiceSettings
 from .tracing import setup_tracing, shutdown_tracing
 
 log = get_logger(__name__)
 POOL_CLOSE_TIMEOUT = 10.0  # seconds
+# a service's Redis client (`redis_context`)
+REDIS = web.AppKey("redis", Redis)
 
 
 def json_response(data: Any, status: int = 200) -> web.Response:
@@ -159,8 +160,10 @@ async def _tune_garbage_collector(app: web.Application) -> None:
     gc.set_threshold(*GC_THRESHOLDS)
 
 
-def run_service(factory: Callable[[Any], web.Application], settings: ServiceSettings) -> None:
-    """Run one service process until SIGINT/SIGTERM, then shut down gracefully."""
+def run_service(factory: Callable[[Any], web.Application], settings: ServiceSettings, port: int | None = None) -> None:
+    """Run one service process until SIGINT/SIGTERM, then shut down gracefully. The app listens
+    on `port` (its HTTP API), `settings.port` unless given."""
+    port = settings.port if port is None else port
     configure_logging(settings.service_name, settings.log_level)
     setup_tracing(settings)
     try:
@@ -171,12 +174,12 @@ def run_service(factory: Callable[[Any], web.Application], settings: ServiceSett
         pass
     app = factory(settings)
     app.on_startup.append(_tune_garbage_collector)
-    log.info(f"starting {settings.service_name} http server", host=settings.host, port=settings.port)
+    log.info(f"starting {settings.service_name} http server", host=settings.host, port=port)
     try:
         web.run_app(
             app,
             host=settings.host,
-            port=settings.port,
+            port=port,
             shutdown_timeout=settings.shutdown_timeout,
             backlog=settings.listen_backlog,
             keepalive_timeout=settings.keepalive_timeout_s,

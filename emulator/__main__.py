@@ -163,7 +163,11 @@ def _install_stop_signals(fleet: Fleet) -> Callable[[], None]:
         except (NotImplementedError, RuntimeError, ValueError):
             continue  # Windows, or not the main thread (e.g. tests): KeyboardInterrupt remains
         installed.append(signum)
-    return lambda: [loop.remove_signal_handler(signum) for signum in installed] and None
+    def remove() -> None:
+        for signum in installed:
+            loop.remove_signal_handler(signum)
+
+    return remove
 
 
 async def _run(fleet: Fleet, *, show_progress: bool) -> FleetSummary:

@@ -3,13 +3,8 @@ Authorize and StartTransaction replies). ClearCache empties it."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from .protocol import Payload
-from .replies import Reply
-
-if TYPE_CHECKING:
-    from .station import Station
+from .replies import Handlers, Reply
 
 
 class AuthorizationCache:
@@ -34,6 +29,9 @@ class AuthorizationCache:
         self._entries.clear()
 
 
-def on_clear_cache(station: Station, payload: Payload) -> Reply:
-    station.auth_cache.clear()
-    return Reply({"status": "Accepted"})
+def csms_calls(cache: AuthorizationCache) -> Handlers:
+    def on_clear_cache(payload: Payload) -> Reply:
+        cache.clear()
+        return Reply({"status": "Accepted"})
+
+    return {"ClearCache": on_clear_cache}

@@ -9,38 +9,39 @@ message of that vendor UnknownMessageId.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Final
+from typing import Final
 
 from .protocol import Payload, utc_timestamp
-from .replies import Reply
-
-if TYPE_CHECKING:
-    from .station import Station
+from .replies import Caller, Handlers, Reply
 
 CHARGEPLANE_VENDOR_ID: Final = "org.chargeplane"
 
 # (status, data or None)
 MessageReply = tuple[str, str | None]
-MESSAGES: Final[dict[str, dict[str, Callable[[Station, str | None], MessageReply]]]] = {
+MESSAGES: Final[dict[str, dict[str, Callable[[str | None], MessageReply]]]] = {
     CHARGEPLANE_VENDOR_ID: {
-        "echo": lambda station, data: ("Accepted", data),
-        "ping": lambda station, data: ("Accepted", utc_timestamp()),
+        "echo": lambda data: ("Accepted", data),
+        "ping": lambda data: ("Accepted", utc_timestamp()),
     },
 }
 
 
-def on_data_transfer(station: Station, payload: Payload) -> Reply:
+def csms_calls() -> Handlers:
+    return {"DataTransfer": on_data_transfer}
+
+
+def on_data_transfer(payload: Payload) -> Reply:
     messages = MESSAGES.get(payload["vendorId"])
     if messages is None:
         return Reply({"status": "UnknownVendorId"})
     handler = messages.get(payload.get("messageId", ""))
     if handler is None:
         return Reply({"status": "UnknownMessageId"})
-    status, data = handler(station, payload.get("data"))
+    status, data = handler(payload.get("data"))
     return Reply({"status": status} if data is None else {"status": status, "data": data})
 
 
-async def send_data_transfer(station: Station, vendor_id: str, message_id: str | None = None,
+async def send_data_transfer(station: Caller, vendor_id: str, message_id: str | None = None,
                              data: str | None = None) -> Payload:
     """Send a DataTransfer to the CSMS; return its DataTransfer.conf."""
     request: Payload = {"vendorId": vendor_id}

@@ -11,17 +11,21 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Final, Protocol
 
 import aiohttp
 
-from .configuration import KEY_RULES
+from .configuration import KEY_RULES, Configuration
+from .events import ConnectionState
+from .firmware import FirmwareState
+from .model import StationConfig, StationStats
 from .protocol import Payload, utc_timestamp
-from .replies import Reply
+from .replies import Caller, Handlers, Reply
 
 if TYPE_CHECKING:
-    from .station import Station
+    from .connectors import Connector
 
 UPLOAD_TIMEOUT_S: Final = 60.0
 
@@ -40,7 +44,30 @@ def _stamp() -> str:
     return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
 
 
-def diagnostics_report(station: Station, title: str, window: tuple[str | None, str | None] = (None, None)) -> str:
+class Reported(Protocol):
+    """What the diagnostics report and the security log tell of a station: all of it, read only."""
+
+    @property
+    def config(self) -> StationConfig: ...
+    @property
+    def station_id(self) -> str: ...
+    @property
+    def firmware(self) -> FirmwareState: ...
+    @property
+    def connection_state(self) -> ConnectionState: ...
+    @property
+    def boot_status(self) -> str | None: ...
+    @property
+    def station_status(self) -> str: ...
+    @property
+    def connectors(self) -> Mapping[int, Connector]: ...
+    @property
+    def stats(self) -> StationStats: ...
+    @property
+    def configuration(self) -> Configuration: ...
+
+
+def diagnostics_report(station: Reported, title: str, window: tuple[str | None, str | None] = (None, None)) -> str:
     """The station's state as text: what a support engineer wants to see first."""
     config = station.config
     lines = [
@@ -61,7 +88,7 @@ def diagnostics_report(station: Station, title: str, window: tuple[str | None, s
     return "\n".join(lines) + "\n"
 
 
-def security_log(station: Station) -> str:
+def security_log(station: Reported) -> str:
     """The security log: how the station authenticates and what its connections did."""
     stats = station.stats
     lines = [
@@ -96,49 +123,52 @@ def _attempts(payload: Payload) -> tuple[int, float]:
     return 1 + max(int(payload.get("retries", 0)), 0), float(max(int(payload.get("retryInterval", 0)), 0))
 
 
-def on_get_diagnostics(station: Station, payload: Payload) -> Reply:
-    location = payload["location"]
-    if not isinstance(location, str):
-        raise TypeError("location must be a string")
-    attempts, interval = _attempts(payload)
-    file_name = f"diagnostics-{station.station_id}-{_stamp()}.txt"
-    content = diagnostics_report(station, "diagnostics", (payload.get("startTime"), payload.get("stopTime")))
+def csms_calls(station: Reported, uploads: UploadState, link: Caller) -> Handlers:
+    """`station` is only read, for the files; `link` reports the upload's progress."""
 
-    async def send() -> None:
-        state = station.uploads
-        state.diagnostics_status = "Uploading"
-        try:
-            await station.send_best_effort("DiagnosticsStatusNotification", {"status": "Uploading"})
-            uploaded = await upload(location, file_name, content, attempts, interval)
-        finally:
-            state.diagnostics_status = "Idle"
-        await station.send_best_effort("DiagnosticsStatusNotification",
-                                       {"status": "Uploaded" if uploaded else "UploadFailed"})
+    def on_get_diagnostics(payload: Payload) -> Reply:
+        location = payload["location"]
+        if not isinstance(location, str):
+            raise TypeError("location must be a string")
+        attempts, interval = _attempts(payload)
+        file_name = f"diagnostics-{station.station_id}-{_stamp()}.txt"
+        content = diagnostics_report(station, "diagnostics", (payload.get("startTime"), payload.get("stopTime")))
 
-    return Reply({"fileName": file_name}, send)
+        async def send() -> None:
+            uploads.diagnostics_status = "Uploading"
+            try:
+                await link.send_best_effort("DiagnosticsStatusNotification", {"status": "Uploading"})
+                uploaded = await upload(location, file_name, content, attempts, interval)
+            finally:
+                uploads.diagnostics_status = "Idle"
+            await link.send_best_effort("DiagnosticsStatusNotification",
+                                        {"status": "Uploaded" if uploaded else "UploadFailed"})
 
+        return Reply({"fileName": file_name}, send)
 
-def on_get_log(station: Station, payload: Payload) -> Reply:
-    log_type, request_id = payload["logType"], int(payload["requestId"])
-    location = payload["log"]["remoteLocation"]
-    if log_type not in ("DiagnosticsLog", "SecurityLog") or not isinstance(location, str):
-        raise ValueError(f"bad GetLog: logType {log_type!r}, remoteLocation {location!r}")
-    attempts, interval = _attempts(payload)
-    state = station.uploads
-    file_name = f"{log_type.lower()}-{station.station_id}-{_stamp()}.txt"
-    window = (payload["log"].get("oldestTimestamp"), payload["log"].get("latestTimestamp"))
-    content = diagnostics_report(station, "diagnostics log", window) if log_type == "DiagnosticsLog" \
-        else security_log(station)
+    def on_get_log(payload: Payload) -> Reply:
+        log_type, request_id = payload["logType"], int(payload["requestId"])
+        location = payload["log"]["remoteLocation"]
+        if log_type not in ("DiagnosticsLog", "SecurityLog") or not isinstance(location, str):
+            raise ValueError(f"bad GetLog: logType {log_type!r}, remoteLocation {location!r}")
+        attempts, interval = _attempts(payload)
+        file_name = f"{log_type.lower()}-{station.station_id}-{_stamp()}.txt"
+        window = (payload["log"].get("oldestTimestamp"), payload["log"].get("latestTimestamp"))
+        content = diagnostics_report(station, "diagnostics log", window) if log_type == "DiagnosticsLog" \
+            else security_log(station)
 
-    async def send() -> None:
-        state.log_status, state.log_request_id = "Uploading", request_id
-        try:
-            await station.send_best_effort("LogStatusNotification", {"status": "Uploading", "requestId": request_id})
-            uploaded = await upload(location, file_name, content, attempts, interval)
-        finally:
-            if state.log_request_id == request_id:
-                state.log_status, state.log_request_id = "Idle", None
-        await station.send_best_effort("LogStatusNotification",
-                                       {"status": "Uploaded" if uploaded else "UploadFailure", "requestId": request_id})
+        async def send() -> None:
+            uploads.log_status, uploads.log_request_id = "Uploading", request_id
+            try:
+                await link.send_best_effort("LogStatusNotification", {"status": "Uploading", "requestId": request_id})
+                uploaded = await upload(location, file_name, content, attempts, interval)
+            finally:
+                if uploads.log_request_id == request_id:
+                    uploads.log_status, uploads.log_request_id = "Idle", None
+            await link.send_best_effort("LogStatusNotification",
+                                        {"status": "Uploaded" if uploaded else "UploadFailure",
+                                         "requestId": request_id})
 
-    return Reply({"status": "Accepted", "filename": file_name}, send)
+        return Reply({"status": "Accepted", "filename": file_name}, send)
+
+    return {"GetDiagnostics": on_get_diagnostics, "GetLog": on_get_log}

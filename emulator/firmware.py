@@ -4,7 +4,8 @@ SignedUpdateFirmware.
 At the retrieve date the station really downloads the image over HTTP (retried `retries`
 times, `retryInterval` seconds apart) and reports each step: Downloading, Downloaded,
 (signed: SignatureVerified,) Installing, Installed, or the step that failed. Then it ends its
-sessions and reboots: it reconnects (as after a Reset, `Station.maintain_connection()`) and
+sessions and reboots (the station's `reboot`): it reconnects (as after a Reset,
+`Station.maintain_connection()`) and
 its BootNotification carries the new firmware version.
 
 An emulator firmware image is a file whose first line is `CHARGEPLANE-FIRMWARE <version>`;
@@ -16,17 +17,15 @@ certificate belongs to the security extension's certificate handling.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Final
+from typing import Final
 
 import aiohttp
 
 from .protocol import Payload, parse_timestamp
-from .replies import Reply
-
-if TYPE_CHECKING:
-    from .station import Station
+from .replies import Caller, Handlers, Reply
 
 IMAGE_HEADER: Final = b"CHARGEPLANE-FIRMWARE "
 DOWNLOAD_TIMEOUT_S: Final = 300.0
@@ -86,58 +85,64 @@ async def download(location: str, attempts: int, interval: float) -> bytes | Non
     return None
 
 
-async def _report(station: Station, update: FirmwareUpdate, status: str) -> None:
-    station.firmware.status = status
-    if update.signed:
-        await station.send_best_effort("SignedFirmwareStatusNotification",
-                                       {"status": status, "requestId": update.request_id})
-    else:
-        await station.send_best_effort("FirmwareStatusNotification", {"status": status})
+@dataclass(frozen=True, slots=True)
+class Updater:
+    """What carrying out an update takes of the station."""
 
+    state: FirmwareState
+    link: Caller
+    # end the sessions and reboot (reconnect), with this stop reason
+    reboot: Callable[[str], Awaitable[None]]
 
-async def _install(station: Station, update: FirmwareUpdate) -> bool:
-    """Download, check and install; True once the new version is installed."""
-    wait_s = (update.retrieve_at - datetime.now(UTC)).total_seconds()
-    if wait_s > 0:
+    async def report(self, update: FirmwareUpdate, status: str) -> None:
+        self.state.status = status
         if update.signed:
-            await _report(station, update, "DownloadScheduled")
-        await asyncio.sleep(wait_s)
-    await _report(station, update, "Downloading")
-    image = await download(update.location, update.attempts, update.retry_interval)
-    if image is None:
-        await _report(station, update, "DownloadFailed")
-        return False
-    await _report(station, update, "Downloaded")
-    if update.signed:
-        if not (update.signature or "").strip():
-            await _report(station, update, "InvalidSignature")
+            await self.link.send_best_effort("SignedFirmwareStatusNotification",
+                                             {"status": status, "requestId": update.request_id})
+        else:
+            await self.link.send_best_effort("FirmwareStatusNotification", {"status": status})
+
+    async def install(self, update: FirmwareUpdate) -> bool:
+        """Download, check and install; True once the new version is installed."""
+        wait_s = (update.retrieve_at - datetime.now(UTC)).total_seconds()
+        if wait_s > 0:
+            if update.signed:
+                await self.report(update, "DownloadScheduled")
+            await asyncio.sleep(wait_s)
+        await self.report(update, "Downloading")
+        image = await download(update.location, update.attempts, update.retry_interval)
+        if image is None:
+            await self.report(update, "DownloadFailed")
             return False
-        await _report(station, update, "SignatureVerified")
-    await _report(station, update, "Installing")
-    version = image_version(image)
-    if version is None:
-        await _report(station, update, "InstallationFailed")
-        return False
-    station.firmware.version = version
-    await _report(station, update, "Installed")
-    return True
+        await self.report(update, "Downloaded")
+        if update.signed:
+            if not (update.signature or "").strip():
+                await self.report(update, "InvalidSignature")
+                return False
+            await self.report(update, "SignatureVerified")
+        await self.report(update, "Installing")
+        version = image_version(image)
+        if version is None:
+            await self.report(update, "InstallationFailed")
+            return False
+        self.state.version = version
+        await self.report(update, "Installed")
+        return True
 
-
-async def run_update(station: Station, update: FirmwareUpdate) -> None:
-    """Carry out one update; a newer request cancels one still in progress."""
-    state = station.firmware
-    if state.task is not None and not state.task.done():
-        state.task.cancel()
-    state.task = asyncio.current_task()
-    state.request_id = update.request_id
-    try:
-        installed = await _install(station, update)
-    finally:
-        if state.task is asyncio.current_task():
-            state.status, state.request_id, state.task = "Idle", None, None
-    if installed:
-        await station.stop_all_sessions(reason="Reboot")
-        await station.disconnect()
+    async def run(self, update: FirmwareUpdate) -> None:
+        """Carry out one update; a newer request cancels one still in progress."""
+        state = self.state
+        if state.task is not None and not state.task.done():
+            state.task.cancel()
+        state.task = asyncio.current_task()
+        state.request_id = update.request_id
+        try:
+            installed = await self.install(update)
+        finally:
+            if state.task is asyncio.current_task():
+                state.status, state.request_id, state.task = "Idle", None, None
+        if installed:
+            await self.reboot("Reboot")
 
 
 def _update(payload: Payload, location: str, retrieve: str, request_id: int | None = None,
@@ -147,16 +152,18 @@ def _update(payload: Payload, location: str, retrieve: str, request_id: int | No
                           request_id, signature)
 
 
-def on_update_firmware(station: Station, payload: Payload) -> Reply:
-    update = _update(payload, payload["location"], payload["retrieveDate"])
-    return Reply({}, lambda: run_update(station, update))
+def csms_calls(updater: Updater) -> Handlers:
+    def on_update_firmware(payload: Payload) -> Reply:
+        update = _update(payload, payload["location"], payload["retrieveDate"])
+        return Reply({}, lambda: updater.run(update))
 
+    def on_signed_update_firmware(payload: Payload) -> Reply:
+        firmware = payload["firmware"]
+        if not str(firmware["signingCertificate"]).strip():
+            return Reply({"status": "InvalidCertificate"})
+        in_progress = updater.state.task is not None and not updater.state.task.done()
+        update = _update(payload, firmware["location"], firmware["retrieveDateTime"], int(payload["requestId"]),
+                         str(firmware["signature"]))
+        return Reply({"status": "AcceptedCanceled" if in_progress else "Accepted"}, lambda: updater.run(update))
 
-def on_signed_update_firmware(station: Station, payload: Payload) -> Reply:
-    firmware = payload["firmware"]
-    if not str(firmware["signingCertificate"]).strip():
-        return Reply({"status": "InvalidCertificate"})
-    in_progress = station.firmware.task is not None and not station.firmware.task.done()
-    update = _update(payload, firmware["location"], firmware["retrieveDateTime"], int(payload["requestId"]),
-                     str(firmware["signature"]))
-    return Reply({"status": "AcceptedCanceled" if in_progress else "Accepted"}, lambda: run_update(station, update))
+    return {"UpdateFirmware": on_update_firmware, "SignedUpdateFirmware": on_signed_update_firmware}

@@ -10,7 +10,6 @@ LocalAuthListEnabled is false.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
 
 from .configuration import (
     LOCAL_AUTH_LIST_ENABLED,
@@ -19,12 +18,10 @@ from .configuration import (
     LOCAL_PRE_AUTHORIZE,
     SEND_LOCAL_LIST_MAX_LENGTH,
     SUPPORTED_FEATURE_PROFILES,
+    Configuration,
 )
 from .protocol import CallError, Payload, parse_timestamp
-from .replies import Reply
-
-if TYPE_CHECKING:
-    from .station import Station
+from .replies import Handlers, Reply
 
 PROFILE = "LocalAuthListManagement"
 
@@ -70,20 +67,20 @@ class LocalAuthList:
         return "Accepted"
 
 
-def supported(station: Station) -> bool:
-    return PROFILE in station.configuration.items(SUPPORTED_FEATURE_PROFILES)
+def supported(configuration: Configuration) -> bool:
+    return PROFILE in configuration.items(SUPPORTED_FEATURE_PROFILES)
 
 
-def authorized_locally(station: Station, id_tag: str) -> Payload | None:
+def authorized_locally(local_list: LocalAuthList, configuration: Configuration, online: bool,
+                       id_tag: str) -> Payload | None:
     """The tag's idTagInfo when the local list lets the station start without an Authorize:
     the list is in use for the station's state (online or offline), the tag is on it,
     Accepted and not past its expiry. None: ask the CSMS."""
-    configuration = station.configuration
-    if not supported(station) or not configuration.flag(LOCAL_AUTH_LIST_ENABLED):
+    if not supported(configuration) or not configuration.flag(LOCAL_AUTH_LIST_ENABLED):
         return None
-    if not configuration.flag(LOCAL_PRE_AUTHORIZE if station.is_online else LOCAL_AUTHORIZE_OFFLINE):
+    if not configuration.flag(LOCAL_PRE_AUTHORIZE if online else LOCAL_AUTHORIZE_OFFLINE):
         return None
-    info = station.local_list.entries.get(id_tag)
+    info = local_list.entries.get(id_tag)
     if info is None or info.get("status") != "Accepted":
         return None
     if "expiryDate" in info and parse_timestamp(info["expiryDate"]) <= datetime.now(UTC):
@@ -91,17 +88,19 @@ def authorized_locally(station: Station, id_tag: str) -> Payload | None:
     return info
 
 
-def on_send_local_list(station: Station, payload: Payload) -> Reply:
-    if not supported(station):
-        return Reply({"status": "NotSupported"})
-    entries = payload.get("localAuthorizationList", [])
-    if len(entries) > int(station.configuration.get(SEND_LOCAL_LIST_MAX_LENGTH)):
-        return Reply({"status": "Failed"})
-    max_length = int(station.configuration.get(LOCAL_AUTH_LIST_MAX_LENGTH))
-    return Reply({"status": station.local_list.update(payload["updateType"], payload["listVersion"], entries,
-                                                      max_length)})
+def csms_calls(local_list: LocalAuthList, configuration: Configuration) -> Handlers:
+    def on_send_local_list(payload: Payload) -> Reply:
+        if not supported(configuration):
+            return Reply({"status": "NotSupported"})
+        entries = payload.get("localAuthorizationList", [])
+        if len(entries) > int(configuration.get(SEND_LOCAL_LIST_MAX_LENGTH)):
+            return Reply({"status": "Failed"})
+        max_length = int(configuration.get(LOCAL_AUTH_LIST_MAX_LENGTH))
+        return Reply({"status": local_list.update(payload["updateType"], payload["listVersion"], entries,
+                                                  max_length)})
 
+    def on_get_local_list_version(payload: Payload) -> Reply:
+        # -1: the station has no local list at all.
+        return Reply({"listVersion": local_list.reported_version if supported(configuration) else -1})
 
-def on_get_local_list_version(station: Station, payload: Payload) -> Reply:
-    # -1: the station has no local list at all.
-    return Reply({"listVersion": station.local_list.reported_version if supported(station) else -1})
+    return {"SendLocalList": on_send_local_list, "GetLocalListVersion": on_get_local_list_version}

@@ -19,9 +19,8 @@ from __future__ import annotations
 import ssl
 import tempfile
 from collections.abc import Awaitable, Callable
-from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
 import aiohttp
 from cryptography import x509
@@ -42,12 +41,10 @@ from chargeplane.common.certificates import (
 )
 
 from .configuration import ChangeResult
-from .csms_calls import Reply
-from .events import EventKind, StationEvent
+from .model import StationConfig
 from .protocol import CallError, Payload, utc_timestamp
-
-if TYPE_CHECKING:
-    from .station import Station
+from .replies import Caller, Handlers, Reply
+from .transaction_queue import TransactionQueue
 
 AUTHORIZATION_KEY: Final = "AuthorizationKey"
 ROOT_CERTIFICATE_TYPES: Final = ("CentralSystemRootCertificate", "ManufacturerRootCertificate")
@@ -62,8 +59,18 @@ RECONFIGURATION: Final = "ReconfigurationOfSecurityParameters"
 class StationSecurity:
     """One station's keys, certificates and pending security events."""
 
-    def __init__(self, station: Station) -> None:
-        self._station = station
+    def __init__(self, config: StationConfig, queue: TransactionQueue, link: Caller,
+                 reconnect: Callable[[], Awaitable[None]], set_password: Callable[[str], None],
+                 emit: Callable[[str], None]) -> None:
+        """`config`: the station's as it starts; `reconnect` drops the connection (the station
+        reconnects with its new credentials); `set_password` makes a new Basic-auth password
+        the station's; `emit` tells what happened (a station event)."""
+        self._config = config
+        self._queue = queue
+        self._link = link
+        self._reconnect = reconnect
+        self._set_password = set_password
+        self._emit = emit
         self.roots: dict[str, list[x509.Certificate]] = {kind: [] for kind in ROOT_CERTIFICATE_TYPES}
         self.client_certificate: x509.Certificate | None = None
         self.client_key: PrivateKey | None = None
@@ -71,7 +78,6 @@ class StationSecurity:
         self._pending_key: PrivateKey | None = None
         # event types queued and not yet delivered: a long outage reports each once
         self._undelivered: set[str] = set()
-        config = station.config
         if config.client_certificate_file and config.client_key_file:
             self.client_certificate = load_certificate(Path(config.client_certificate_file).read_bytes())
             self.client_key = load_key(Path(config.client_key_file).read_bytes())
@@ -82,7 +88,7 @@ class StationSecurity:
         """What the WebSocket connects with: True (the system's trust) for `ws://` URLs or
         with nothing configured, else a context trusting the configured and installed CAs,
         with the client certificate when the station has one."""
-        config = self._station.config
+        config = self._config
         central_roots = self.roots["CentralSystemRootCertificate"]
         if not config.csms_url.startswith("wss:") or (
                 not config.ca_file and not central_roots and self.client_certificate is None):
@@ -116,7 +122,7 @@ class StationSecurity:
         if tech_info:
             payload["techInfo"] = tech_info[:255]
         self._undelivered.add(event_type)
-        message = self._station.transaction_queue.put("SecurityEventNotification", payload)
+        message = self._queue.put("SecurityEventNotification", payload)
         message.reply.add_done_callback(lambda _: self._undelivered.discard(event_type))
         self._emit(f"security event queued: {event_type}")
 
@@ -126,8 +132,8 @@ class StationSecurity:
         """Send SignCertificate with a CSR for a new key; the CSMS's answer (Accepted: a
         CertificateSigned follows). Also what ExtendedTriggerMessage SignChargePointCertificate runs."""
         self._pending_key = new_key()
-        csr = station_csr(self._pending_key, self._station.station_id, self._station.config.vendor)
-        reply = await self._station.call("SignCertificate", {"csr": csr})
+        csr = station_csr(self._pending_key, self._config.station_id, self._config.vendor)
+        reply = await self._link.call("SignCertificate", {"csr": csr})
         return str(reply["status"])
 
     def on_certificate_signed(self, payload: Payload) -> Reply:
@@ -138,7 +144,7 @@ class StationSecurity:
         leaf = chain[0]
         if self._pending_key is None or leaf.public_key() != self._pending_key.public_key():
             return self._refuse_certificate("the certificate is not for the key of the last CSR")
-        if common_name(leaf.subject) != self._station.station_id:
+        if common_name(leaf.subject) != self._config.station_id:
             return self._refuse_certificate(f"the certificate names {common_name(leaf.subject)!r}")
         if len(chain) > 1:
             try:
@@ -155,8 +161,8 @@ class StationSecurity:
 
     async def _reconnect_if_secure(self) -> None:
         # The new certificate is used from the next TLS connection on: make that now.
-        if self._station.config.csms_url.startswith("wss:"):
-            await self._station.disconnect()
+        if self._config.csms_url.startswith("wss:"):
+            await self._reconnect()
 
     # ----- the certificate store --------------------------------------------------------------
 
@@ -199,18 +205,21 @@ class StationSecurity:
         """The new Basic-auth password, from the next connection on (16 to 40 characters)."""
         if not 16 <= len(value) <= 40:
             return ChangeResult.REJECTED
-        station = self._station
-        station.config = replace(station.config, password=value)
+        self._set_password(value)
         self.report(RECONFIGURATION, "AuthorizationKey changed")
         return ChangeResult.ACCEPTED
 
     def after_configuration_change(self, key: str, result: ChangeResult) -> Callable[[], Awaitable[Any]] | None:
         """An accepted AuthorizationKey: reconnect with it once the reply is out."""
         if key == AUTHORIZATION_KEY and result is ChangeResult.ACCEPTED:
-            return self._station.disconnect
+            return self._reconnect
         return None
 
-    def _emit(self, text: str) -> None:
-        if self._station.events:
-            self._station.events.emit(StationEvent(EventKind.CONNECTION, self._station.station_id, text,
-                                                   state=self._station.connection_state))
+
+def csms_calls(security: StationSecurity) -> Handlers:
+    return {
+        "CertificateSigned": security.on_certificate_signed,
+        "InstallCertificate": security.on_install_certificate,
+        "GetInstalledCertificateIds": security.on_get_installed_certificate_ids,
+        "DeleteCertificate": security.on_delete_certificate,
+    }

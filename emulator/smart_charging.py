@@ -13,16 +13,13 @@ which the charging connectors share; and never more than the hardware gives.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
 from .protocol import Payload, format_timestamp, parse_timestamp
-from .replies import Reply
-
-if TYPE_CHECKING:
-    from .station import Station
+from .replies import Handlers, Reply
 
 CP_MAX: Final = "ChargePointMaxProfile"
 TX_DEFAULT: Final = "TxDefaultProfile"
@@ -89,7 +86,7 @@ class InstalledProfile:
             return None
         if schedule["chargingRateUnit"] == "W":
             return float(current["limit"])
-        return float(current["limit"]) * PHASE_VOLTAGE_V * current.get("numberPhases", DEFAULT_PHASES)
+        return float(current["limit"]) * PHASE_VOLTAGE_V * int(current.get("numberPhases", DEFAULT_PHASES))
 
     def changes(self, start: datetime, end: datetime, charging_since: datetime) -> Iterator[datetime]:
         """The moments within [start, end) at which this profile's limit may change."""
@@ -250,16 +247,20 @@ def _in_unit(limit_w: float, unit: str) -> float:
 
 # ----- the CSMS's calls (registered in csms_calls.HANDLERS) ----------------------------------------
 
-def on_set_charging_profile(station: Station, payload: Payload) -> Reply:
-    status = station.charging_profiles.set_profile(payload["connectorId"], payload["csChargingProfiles"])
-    return Reply({"status": status}, station.apply_charging_limits if status == "Accepted" else None)
+def csms_calls(profiles: ChargingProfiles, apply_limits: Callable[[], Awaitable[None]]) -> Handlers:
+    """`apply_limits`: let the charging connectors draw what the profiles allow now."""
 
+    def on_set_charging_profile(payload: Payload) -> Reply:
+        status = profiles.set_profile(payload["connectorId"], payload["csChargingProfiles"])
+        return Reply({"status": status}, apply_limits if status == "Accepted" else None)
 
-def on_clear_charging_profile(station: Station, payload: Payload) -> Reply:
-    status = station.charging_profiles.clear(payload)
-    return Reply({"status": status}, station.apply_charging_limits if status == "Accepted" else None)
+    def on_clear_charging_profile(payload: Payload) -> Reply:
+        status = profiles.clear(payload)
+        return Reply({"status": status}, apply_limits if status == "Accepted" else None)
 
+    def on_get_composite_schedule(payload: Payload) -> Reply:
+        return Reply(profiles.composite_schedule(
+            payload["connectorId"], payload["duration"], payload.get("chargingRateUnit"), datetime.now(UTC)))
 
-def on_get_composite_schedule(station: Station, payload: Payload) -> Reply:
-    return Reply(station.charging_profiles.composite_schedule(
-        payload["connectorId"], payload["duration"], payload.get("chargingRateUnit"), datetime.now(UTC)))
+    return {"SetChargingProfile": on_set_charging_profile, "ClearChargingProfile": on_clear_charging_profile,
+            "GetCompositeSchedule": on_get_composite_schedule}

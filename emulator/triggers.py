@@ -4,7 +4,7 @@ the station sends the requested message once the confirmation is out.
 Both share the core messages (BootNotification, Heartbeat, StatusNotification, MeterValues,
 FirmwareStatusNotification). TriggerMessage adds DiagnosticsStatusNotification;
 ExtendedTriggerMessage adds LogStatusNotification and SignChargePointCertificate (a
-SignCertificate with a fresh key's certificate signing request), and answers
+SignCertificate with a fresh key's certificate signing request: `security`), and answers
 FirmwareStatusNotification with the extension's SignedFirmwareStatusNotification, which
 carries the signed update's requestId. Upload and firmware notifications report what is in
 progress, or Idle.
@@ -12,19 +12,14 @@ progress, or Idle.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any, Final
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Final
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
-
+from .diagnostics import UploadState
+from .firmware import FirmwareState
 from .protocol import Payload
-from .replies import Reply
-
-if TYPE_CHECKING:
-    from .station import Station
+from .replies import Caller, Handlers, Reply
 
 Sender = Callable[[], Awaitable[Any]]
 
@@ -38,34 +33,33 @@ EXTENDED_TRIGGER_MESSAGES: Final = frozenset({
 })
 
 
-def certificate_signing_request(station: Station) -> str:
-    """A PEM CSR for a new P-256 key, its common name the station id (OCPP security profile 3)."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    subject = x509.Name([
-        x509.NameAttribute(NameOID.COMMON_NAME, station.station_id),
-        x509.NameAttribute(NameOID.ORGANIZATION_NAME, station.config.vendor),
-    ])
-    csr = x509.CertificateSigningRequestBuilder().subject_name(subject).sign(key, hashes.SHA256())
-    return csr.public_bytes(serialization.Encoding.PEM).decode("ascii")
+@dataclass(frozen=True, slots=True)
+class Triggered:
+    """What a triggered message is sent with."""
+
+    connector_ids: Sequence[int]
+    firmware: FirmwareState
+    uploads: UploadState
+    link: Caller
+    boot: Sender  # a BootNotification (and heartbeats restarted)
+    report_status: Callable[[int], Awaitable[None]]
+    send_meter_values: Callable[[int, str], Awaitable[None]]
+    request_certificate: Sender  # a SignCertificate for a new key
 
 
-def _senders(station: Station, connector_id: int | None) -> dict[str, Sender]:
+def _senders(parts: Triggered, connector_id: int | None) -> dict[str, Sender]:
     # connectorId absent or 0 means "the whole station" for status and meter values.
-    connector_ids = list(station.connectors) if not connector_id else [connector_id]
-    status_ids = [0, *station.connectors] if connector_id is None else [connector_id]
-    firmware, uploads = station.firmware, station.uploads
-
-    async def send_boot() -> None:
-        await station.send_boot_notification()
-        station.restart_heartbeat()
+    connector_ids = list(parts.connector_ids) if not connector_id else [connector_id]
+    status_ids = [0, *parts.connector_ids] if connector_id is None else [connector_id]
+    firmware, uploads, link = parts.firmware, parts.uploads, parts.link
 
     async def send_statuses() -> None:
         for number in status_ids:
-            await station.report_status(number)
+            await parts.report_status(number)
 
     async def send_meter_values() -> None:
         for number in connector_ids:
-            await station.send_meter_values(number, context="Trigger")
+            await parts.send_meter_values(number, "Trigger")
 
     def log_status() -> Payload:
         payload: Payload = {"status": uploads.log_status}
@@ -80,39 +74,41 @@ def _senders(station: Station, connector_id: int | None) -> dict[str, Sender]:
         return payload
 
     return {
-        "BootNotification": send_boot,
-        "Heartbeat": lambda: station.call("Heartbeat", {}),
+        "BootNotification": parts.boot,
+        "Heartbeat": lambda: link.call("Heartbeat", {}),
         "StatusNotification": send_statuses,
         "MeterValues": send_meter_values,
-        "DiagnosticsStatusNotification": lambda: station.call(
+        "DiagnosticsStatusNotification": lambda: link.call(
             "DiagnosticsStatusNotification", {"status": uploads.diagnostics_status}),
         # A plain FirmwareStatusNotification knows no signed update's statuses.
-        "FirmwareStatusNotification": lambda: station.call(
+        "FirmwareStatusNotification": lambda: link.call(
             "FirmwareStatusNotification", {"status": firmware.status if firmware.request_id is None else "Idle"}),
-        "LogStatusNotification": lambda: station.call("LogStatusNotification", log_status()),
-        "SignedFirmwareStatusNotification": lambda: station.call(
+        "LogStatusNotification": lambda: link.call("LogStatusNotification", log_status()),
+        "SignedFirmwareStatusNotification": lambda: link.call(
             "SignedFirmwareStatusNotification", signed_firmware_status()),
-        "SignChargePointCertificate": lambda: station.call(
-            "SignCertificate", {"csr": certificate_signing_request(station)}),
+        "SignChargePointCertificate": parts.request_certificate,
     }
 
 
-def _trigger(station: Station, payload: Payload, allowed: frozenset[str],
+def _trigger(parts: Triggered, payload: Payload, allowed: frozenset[str],
              renamed: dict[str, str] | None = None) -> Reply:
-    requested = payload["requestedMessage"]
+    requested: str = payload["requestedMessage"]
     connector_id = payload.get("connectorId")
-    if connector_id is not None and connector_id != 0 and connector_id not in station.connectors:
+    if connector_id is not None and connector_id != 0 and connector_id not in parts.connector_ids:
         return Reply({"status": "Rejected"})
     if requested not in allowed:
         return Reply({"status": "NotImplemented"})
-    sender = _senders(station, connector_id)[(renamed or {}).get(requested, requested)]
+    sender = _senders(parts, connector_id)[renamed.get(requested, requested) if renamed else requested]
     return Reply({"status": "Accepted"}, sender)
 
 
-def on_trigger_message(station: Station, payload: Payload) -> Reply:
-    return _trigger(station, payload, TRIGGER_MESSAGES)
+# ExtendedTriggerMessage answers FirmwareStatusNotification with the signed update's notification
+EXTENDED_RENAMED: Final = {"FirmwareStatusNotification": "SignedFirmwareStatusNotification"}
 
 
-def on_extended_trigger_message(station: Station, payload: Payload) -> Reply:
-    return _trigger(station, payload, EXTENDED_TRIGGER_MESSAGES,
-                    {"FirmwareStatusNotification": "SignedFirmwareStatusNotification"})
+def csms_calls(parts: Triggered) -> Handlers:
+    return {
+        "TriggerMessage": lambda payload: _trigger(parts, payload, TRIGGER_MESSAGES),
+        "ExtendedTriggerMessage": lambda payload: _trigger(parts, payload, EXTENDED_TRIGGER_MESSAGES,
+                                                           EXTENDED_RENAMED),
+    }

@@ -12,6 +12,7 @@ from .constants import (
     API_VERSION,
     DATABASE_SECRET,
     DATABASE_URL_KEY,
+    GATEWAY_STATION_PORT,
     GATEWAY_TLS_DIR,
     JWT_SECRET,
     JWT_SECRET_KEY,
@@ -136,7 +137,7 @@ def build_service_env(service: str, settings: OperatorSettings) -> list[dict[str
     env = {
         "SERVICE_NAME": service,
         "HOST": "0.0.0.0",
-        "PORT": str(PLATFORM_SERVICES[service]),
+        "PORT": str(GATEWAY_STATION_PORT if service == "ocpp" else PLATFORM_SERVICES[service]),
         "REDIS_URL": settings.redis_url,
         "SESSIONS_URL": service_url("sessions"),
         "BILLING_URL": service_url("billing"),
@@ -157,9 +158,10 @@ def build_service_env(service: str, settings: OperatorSettings) -> list[dict[str
 
 
 def _gateway_env(settings: OperatorSettings) -> dict[str, str]:
-    """The gateway's own settings (services/ocpp/settings.py): its TLS listener and platform CA,
-    from mounted Secrets, and where stations upload files, each only when configured."""
-    env = {}
+    """The gateway's own settings (services/ocpp/settings.py): its internal API's port (PORT is
+    the stations'), its TLS listener and platform CA, from mounted Secrets, and where stations
+    upload files, each only when configured."""
+    env = {"INTERNAL_PORT": str(PLATFORM_SERVICES["ocpp"])}
     if settings.gateway_tls_secret:
         env |= {"TLS_PORT": str(settings.gateway_tls_port), "TLS_CERT_FILE": f"{GATEWAY_TLS_DIR}/tls.crt",
                 "TLS_KEY_FILE": f"{GATEWAY_TLS_DIR}/tls.key", "TLS_CLIENT_CA_FILE": f"{GATEWAY_TLS_DIR}/ca.crt"}
@@ -189,6 +191,8 @@ def build_platform_deployment(service: str, *, settings: OperatorSettings, repli
     probe = {"httpGet": {"path": "/healthz", "port": "http"}, "periodSeconds": 10, "failureThreshold": 3}
     ports = [{"name": "http", "containerPort": PLATFORM_SERVICES[service], "protocol": "TCP"}]
     volumes, mounts = _gateway_secret_volumes(settings) if service == "ocpp" else ([], [])
+    if service == "ocpp":  # `http` is the internal API (probes, metrics); stations come in here
+        ports.append({"name": "ocpp", "containerPort": GATEWAY_STATION_PORT, "protocol": "TCP"})
     if service == "ocpp" and settings.gateway_tls_secret:
         ports.append({"name": "ocpps", "containerPort": settings.gateway_tls_port, "protocol": "TCP"})
     container: Manifest = {
@@ -233,6 +237,8 @@ def build_platform_service(service: str, *, owner: OwnerReference, tls_port: int
     name = platform_name(service)
     port = PLATFORM_SERVICES[service]
     ports = [{"name": "http", "port": port, "targetPort": "http", "protocol": "TCP"}]
+    if service == "ocpp":
+        ports.append({"name": "ocpp", "port": GATEWAY_STATION_PORT, "targetPort": "ocpp", "protocol": "TCP"})
     if tls_port is not None:
         ports.append({"name": "ocpps", "port": tls_port, "targetPort": "ocpps", "protocol": "TCP"})
     return {
@@ -316,7 +322,7 @@ def build_network_policies(settings: OperatorSettings, *, owner: OwnerReference)
     gateway's station ports and the public API take them from anywhere. Policies add up, so a
     port open in one is open."""
     every_service = {"matchExpressions": [{"key": LABEL_SERVICE, "operator": "Exists"}]}
-    station_ports = [{"port": PLATFORM_SERVICES["ocpp"], "protocol": "TCP"}]
+    station_ports = [{"port": GATEWAY_STATION_PORT, "protocol": "TCP"}]
     if settings.gateway_tls_secret:
         station_ports.append({"port": settings.gateway_tls_port, "protocol": "TCP"})
     return [
@@ -395,7 +401,7 @@ def build_simulator_deployment(station: str, spec: Mapping[str, Any], *, setting
     # security profile 2 connects over TLS, trusting the CA of the gateway's TLS Secret
     over_tls = spec.get("securityProfile", 1) >= 2 and bool(settings.gateway_tls_secret)
     url = (f"wss://{platform_name('ocpp')}:{settings.gateway_tls_port}/ocpp" if over_tls
-           else f"ws://{platform_name('ocpp')}:{PLATFORM_SERVICES['ocpp']}/ocpp")
+           else f"ws://{platform_name('ocpp')}:{GATEWAY_STATION_PORT}/ocpp")
     args = [
         "--url", url,
         "--station-id", spec["stationId"],

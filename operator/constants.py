@@ -22,11 +22,15 @@ STATUS_FIELD_MANAGER = "chargeplane-operator-status"
 # with the operator's ServiceAccount and RBAC, so nobody would be left to let it go.
 DELETION_PROTECTION = "chargeplane.io/deletion-protection"
 
-# service name -> port; a namespace's platform has a Deployment and Service of each,
+# service name -> the port of its HTTP API (port `http`: the internal API, /metrics, probes; the
+# public API for api-gateway); a namespace's platform has a Deployment and Service of each,
 # named `chargeplane-<service>`
 PLATFORM_SERVICES = {
-    "ocpp": 8081, "sessions": 8082, "billing": 8083, "telemetry": 8084, "auth": 8085, "api-gateway": 8080,
+    "ocpp": 8086, "sessions": 8082, "billing": 8083, "telemetry": 8084, "auth": 8085, "api-gateway": 8080,
 }
+# The gateway's listener for stations (port `ocpp`: OCPP, uploads, /healthz), the one port the
+# chart publishes; its API port above is reached only inside the cluster.
+GATEWAY_STATION_PORT = 8081
 NAME_PREFIX = "chargeplane-"
 # Where the gateway mounts its TLS Secret and the platform CA's (cert-manager's key names)
 GATEWAY_TLS_DIR = "/etc/chargeplane/tls"
@@ -53,5 +57,5 @@ LABEL_COMPONENT = "app.kubernetes.io/component"
 PART_OF = "chargeplane"
 MANAGED_BY = "chargeplane-operator"
 
-# Every platform service serves Prometheus metrics here, on its one port (common/web.py).
+# Every platform service serves Prometheus metrics here, on its API port (common/web.py).
 METRICS_PATH = "/metrics"

@@ -70,8 +70,9 @@ class PlatformClient:
         `configuration_of`; a station the gateway does not know is absent."""
         answer = await self._call("POST", namespace, "ocpp", "/internal/stations/states",
                                   {"station_ids": station_ids, "configuration_of": configuration_of})
-        return {station_id: StationState(state["view"], state["configuration"],
-                                         {p["charging_profile_id"]: p["profile"] for p in state["charging_profiles"]})
+        return {station_id: StationState(state["view"], state.get("configuration"),
+                                         {p["charging_profile_id"]: p["profile"]
+                                          for p in state.get("charging_profiles", [])})
                 for station_id, state in answer["stations"].items()}
 
     async def set_station_password(self, namespace: str, station_id: str, password: str) -> None:

@@ -5,16 +5,15 @@ from __future__ import annotations
 from aiohttp import web
 
 from chargeplane.common.httpclient import http_client_context
-from chargeplane.common.keys import SETTINGS
 from chargeplane.common.metrics import metrics_view
+from chargeplane.common.settings import SETTINGS
 from chargeplane.common.web import error_middleware
 
 from . import console_pages, views
 from .auth import auth_middleware
-from .keys import API_SETTINGS
 from .live import end_streams, station_feed_context
 from .routes import ROUTES
-from .settings import ApiGatewaySettings
+from .settings import API_SETTINGS, ApiGatewaySettings
 
 
 async def _healthz(_: web.Request) -> web.Response:

@@ -19,12 +19,12 @@ import aiohttp
 import jwt
 from aiohttp import web
 
-from chargeplane.common.keys import HTTP
+from chargeplane.common.httpclient import HTTP
 from chargeplane.common.tokens import verify_token
 from chargeplane.common.web import ApiError
 
-from .keys import API_SETTINGS
 from .routes import CSRF_HEADER, ROUTES, SESSION_COOKIE
+from .settings import API_SETTINGS
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 ROLE_SCOPES = {"read": ("read",), "operate": ("read", "operate")}

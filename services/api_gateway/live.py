@@ -24,11 +24,11 @@ import aiohttp
 import orjson
 from aiohttp import web
 
-from chargeplane.common.keys import HTTP
+from chargeplane.common.httpclient import HTTP
 from chargeplane.common.logs import get_logger
 from chargeplane.common.tracing import untraced
 
-from .keys import API_SETTINGS
+from .settings import API_SETTINGS
 
 log = get_logger(__name__)
 

@@ -7,9 +7,11 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from chargeplane.common.station_ids import STATION_ID_MAX_LENGTH, STATION_ID_PATTERN
+from chargeplane.common.tokens import Scope
 
-# "session": a console user's own session (signed in with the cookie), whatever the role
-Scope = Literal["public", "session", "read", "operate"]
+# what a route asks of its caller: nothing (`public`), a console user's own session (signed in
+# with the cookie, whatever the role: `session`), or a token or session with this scope
+RouteScope = Literal["public", "session"] | Scope
 Param = tuple[str, dict[str, Any]]  # (name, JSON schema)
 # A console user's browser keeps the session in this cookie; a change made with it carries the
 # session's CSRF token in this header.
@@ -70,7 +72,7 @@ class ApiRoute:
     method: str
     path: str  # aiohttp and OpenAPI share the {name} syntax
     handler: str  # operationId; also the views.py function for routes that are not plain forwards
-    scope: Scope
+    scope: RouteScope
     summary: str
     # (service, internal path template): a plain forward of the same method, query and body
     upstream: tuple[str, str] | None = None

@@ -14,13 +14,13 @@ import aiohttp
 import orjson
 from aiohttp import ClientResponse, web
 
-from chargeplane.common.keys import HTTP
+from chargeplane.common.httpclient import HTTP
 from chargeplane.common.web import ApiError, json_response, read_json
 
 from .auth import CALLER, ROLE_SCOPES, Caller, check_origin, console_session
-from .keys import API_SETTINGS
 from .live import STATION_FEED, event
 from .routes import MAX_WATCHED_STATIONS, SESSION_COOKIE, STATION_ID, ApiRoute, openapi_document
+from .settings import API_SETTINGS
 
 MAX_ID = 2**63 - 1
 MAX_INT32 = 2**31 - 1  # OCPP's integers

@@ -6,19 +6,17 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from chargeplane.common.keys import DB_POOL, SETTINGS
+from chargeplane.common.db import DB_POOL
 from chargeplane.common.web import base_app
 
 from . import console_views, views
-from .keys import REPOSITORY, USERS
-from .repository import AuthRepository
-from .settings import AuthSettings
-from .users import LockoutPolicy, SessionPolicy, UserRepository
+from .repository import REPOSITORY, AuthRepository
+from .settings import AUTH_SETTINGS, AuthSettings
+from .users import USERS, LockoutPolicy, SessionPolicy, UserRepository
 
 
 async def _repository_context(app: web.Application) -> AsyncIterator[None]:
-    settings = app[SETTINGS]
-    assert isinstance(settings, AuthSettings)
+    settings = app[AUTH_SETTINGS]
     app[REPOSITORY] = AuthRepository(app[DB_POOL])
     app[USERS] = UserRepository(
         app[DB_POOL], LockoutPolicy(settings.console_lockout_failures, settings.console_lockout_s),
@@ -28,6 +26,7 @@ async def _repository_context(app: web.Application) -> AsyncIterator[None]:
 
 def create_app(settings: AuthSettings) -> web.Application:
     app = base_app(settings)
+    app[AUTH_SETTINGS] = settings
     app.cleanup_ctx.append(_repository_context)
     app.router.add_post("/internal/auth/token", views.token)
     app.router.add_put("/internal/auth/clients/{client_id}", views.put_client)

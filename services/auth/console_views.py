@@ -13,8 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from chargeplane.common.logs import get_logger
 from chargeplane.common.web import ApiError, json_response, read_json
 
-from .keys import USERS
-from .users import PASSWORD_MAX_LENGTH, ConsoleSession, SignInRefused
+from .users import PASSWORD_MAX_LENGTH, USERS, ConsoleSession, SignInRefused
 
 log = get_logger(__name__)
 

@@ -11,7 +11,9 @@ from datetime import datetime
 from typing import Any
 
 import asyncpg
+from aiohttp import web
 
+from chargeplane.common.db import Connection, returned
 from chargeplane.common.timeutil import format_ocpp, utcnow
 
 from .passwords import hash_password, verify_password
@@ -59,10 +61,10 @@ class AuthRepository:
     async def check_stations(self, stations: Sequence[tuple[str, str | None]]) -> list[tuple[bool, bool]]:
         """check_station for many (a gateway's reconnect storm): one query, and the
         argon2 verifications side by side in worker threads."""
-        hashes = dict(await self._pool.fetch(
+        hashes: dict[str, str] = {r["station_id"]: r["password_hash"] for r in await self._pool.fetch(
             "SELECT station_id, password_hash FROM station_credentials WHERE station_id = ANY($1::text[])",
             list({station_id for station_id, _ in stations}),
-        ))
+        )}
 
         async def check(station_id: str, password: str | None) -> tuple[bool, bool]:
             password_hash = hashes.get(station_id)
@@ -99,7 +101,7 @@ class AuthRepository:
             f" updated_at = now() RETURNING {ID_TAG_COLUMNS}",
             id_tag, status, expires_at, parent_id_tag,
         )
-        return dict(row)
+        return dict(returned(row))
 
     async def delete_id_tag(self, id_tag: str) -> bool:
         return await self._pool.execute("DELETE FROM id_tags WHERE id_tag = $1", id_tag) == "DELETE 1"
@@ -126,7 +128,7 @@ class AuthRepository:
         return await _list_version(self._pool)
 
 
-async def _list_version(conn: asyncpg.Pool | asyncpg.Connection) -> int:
+async def _list_version(conn: asyncpg.Pool | Connection) -> int:
     """The local list's version: that of the latest change to the id tags (0: never changed)."""
     version: int = await conn.fetchval(
         "SELECT greatest((SELECT max(list_version) FROM id_tags), (SELECT max(list_version) FROM id_tag_tombstones), 0)"
@@ -134,7 +136,7 @@ async def _list_version(conn: asyncpg.Pool | asyncpg.Connection) -> int:
     return version
 
 
-async def save_client(conn: asyncpg.Pool | asyncpg.Connection, client_id: str, secret: str,
+async def save_client(conn: asyncpg.Pool | Connection, client_id: str, secret: str,
                       scopes: list[str]) -> None:
     await conn.execute(
         "INSERT INTO api_clients (client_id, secret_hash, scopes) VALUES ($1, $2, $3)"
@@ -143,7 +145,7 @@ async def save_client(conn: asyncpg.Pool | asyncpg.Connection, client_id: str, s
     )
 
 
-async def set_station_password(conn: asyncpg.Pool | asyncpg.Connection, station_id: str,
+async def set_station_password(conn: asyncpg.Pool | Connection, station_id: str,
                                password: str | None) -> None:
     if password is None:
         await conn.execute("DELETE FROM station_credentials WHERE station_id = $1", station_id)
@@ -153,3 +155,6 @@ async def set_station_password(conn: asyncpg.Pool | asyncpg.Connection, station_
         " ON CONFLICT (station_id) DO UPDATE SET password_hash = $2, updated_at = now()",
         station_id, await asyncio.to_thread(hash_password, password),
     )
+
+
+REPOSITORY = web.AppKey("auth_repository", AuthRepository)

@@ -2,6 +2,8 @@ from __future__ import annotations
 
 from typing import Literal
 
+from aiohttp import web
+
 from chargeplane.common.settings import ServiceSettings, TokenSettings
 
 
@@ -18,3 +20,6 @@ class AuthSettings(ServiceSettings, TokenSettings):
     console_session_max_s: float = 12 * 3600.0
     console_lockout_failures: int = 5
     console_lockout_s: float = 900.0
+
+
+AUTH_SETTINGS = web.AppKey("auth_settings", AuthSettings)

@@ -15,6 +15,9 @@ from datetime import datetime
 from typing import Literal
 
 import asyncpg
+from aiohttp import web
+
+from chargeplane.common.db import Connection
 
 from .passwords import hash_password, verify_password
 
@@ -107,7 +110,7 @@ class UserRepository:
                 session_hash(session_id), name, csrf_token, self._sessions.idle_s, self._sessions.max_s)
         return ConsoleSession(session_id, name, row["role"], csrf_token, expires_at)
 
-    async def _count_failure(self, conn: asyncpg.Connection, name: str, failures: int) -> SignInRefused:
+    async def _count_failure(self, conn: Connection, name: str, failures: int) -> SignInRefused:
         if failures < self._lockout.max_failures:
             await conn.execute("UPDATE console_users SET failed_sign_ins = $2 WHERE name = $1", name, failures)
             return SignInRefused("wrong_password")
@@ -140,6 +143,9 @@ class UserRepository:
         user: str | None = await self._pool.fetchval(
             "DELETE FROM console_sessions WHERE id_hash = $1 RETURNING user_name", session_hash(session_id))
         return user
+
+
+USERS = web.AppKey("console_users", UserRepository)
 
 
 # ----- administration (`chargeplane user ...`), on a connection of the caller's ------------------

@@ -7,13 +7,12 @@ from typing import Annotated, Literal
 from aiohttp import web
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from chargeplane.common.keys import SETTINGS
 from chargeplane.common.station_ids import StationId
-from chargeplane.common.tokens import issue_token
+from chargeplane.common.tokens import Scope, issue_token
 from chargeplane.common.web import ApiError, json_response, read_json
 
-from .keys import REPOSITORY
-from .settings import AuthSettings
+from .repository import REPOSITORY
+from .settings import AUTH_SETTINGS
 
 
 class TokenRequest(BaseModel):
@@ -29,7 +28,7 @@ class ClientRegistration(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     secret: str = Field(min_length=16, max_length=200)
-    scopes: list[Literal["read", "operate"]] = Field(default=["read"], min_length=1)
+    scopes: list[Scope] = Field(default=["read"], min_length=1)
 
 
 class StationPassword(BaseModel):
@@ -78,12 +77,6 @@ class AuthorizeBatch(BaseModel):
     id_tags: list[Annotated[str, Field(min_length=1, max_length=20)]] = Field(min_length=1, max_length=MAX_BATCH)
 
 
-def _settings(request: web.Request) -> AuthSettings:
-    settings = request.app[SETTINGS]
-    assert isinstance(settings, AuthSettings)
-    return settings
-
-
 async def token(request: web.Request) -> web.Response:
     """OAuth2 client-credentials grant, JSON or form-encoded."""
     if request.content_type == "application/x-www-form-urlencoded":
@@ -98,7 +91,7 @@ async def token(request: web.Request) -> web.Response:
         if not set(wanted) <= set(scopes):
             raise ApiError(403, "invalid_scope", f"client may use only: {' '.join(scopes)}")
         scopes = wanted
-    settings = _settings(request)
+    settings = request.app[AUTH_SETTINGS]
     access_token = issue_token(body.client_id, scopes, settings.jwt_secret, settings.jwt_issuer,
                                settings.token_ttl_seconds)
     return json_response({"access_token": access_token, "token_type": "Bearer",
@@ -138,14 +131,14 @@ async def check_stations(request: web.Request) -> web.Response:
 
 async def authorize(request: web.Request) -> web.Response:
     body = AuthorizeRequest.model_validate(await read_json(request))
-    info = await request.app[REPOSITORY].authorize(body.id_tag, _settings(request).unknown_id_tag_status)
+    info = await request.app[REPOSITORY].authorize(body.id_tag, request.app[AUTH_SETTINGS].unknown_id_tag_status)
     return json_response({"idTagInfo": info})
 
 
 async def authorize_batch(request: web.Request) -> web.Response:
     """Many id tags' IdTagInfo in one request, in the order asked."""
     body = AuthorizeBatch.model_validate(await read_json(request))
-    infos = await request.app[REPOSITORY].authorize_many(body.id_tags, _settings(request).unknown_id_tag_status)
+    infos = await request.app[REPOSITORY].authorize_many(body.id_tags, request.app[AUTH_SETTINGS].unknown_id_tag_status)
     return json_response({"idTagInfo": infos})
 
 

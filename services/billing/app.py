@@ -6,16 +6,16 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
+from chargeplane.common.db import DB_POOL
 from chargeplane.common.event_batches import add_event_routes
 from chargeplane.common.httpclient import http_client_context
-from chargeplane.common.keys import DB_POOL
+from chargeplane.common.outbox_events import SESSION_STOPPED
 from chargeplane.common.web import base_app
 
 from . import views
-from .keys import READING_WAITS, REPOSITORY
-from .readings import ReadingWaits
-from .repository import BillingRepository
-from .settings import BillingSettings
+from .readings import READING_WAITS, ReadingWaits
+from .repository import REPOSITORY, BillingRepository
+from .settings import BILLING_SETTINGS, BillingSettings
 
 
 async def _repository_context(app: web.Application) -> AsyncIterator[None]:
@@ -27,11 +27,11 @@ async def _repository_context(app: web.Application) -> AsyncIterator[None]:
 
 def create_app(settings: BillingSettings) -> web.Application:
     app = base_app(settings)
+    app[BILLING_SETTINGS] = settings
     app[READING_WAITS] = ReadingWaits(settings.reading_wait_s)
     app.cleanup_ctx.append(http_client_context)
     app.cleanup_ctx.append(_repository_context)
-    add_event_routes(app, {views.SESSION_STOPPED: views.session_stopped},
-                     merged={views.SESSION_STOPPED: views.sessions_stopped})
+    add_event_routes(app, {SESSION_STOPPED: views.session_stopped}, merged={SESSION_STOPPED: views.sessions_stopped})
     app.router.add_get("/internal/billing/transactions", views.list_bills)
     app.router.add_get("/internal/tariffs", views.list_tariffs)
     app.router.add_get("/internal/tariffs/{tariff_id}", views.get_tariff)

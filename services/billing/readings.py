@@ -11,6 +11,8 @@ import time
 from collections.abc import Sequence
 from datetime import datetime
 
+from aiohttp import web
+
 from .pricing import MeterSample
 
 
@@ -36,3 +38,6 @@ class ReadingWaits:
 
     def settled(self, session_id: int) -> None:
         self._since.pop(session_id, None)
+
+
+READING_WAITS = web.AppKey("reading_waits", ReadingWaits)

@@ -7,8 +7,11 @@ from typing import Any
 
 import asyncpg
 import orjson
+from aiohttp import web
 
-from .models import SessionStopped
+from chargeplane.common.db import Connection
+from chargeplane.common.outbox_events import SessionStopped
+
 from .pricing import DEFAULT_TARIFF_JSON, Bill, Tariff
 
 BILL_COLUMNS = (
@@ -128,7 +131,7 @@ class BillingRepository:
 
 
 async def upsert_tariff(
-    conn: asyncpg.Pool | asyncpg.Connection, tariff: Tariff, *, name: str = "", is_default: bool = False,
+    conn: asyncpg.Pool | Connection, tariff: Tariff, *, name: str = "", is_default: bool = False,
     overwrite: bool = True,
 ) -> None:
     conflict = (
@@ -142,9 +145,12 @@ async def upsert_tariff(
     )
 
 
-async def assign_tariff(conn: asyncpg.Pool | asyncpg.Connection, station_id: str, tariff_id: str) -> None:
+async def assign_tariff(conn: asyncpg.Pool | Connection, station_id: str, tariff_id: str) -> None:
     await conn.execute(
         "INSERT INTO station_tariffs (station_id, tariff_id) VALUES ($1, $2)"
         " ON CONFLICT (station_id) DO UPDATE SET tariff_id = $2, updated_at = now()",
         station_id, tariff_id,
     )
+
+
+REPOSITORY = web.AppKey("billing_repository", BillingRepository)

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from aiohttp import web
+
 from chargeplane.common.settings import DownstreamUrls, ServiceSettings
 
 
@@ -8,3 +10,6 @@ class BillingSettings(ServiceSettings, DownstreamUrls):
     port: int = 8083
     # the longest a bill waits for telemetry to hold the session's last meter reading, in seconds
     reading_wait_s: float = 300.0
+
+
+BILLING_SETTINGS = web.AppKey("billing_settings", BillingSettings)

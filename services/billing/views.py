@@ -13,27 +13,26 @@ import structlog
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from chargeplane.common.batching import together_or_alone
 from chargeplane.common.event_batches import MergedEvent
-from chargeplane.common.keys import HTTP, SETTINGS
+from chargeplane.common.httpclient import HTTP
 from chargeplane.common.metrics import DOWNSTREAM_SECONDS
+from chargeplane.common.outbox_events import SESSION_STOPPED, SessionStopped, parse
 from chargeplane.common.web import ApiError, error_response, json_response, read_json
 
-from .keys import READING_WAITS, REPOSITORY
-from .models import SessionStopped
 from .pricing import Bill, MeterSample, SessionUsage, Tariff, price_session
-from .readings import missing_readings
-from .settings import BillingSettings
+from .readings import READING_WAITS, missing_readings
+from .repository import REPOSITORY
+from .settings import BILLING_SETTINGS
 
 log = structlog.get_logger(__name__)
-SESSION_STOPPED = "/internal/ocpp/session-stopped"
 ENERGY_SERIES_PATH = "/internal/energy-samples"
 
 
 async def _energy_series(app: web.Application, session_ids: list[int]) -> dict[int, list[MeterSample]]:
     """The sessions' energy register readings, from telemetry (they tell charging from
     parking); one request for all."""
-    settings = app[SETTINGS]
-    assert isinstance(settings, BillingSettings)
+    settings = app[BILLING_SETTINGS]
     started = time.perf_counter()
     try:
         async with app[HTTP].post(settings.telemetry_url + ENERGY_SERIES_PATH,
@@ -89,19 +88,16 @@ async def _bill(app: web.Application, sessions: list[SessionStopped]) -> list[we
         except Exception as exc:
             answers[session.session_id] = _failed(session, exc)
     saved: dict[int, tuple[dict[str, Any], bool]] = {}
-    try:
-        if priced:
-            saved = dict(zip((session.session_id for session, _ in priced), await repository.save_bills(priced),
-                             strict=True))
-    except Exception as batch_error:
-        if len(priced) == 1:  # alone already: its error is its own
-            answers[priced[0][0].session_id] = _failed(priced[0][0], batch_error)
+
+    def settle(item: tuple[SessionStopped, Bill], outcome: tuple[dict[str, Any], bool] | Exception) -> None:
+        session = item[0]
+        if isinstance(outcome, Exception):
+            answers[session.session_id] = _failed(session, outcome)
         else:
-            for session, bill in priced:  # the statement failed as a whole: each bill again alone
-                try:
-                    [saved[session.session_id]] = await repository.save_bills([(session, bill)])
-                except Exception as exc:
-                    answers[session.session_id] = _failed(session, exc)
+            saved[session.session_id] = outcome
+
+    if priced:
+        await together_or_alone(priced, repository.save_bills, settle)
     for session_id, (bill, created) in saved.items():
         if created:
             log.info("billing transaction created", session_id=session_id, amount=bill["amount_incl_tax"],
@@ -111,7 +107,7 @@ async def _bill(app: web.Application, sessions: list[SessionStopped]) -> list[we
 
 
 async def session_stopped(request: web.Request) -> web.Response:
-    session = SessionStopped.model_validate(await read_json(request))
+    session = parse(SessionStopped, await read_json(request))
     [answer] = await _bill(request.app, [session])
     return answer
 
@@ -124,7 +120,7 @@ async def sessions_stopped(app: web.Application, events: Sequence[MergedEvent]) 
     first: dict[int, tuple[int, SessionStopped]] = {}
     for position, event in enumerate(events):
         try:
-            session = SessionStopped.model_validate(event.payload)
+            session = parse(SessionStopped, event.payload)
         except ValidationError as exc:
             answers[position] = error_response(exc, event.path)
             continue

@@ -1,13 +1,21 @@
+"""The gateway's settings, read from the environment."""
+
 from __future__ import annotations
 
 from pathlib import Path
+
+from aiohttp import web
 
 from chargeplane.common.settings import DownstreamUrls, ServiceSettings
 
 
 class OcppSettings(ServiceSettings, DownstreamUrls):
     service_name: str = "ocpp"
+    # Where stations connect (OCPP, uploads, /healthz): the port to publish (core/listeners.py).
     port: int = 8081
+    # The internal API (/internal/*), /metrics and /readyz: the platform's services, the operator
+    # and admin tools call it; never publish it.
+    internal_port: int = 8086
     frame_log_flush_interval: float = 0.5
     # A connection must have sent its whole upgrade request this soon after opening (slowloris).
     keepalive_timeout_s: float = 10.0
@@ -22,7 +30,8 @@ class OcppSettings(ServiceSettings, DownstreamUrls):
     auth_max_failures: int = 5  # wrong passwords a station may try from one address
     auth_failure_window_s: float = 60.0  # within this long; then 429 until the window clears
     # Where stations reach this gateway over HTTP, for the upload locations of GetDiagnostics
-    # and GetLog (`{upload_base_url}/uploads/{token}`). Unset: the address the command came in on.
+    # and GetLog (`{upload_base_url}/uploads/{token}`). Unset: the host the command came in on,
+    # at the station port.
     upload_base_url: str | None = None
     upload_max_bytes: int = 50 * 1024 * 1024
     # How long a station may upload to the location it was given.
@@ -38,3 +47,6 @@ class OcppSettings(ServiceSettings, DownstreamUrls):
     ca_cert_file: Path | None = None
     ca_key_file: Path | None = None
     station_certificate_days: int = 365
+
+
+OCPP_SETTINGS = web.AppKey("ocpp_settings", OcppSettings)

@@ -7,15 +7,15 @@ from collections.abc import AsyncIterator
 import structlog
 from aiohttp import web
 
+from chargeplane.common.db import DB_POOL
 from chargeplane.common.event_batches import add_event_routes
 from chargeplane.common.httpclient import http_client_context
-from chargeplane.common.keys import DB_POOL, REDIS
 from chargeplane.common.outbox import outbox_context
-from chargeplane.common.web import base_app
+from chargeplane.common.outbox_events import SESSION_START, SESSION_STOP, SESSION_STOPPED, STATION_BOOTED
+from chargeplane.common.web import REDIS, base_app
 
 from . import views
-from .keys import REPOSITORY
-from .repository import SESSION_STOPPED, SessionRepository
+from .repository import REPOSITORY, SessionRepository
 from .settings import SessionsSettings
 
 log = structlog.get_logger(__name__)
@@ -37,9 +37,9 @@ def create_app(settings: SessionsSettings) -> web.Application:
     app.cleanup_ctx.append(outbox_context({"billing": settings.billing_url},
                                           {SESSION_STOPPED: "failed to create billing transaction"}))
     app.cleanup_ctx.append(_repository_context)
-    add_event_routes(app, {views.START: views.session_start, views.STOP: views.session_stop,
-                           views.BOOTED: views.station_booted},
-                     merged=dict.fromkeys((views.START, views.STOP, views.BOOTED), views.session_events))
+    add_event_routes(app, {SESSION_START: views.session_start, SESSION_STOP: views.session_stop,
+                           STATION_BOOTED: views.station_booted},
+                     merged=dict.fromkeys((SESSION_START, SESSION_STOP, STATION_BOOTED), views.session_events))
     app.router.add_get("/internal/sessions", views.search_sessions)
     app.router.add_get("/internal/sessions/active", views.active_sessions)
     app.router.add_get("/internal/sessions/{session_id}", views.get_session)

@@ -15,17 +15,23 @@ from typing import Any
 import asyncpg
 import orjson
 import structlog
+from aiohttp import web
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from chargeplane.common.db import Connection, returned
 from chargeplane.common.outbox import OutboxEvent, PendingOutbox
-
-from .models import SessionStart, SessionStop
+from chargeplane.common.outbox_events import (
+    SESSION_STOPPED,
+    AbandonedTransaction,
+    SessionStart,
+    SessionStop,
+    SessionStopped,
+)
 
 log = structlog.get_logger(__name__)
 
 SOURCE = "sessions"
-SESSION_STOPPED = "/internal/ocpp/session-stopped"
 SESSION_COLUMNS = (
     "id, station_id, connector_id, id_tag, status, meter_start_wh, meter_stop_wh, started_at, stopped_at,"
     " stop_reason, closed_by, reservation_id, traceparent"
@@ -42,30 +48,28 @@ def _jsonable(session: asyncpg.Record) -> dict[str, Any]:
 
 def _bill_event(session: asyncpg.Record, key_suffix: str = "",
                 awaited_readings: Sequence[datetime] = ()) -> OutboxEvent:
-    payload = {
-        "session_id": session["id"], "station_id": session["station_id"],
-        "connector_id": session["connector_id"], "id_tag": session["id_tag"],
-        "meter_start_wh": session["meter_start_wh"], "meter_stop_wh": session["meter_stop_wh"],
-        "started_at": session["started_at"].isoformat(), "stopped_at": session["stopped_at"].isoformat(),
-        "awaited_readings": [at.isoformat() for at in awaited_readings],
-        "closed_by": session["closed_by"],
-    }
-    return OutboxEvent("billing", SESSION_STOPPED, f"session-stopped:{session['id']}{key_suffix}", payload)
+    stopped = SessionStopped(
+        session_id=session["id"], station_id=session["station_id"], connector_id=session["connector_id"],
+        id_tag=session["id_tag"], meter_start_wh=session["meter_start_wh"], meter_stop_wh=session["meter_stop_wh"],
+        started_at=session["started_at"], stopped_at=session["stopped_at"], awaited_readings=list(awaited_readings),
+        closed_by=session["closed_by"],
+    )
+    return OutboxEvent("billing", SESSION_STOPPED, f"session-stopped:{session['id']}{key_suffix}", stopped)
 
 
 async def _close(
-    conn: asyncpg.Connection, session_id: int, meter_stop_wh: int, stopped_at: datetime, reason: str,
+    conn: Connection, session_id: int, meter_stop_wh: int, stopped_at: datetime, reason: str,
     closed_by: str, id_tag: str | None = None,
 ) -> asyncpg.Record:
     # A station offline for days reports an old timestamp; it is the truth, but a
     # session cannot end before it began, nor meter backwards.
-    return await conn.fetchrow(
+    return returned(await conn.fetchrow(
         "UPDATE charging_sessions SET status = 'completed', meter_stop_wh = GREATEST($2, meter_start_wh),"
         " stopped_at = GREATEST($3, started_at), stop_reason = $4, closed_by = $5,"
         " id_tag = COALESCE(id_tag, $6), updated_at = now() WHERE id = $1"
         f" RETURNING {SESSION_COLUMNS}",
         session_id, meter_stop_wh, stopped_at, reason, closed_by, id_tag,
-    )
+    ))
 
 
 @dataclass
@@ -81,11 +85,11 @@ class Changes:
 
 
 # One event's work inside a transaction shared with others: returns the event's answer.
-SessionWork = Callable[[asyncpg.Connection, Changes], Awaitable[Any]]
+SessionWork = Callable[[Connection, Changes], Awaitable[Any]]
 
 
 def start_work(start: SessionStart, traceparent: str | None) -> SessionWork:
-    async def work(conn: asyncpg.Connection, changes: Changes) -> dict[str, Any]:
+    async def work(conn: Connection, changes: Changes) -> dict[str, Any]:
         closed: list[asyncpg.Record] = []
         # Whatever is still open on this connector was abandoned by the station.
         for row in await conn.fetch(
@@ -105,9 +109,9 @@ def start_work(start: SessionStart, traceparent: str | None) -> SessionWork:
             start.started_at, start.reservation_id, start.traceparent,
         )
         if session is None:  # delivered before: the same start again
-            session = await conn.fetchrow(
+            session = returned(await conn.fetchrow(
                 f"SELECT {SESSION_COLUMNS} FROM charging_sessions WHERE id = $1 FOR UPDATE", start.transaction_id
-            )
+            ))
         changes.outbox.enqueue([_bill_event(c) for c in closed], traceparent)
         changes.closed.extend(closed)
         if session["status"] == "active":
@@ -120,7 +124,7 @@ def start_work(start: SessionStart, traceparent: str | None) -> SessionWork:
 def stop_work(stop: SessionStop, traceparent: str | None) -> SessionWork:
     """Close a session from a StopTransaction; answer (outcome, session)."""
 
-    async def work(conn: asyncpg.Connection, changes: Changes) -> tuple[str, dict[str, Any] | None]:
+    async def work(conn: Connection, changes: Changes) -> tuple[str, dict[str, Any] | None]:
         session = await conn.fetchrow(
             f"SELECT {SESSION_COLUMNS} FROM charging_sessions WHERE id = $1 FOR UPDATE", stop.transaction_id
         )
@@ -148,10 +152,10 @@ def stop_work(stop: SessionStop, traceparent: str | None) -> SessionWork:
     return work
 
 
-def reboot_work(station_id: str, abandoned: list[Any], traceparent: str | None) -> SessionWork:
+def reboot_work(station_id: str, abandoned: Sequence[AbandonedTransaction], traceparent: str | None) -> SessionWork:
     """Close the sessions a rebooted station abandoned; answer how many."""
 
-    async def work(conn: asyncpg.Connection, changes: Changes) -> int:
+    async def work(conn: Connection, changes: Changes) -> int:
         closed: list[asyncpg.Record] = []
         for item in abandoned:
             session = await conn.fetchrow(
@@ -214,10 +218,10 @@ class SessionRepository:
     async def active(self, station_id: str) -> list[dict[str, Any]]:
         """Active sessions of a station from Redis; from PostgreSQL (re-caching) when cold."""
         try:
-            keys = [key async for key in self._redis.scan_iter(match=active_key(station_id, "*"))]  # type: ignore[arg-type]
+            keys = [key async for key in self._redis.scan_iter(match=active_key(station_id, "*"))]
             cached = await self._redis.mget(keys) if keys else []
             if cached and all(value is not None for value in cached):
-                return sorted((orjson.loads(v) for v in cached), key=lambda s: s["connector_id"])
+                return sorted((orjson.loads(v) for v in cached if v is not None), key=lambda s: s["connector_id"])
         except RedisError as exc:
             log.warning("active session cache unavailable", error=repr(exc))
         rows = await self._pool.fetch(
@@ -260,3 +264,6 @@ class SessionRepository:
                 await self._redis.delete(*stale)
         except RedisError as exc:
             log.warning("active session cache unavailable", error=repr(exc))
+
+
+REPOSITORY = web.AppKey("sessions_repository", SessionRepository)

@@ -10,19 +10,28 @@ import structlog
 from aiohttp import web
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
+from chargeplane.common.batching import together_or_alone
 from chargeplane.common.event_batches import MergedEvent, retryable
-from chargeplane.common.keys import OUTBOX
+from chargeplane.common.outbox import OUTBOX
+from chargeplane.common.outbox_events import (
+    SESSION_START,
+    SESSION_STOP,
+    STATION_BOOTED,
+    SessionStart,
+    SessionStop,
+    StationBooted,
+    parse,
+)
 from chargeplane.common.tracing import current_traceparent
 from chargeplane.common.web import ApiError, error_response, json_response, read_json
 
-from .keys import REPOSITORY
-from .models import SessionStart, SessionStop, StationBooted
-from .repository import SessionWork, reboot_work, start_work, stop_work
+from .repository import REPOSITORY, SessionWork, reboot_work, start_work, stop_work
 
 log = structlog.get_logger(__name__)
 
 
-START, STOP, BOOTED = "/internal/ocpp/session-start", "/internal/ocpp/session-stop", "/internal/ocpp/station-booted"
+# an event of a relay round: its position, its work, how its answer is told
+_Item = tuple[int, SessionWork, Callable[[Any], web.Response]]
 # Transactions a relay round's events are shared among, by station: one transaction for the
 # whole round would do one station's events after another's, each waiting its round trips.
 ROUND_TRANSACTIONS = 4
@@ -30,21 +39,24 @@ ROUND_TRANSACTIONS = 4
 
 def _work(path: str, body: Any, traceparent: str | None) -> tuple[SessionWork, Callable[[Any], web.Response]]:
     """An event's work and how its answer is told, from its path and body."""
-    if path == START:
-        start = SessionStart.model_validate(body)
+    if path == SESSION_START:
+        start = parse(SessionStart, body)
         return start_work(start, traceparent), lambda session: json_response(session, status=201)
-    if path == STOP:
-        stop = SessionStop.model_validate(body)
+    if path == SESSION_STOP:
+        stop = parse(SessionStop, body)
         return stop_work(stop, traceparent), lambda answer: json_response({"outcome": answer[0], "session": answer[1]})
-    booted = StationBooted.model_validate(body)
+    booted = parse(StationBooted, body)
     return (reboot_work(booted.station_id, booted.open_transactions, traceparent),
             lambda closed: json_response({"closed": closed}))
 
 
-def _failed(path: str, body: Any) -> None:
+_FAILURE_EVENTS = {SESSION_START: "start session failed", SESSION_STOP: "stop session failed"}
+
+
+def _failed(path: str, body: Any, error: BaseException) -> None:
     """The log line operators grep for when a session event could not be done."""
-    event = {START: "start session failed", STOP: "stop session failed"}.get(path, "station boot handling failed")
-    log.exception(event, transaction_id=body.get("transaction_id"), station_id=body.get("station_id"))
+    event = _FAILURE_EVENTS.get(path, "station boot handling failed")
+    log.error(event, transaction_id=body.get("transaction_id"), station_id=body.get("station_id"), exc_info=error)
 
 
 async def _one_event(request: web.Request, path: str) -> web.Response:
@@ -52,23 +64,23 @@ async def _one_event(request: web.Request, path: str) -> web.Response:
     work, answer = _work(path, body, current_traceparent())
     try:
         [result] = await request.app[REPOSITORY].run([work])
-    except Exception:
-        _failed(path, body)
+    except Exception as exc:
+        _failed(path, body, exc)
         raise
     request.app[OUTBOX].wake()
     return answer(result)
 
 
 async def session_start(request: web.Request) -> web.Response:
-    return await _one_event(request, START)
+    return await _one_event(request, SESSION_START)
 
 
 async def session_stop(request: web.Request) -> web.Response:
-    return await _one_event(request, STOP)
+    return await _one_event(request, SESSION_STOP)
 
 
 async def station_booted(request: web.Request) -> web.Response:
-    return await _one_event(request, BOOTED)
+    return await _one_event(request, STATION_BOOTED)
 
 
 async def session_events(app: web.Application, events: Sequence[MergedEvent]) -> list[web.Response | None]:
@@ -77,7 +89,7 @@ async def session_events(app: web.Application, events: Sequence[MergedEvent]) ->
     fails is done again event by event, so that one bad event fails alone; a station's events
     after one that failed for now wait for the relay's retry, as they would have."""
     responses: list[web.Response | None] = [None] * len(events)
-    groups: list[list[tuple[int, SessionWork, Callable[[Any], web.Response]]]] = [[] for _ in range(ROUND_TRANSACTIONS)]
+    groups: list[list[_Item]] = [[] for _ in range(ROUND_TRANSACTIONS)]
     for position, event in enumerate(events):
         try:
             work, answer = _work(event.path, event.payload, event.traceparent)
@@ -87,29 +99,24 @@ async def session_events(app: web.Application, events: Sequence[MergedEvent]) ->
         groups[hash(event.payload["station_id"]) % ROUND_TRANSACTIONS].append((position, work, answer))
     repository = app[REPOSITORY]
 
-    async def run_group(group: list[tuple[int, SessionWork, Callable[[Any], web.Response]]]) -> None:
-        try:
-            results = await repository.run([work for _, work, _ in group])
-        except Exception:
-            results = None
-        if results is not None:
-            for (position, _, answer), result in zip(group, results, strict=True):
-                responses[position] = answer(result)
-            return
-        waiting: set[str] = set()  # stations with an event that failed for now
-        for position, work, answer in group:
-            event = events[position]
-            station_id = event.payload["station_id"]
-            if station_id in waiting:
-                continue  # not handled: sent again with the one that failed
-            try:
-                [result] = await repository.run([work])
-                responses[position] = answer(result)
-            except Exception as exc:
-                _failed(event.path, event.payload)
-                responses[position] = response = error_response(exc, event.path)
-                if retryable(response.status):
-                    waiting.add(station_id)
+    async def run(items: Sequence[_Item]) -> list[Any]:
+        return await repository.run([work for _, work, _ in items])
+
+    def settle(item: _Item, outcome: Any) -> None:
+        position, _, answer = item
+        if isinstance(outcome, Exception):
+            _failed(events[position].path, events[position].payload, outcome)
+            responses[position] = error_response(outcome, events[position].path)
+        else:
+            responses[position] = answer(outcome)
+
+    def failed_for_now(item: _Item, error: Exception) -> bool:
+        response = responses[item[0]]
+        return response is not None and retryable(response.status)
+
+    async def run_group(group: list[_Item]) -> None:
+        await together_or_alone(group, run, settle, chain=lambda item: events[item[0]].payload["station_id"],
+                                stops_chain=failed_for_now)
 
     await asyncio.gather(*(run_group(group) for group in groups if group))
     app[OUTBOX].wake()

@@ -8,9 +8,10 @@ from typing import Any
 
 import asyncpg
 import orjson
+from aiohttp import web
 from prometheus_client import Counter
 
-from .models import MeterValuesBatch
+from chargeplane.common.outbox_events import MeterValues
 
 ENERGY_REGISTER = "Energy.Active.Import.Register"
 SAMPLED_VALUES_STORED = Counter("chargeplane_telemetry_sampled_values_stored_total",
@@ -21,23 +22,24 @@ class InvalidSample(ValueError):
     pass
 
 
-def rows_of(batch: MeterValuesBatch) -> list[dict[str, Any]]:
+def rows_of(batch: MeterValues) -> list[dict[str, Any]]:
     """The batch's sampled values as `telemetry_data` rows (value in its canonical decimal text)."""
     rows = []
-    for meter_value in batch.meter_value:
-        for sample in meter_value.sampled_value:
-            if sample.format == "SignedData":
+    for meter_value in batch["meter_value"]:
+        for sample in meter_value["sampledValue"]:
+            if sample.get("format") == "SignedData":
                 continue  # a signed blob is not a number; the frame log keeps it
+            measurand = sample.get("measurand", ENERGY_REGISTER)  # OCPP 1.6's default
             try:
-                value = sample.numeric()
+                value = Decimal(sample["value"])
             except InvalidOperation as exc:
-                raise InvalidSample(f"sampled value {sample.value!r} ({sample.measurand}) is not a number") from exc
+                raise InvalidSample(f"sampled value {sample['value']!r} ({measurand}) is not a number") from exc
             if not value.is_finite():
-                raise InvalidSample(f"sampled value {sample.value!r} ({sample.measurand}) is not finite")
-            rows.append({"station_id": batch.station_id, "connector_id": batch.connector_id,
-                         "session_id": batch.transaction_id, "measured_at": meter_value.timestamp,
-                         "measurand": sample.measurand, "unit": sample.unit, "phase": sample.phase,
-                         "location": sample.location, "context": sample.context, "value": str(value)})
+                raise InvalidSample(f"sampled value {sample['value']!r} ({measurand}) is not finite")
+            rows.append({"station_id": batch["station_id"], "connector_id": batch["connector_id"],
+                         "session_id": batch.get("transaction_id"), "measured_at": meter_value["timestamp"],
+                         "measurand": measurand, "unit": sample.get("unit"), "phase": sample.get("phase"),
+                         "location": sample.get("location"), "context": sample.get("context"), "value": str(value)})
     return rows
 
 
@@ -85,8 +87,5 @@ class TelemetryRepository:
             await conn.execute("REFRESH MATERIALIZED VIEW CONCURRENTLY energy_by_session")
             await conn.execute("REFRESH MATERIALIZED VIEW CONCURRENTLY energy_by_station_day")
 
-    async def session_energy(self, session_id: int) -> Decimal | None:
-        value = await self._pool.fetchval(
-            "SELECT energy_wh FROM energy_by_session WHERE session_id = $1", session_id
-        )
-        return Decimal(value) if value is not None else None
+
+REPOSITORY = web.AppKey("telemetry_repository", TelemetryRepository)

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from aiohttp import web
+
 from chargeplane.common.settings import ServiceSettings
 
 
@@ -8,3 +10,6 @@ class TelemetrySettings(ServiceSettings):
     port: int = 8084
     # how often the energy rollups (materialized views) are refreshed, in seconds
     rollup_refresh_interval: float = 30.0
+
+
+TELEMETRY_SETTINGS = web.AppKey("telemetry_settings", TelemetrySettings)

@@ -10,23 +10,20 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from chargeplane.common.event_batches import MergedEvent
+from chargeplane.common.outbox_events import METER_VALUES_BATCH, MeterValues, parse
 from chargeplane.common.web import ApiError, error_response, json_response, read_json
 
-from .keys import REPOSITORY
-from .models import MeterValuesBatch
-from .repository import InvalidSample, rows_of
+from .repository import REPOSITORY, InvalidSample, rows_of
 
 log = structlog.get_logger(__name__)
-PATH = "/internal/ocpp/meter-values"
-BATCH_PATH = "/internal/ocpp/meter-values/batch"
 ENERGY_SERIES_PATH = "/internal/energy-samples"
-ENTRIES = TypeAdapter(list[MeterValuesBatch])  # one validation call for a whole batch
+ENTRIES = TypeAdapter(list[MeterValues])  # one validation call for a whole batch
 
 
 async def store_meter_values(request: web.Request) -> web.Response:
     body = await read_json(request)
     try:
-        batch = MeterValuesBatch.model_validate(body)
+        batch = parse(MeterValues, body)
         stored = await request.app[REPOSITORY].store(rows_of(batch))
     except (ValidationError, InvalidSample) as exc:
         log.warning("failed to store meter value", error=str(exc),
@@ -53,7 +50,8 @@ async def store_merged(app: web.Application, events: Sequence[MergedEvent]) -> l
     """The MeterValues events of a relay round (`event_batches` merged view), of both paths:
     one INSERT for all."""
     return await _store_events(app, [event.payload for event in events],
-                               [_entries_of_batch if event.path == BATCH_PATH else _entries_of_one for event in events])
+                               [_entries_of_batch if event.path == METER_VALUES_BATCH else _entries_of_one
+                                for event in events])
 
 
 async def _store_events(app: web.Application, payloads: Sequence[Any],
@@ -99,7 +97,7 @@ def _valid_rows(entries: list[Any], rows: list[dict[str, Any]]) -> list[dict[str
         valid = []
         for position, entry in enumerate(entries):
             try:
-                valid.append((position, MeterValuesBatch.model_validate(entry)))
+                valid.append((position, parse(MeterValues, entry)))
             except ValidationError as exc:
                 invalid.append({"index": position, "error": str(exc)[:300]})
     for position, batch in valid:

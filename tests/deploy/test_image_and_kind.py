@@ -9,7 +9,7 @@ from pathlib import Path
 
 import yaml
 
-from chargeplane.operator.constants import PLATFORM_SERVICES
+from chargeplane.operator.constants import GATEWAY_STATION_PORT
 
 from .conftest import Render
 
@@ -56,4 +56,4 @@ def test_kind_maps_each_node_port_to_its_service_port_on_the_host(render: Render
     exposed = {port["nodePort"]: port["port"] for m in every_node_port
                if m["kind"] == "Service" and m["spec"].get("type") == "NodePort" for port in m["spec"]["ports"]}
     assert mapped == exposed
-    assert mapped[30081] == PLATFORM_SERVICES["ocpp"]
+    assert mapped[30081] == GATEWAY_STATION_PORT  # never the internal API's port

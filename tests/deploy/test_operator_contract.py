@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from chargeplane.operator.builders import build_platform
-from chargeplane.operator.constants import LABEL_SERVICE, NAME_PREFIX, PLATFORM_SERVICES
+from chargeplane.operator.constants import GATEWAY_STATION_PORT, LABEL_SERVICE, NAME_PREFIX
 from chargeplane.operator.rbac import RULES
 from chargeplane.operator.settings import OperatorSettings
 from support.crds import Manifest
@@ -139,7 +139,7 @@ def test_the_operator_runs_alone_with_a_liveness_probe_on_the_port_it_serves(ren
 def test_the_gateway_node_port_selects_the_operators_gateway_pods(render: Render) -> None:
     service = the_one(render(CHART / "ci" / "kind-values.yaml"), "Service", "chargeplane-gateway-nodeport")
     assert service["spec"]["selector"] == {LABEL_SERVICE: "ocpp"}
-    assert service["spec"]["ports"][0]["targetPort"] == PLATFORM_SERVICES["ocpp"]
+    assert [port["targetPort"] for port in service["spec"]["ports"]] == [GATEWAY_STATION_PORT]  # the stations' only
 
 
 def test_the_helm_test_registers_the_station_the_emulator_connects_as(render: Render) -> None:
@@ -147,5 +147,5 @@ def test_the_helm_test_registers_the_station_the_emulator_connects_as(render: Re
     assert pod["metadata"]["annotations"]["helm.sh/hook"] == "test"
     script = pod["spec"]["containers"][0]["command"][-1]
     assert "chargeplane station add HELM-TEST-0001 " in script
-    gateway = f"{NAME_PREFIX}ocpp.{NAMESPACE}.svc:{PLATFORM_SERVICES['ocpp']}"
+    gateway = f"{NAME_PREFIX}ocpp.{NAMESPACE}.svc:{GATEWAY_STATION_PORT}"
     assert f"chargeplane-emulator --url ws://{gateway}/ocpp --stations 1 --prefix HELM-TEST- " in script

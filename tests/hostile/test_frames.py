@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
-from chargeplane.services.ocpp.protocol import ErrorCode
+from chargeplane.services.ocpp.core.protocol import ErrorCode
 from support.platform import RunningPlatform
 
 from .conftest import log_events

@@ -25,15 +25,14 @@ REFUSED_IDS = ["../x", "a'--", "CP 1", "CP\x00", "CP\x1b[31m", "CP\r\nX-Injected
 def test_a_station_id_outside_the_charset_or_too_long_is_refused_at_the_handshake(
     platform: RunningPlatform, ocpp_url: str, station_id: str
 ) -> None:
-    http = platform.env["OCPP_HTTP_URL"].replace("http://", "ws://")
-    assert upgrade_status(f"{http}/ocpp/ws?station_id={quote(station_id, safe='')}") == 400
+    assert upgrade_status(f"{ocpp_url}/ws?station_id={quote(station_id, safe='')}") == 400
     refused = [e for e in log_events(platform, "ocpp", "station id refused") if e["station_id"] == station_id[:64]]
     assert refused, "refusals are logged"
 
 
 def test_a_10_kb_station_id_is_refused_and_the_gateway_serves_on(platform: RunningPlatform, ocpp_url: str) -> None:
     # refused by the HTTP parser (request line > 8 KiB), in an HTTP/1.0 reply websockets will not read
-    connection = http.client.HTTPConnection(urlsplit(platform.env["OCPP_HTTP_URL"]).netloc, timeout=10)
+    connection = http.client.HTTPConnection(urlsplit(ocpp_url).netloc, timeout=10)
     connection.request("GET", f"/ocpp/{'A' * 10240}", headers={"Upgrade": "websocket", "Connection": "Upgrade"})
     assert connection.getresponse().status == 400
     connection.close()
@@ -62,7 +61,7 @@ def test_a_flooding_station_is_slowed_down_not_cut_off(platform: RunningPlatform
 
 def test_a_handshake_that_never_completes_is_closed(platform: RunningPlatform) -> None:
     """Slowloris: the upgrade request's headers trickle in, a byte at a time, for ever."""
-    port = urlsplit(platform.env["OCPP_HTTP_URL"]).port
+    port = urlsplit(platform.env["OCPP_URL"]).port
     with socket.create_connection(("127.0.0.1", port or 0), timeout=0.3) as sock:
         sock.sendall(b"GET /ocpp/FUZZ-2 HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")
         started = time.monotonic()

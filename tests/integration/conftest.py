@@ -24,6 +24,7 @@ from chargeplane.services.auth.settings import AuthSettings
 from chargeplane.services.billing.app import create_app as billing_app
 from chargeplane.services.billing.settings import BillingSettings
 from chargeplane.services.ocpp.app import create_app as ocpp_app
+from chargeplane.services.ocpp.core.listeners import STATION_LISTENERS
 from chargeplane.services.ocpp.settings import OcppSettings
 from chargeplane.services.sessions.app import create_app as sessions_app
 from chargeplane.services.sessions.settings import SessionsSettings
@@ -59,7 +60,9 @@ class Platform:
 
     Services bind port 0 and keep the port the kernel gave them (a restart rebinds it), so
     no other process on the machine can take a port between choosing and binding it.
-    Services start after the ones they call, whose URLs are known by then.
+    Services start after the ones they call, whose URLs are known by then. The gateway's port
+    (`ports["ocpp"]`) is its internal API's, like every other service's; stations connect to
+    its station listener (`ports["ocpp_station"]`).
     """
 
     database_url: str
@@ -73,13 +76,19 @@ class Platform:
 
     @property
     def ocpp_url(self) -> str:
-        return f"ws://{self.host}:{self.ports['ocpp']}/ocpp"
+        return f"ws://{self.host}:{self.ports['ocpp_station']}/ocpp"
+
+    @property
+    def station_url(self) -> str:
+        """The gateway's station listener over HTTP (uploads, /healthz)."""
+        return f"http://{self.host}:{self.ports['ocpp_station']}"
 
     def url(self, service: str) -> str:
         return f"http://{self.host}:{self.ports[service]}"
 
     def settings_for(self, name: str) -> dict[str, object]:
-        urls = {f"{service}_url": self.url(service) for service in self.ports if service not in ("ocpp", "api_gateway")}
+        urls = {f"{service}_url": self.url(service) for service in self.ports
+                if service not in ("ocpp", "ocpp_station", "api_gateway")}
         if "ocpp" in self.ports:
             urls["ocpp_http_url"] = self.url("ocpp")
         settings: dict[str, object] = {
@@ -88,6 +97,8 @@ class Platform:
         }
         if name == "ocpp":
             settings["frame_log_flush_interval"] = 0.05
+            # its station listeners: started by the app, where stations reach this platform
+            settings["host"], settings["port"] = self.host, self.ports.get("ocpp_station", 0)
         return {**settings, **self.overrides.get(name, {})}
 
     async def start(self, name: str) -> None:
@@ -98,6 +109,8 @@ class Platform:
         await site.start()
         self.ports[name] = runner.addresses[0][1]
         self.runners[name] = runner
+        if name == "ocpp":
+            self.ports["ocpp_station"] = runner.app[STATION_LISTENERS].port
 
     async def stop(self, name: str) -> None:
         runner = self.runners.pop(name)

@@ -11,7 +11,7 @@ import pytest
 
 from chargeplane.common.tokens import issue_token, verify_token
 from chargeplane.services.auth.repository import set_station_password
-from chargeplane.services.ocpp.auth_client import FALLBACK_ID_TAG_INFO, AuthClient
+from chargeplane.services.ocpp.core.auth_client import FALLBACK_ID_TAG_INFO, AuthClient
 from support.station import RawStation, now_z
 
 STATION = "SECURE-1"

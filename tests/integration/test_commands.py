@@ -6,6 +6,7 @@ import asyncio
 import os
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 
 import aiohttp
 import pytest
@@ -13,36 +14,42 @@ from redis.asyncio import Redis
 
 from chargeplane.embedded import free_port
 from chargeplane.emulator.station import Station, StationConfig
-from chargeplane.services.ocpp.commands import owner_key, replica_key
+from chargeplane.services.ocpp.core.commands import owner_key, replica_key
 from chargeplane.supervisor import python_module, wait_ready
 from support.station import RawStation
 
 STATION = "CMD-1"
 
 
+@dataclass(frozen=True)
+class Gateway:
+    api_url: str  # its internal API
+    ocpp_url: str  # where stations connect
+
+
 @pytest.fixture
-def second_gateway(platform, tmp_path) -> Iterator[str]:
+def second_gateway(platform, tmp_path) -> Iterator[Gateway]:
     """Another gateway replica, as its own process, on the same PostgreSQL and Redis."""
     from chargeplane.supervisor import SupervisedProcess
 
-    port = free_port()
+    port, internal_port = free_port(), free_port()
     settings = platform.settings_for("ocpp")
-    env = {**os.environ, "SERVICE_NAME": "ocpp", "PORT": str(port), "DATABASE_URL": str(settings["database_url"]),
+    env = {**os.environ, "SERVICE_NAME": "ocpp", "PORT": str(port), "INTERNAL_PORT": str(internal_port),
+           "DATABASE_URL": str(settings["database_url"]),
            "REDIS_URL": str(settings["redis_url"]), "SESSIONS_URL": str(settings["sessions_url"]),
            "TELEMETRY_URL": str(settings["telemetry_url"]), "AUTH_URL": str(settings["auth_url"])}
     process = SupervisedProcess("ocpp-b", python_module("chargeplane.services.ocpp"), env, tmp_path / "ocpp-b.log")
     process.start()
     try:
-        wait_ready(f"http://127.0.0.1:{port}", 30, process)
-        yield f"http://127.0.0.1:{port}"
+        wait_ready(f"http://127.0.0.1:{internal_port}", 30, process)
+        yield Gateway(f"http://127.0.0.1:{internal_port}", f"ws://127.0.0.1:{port}/ocpp")
     finally:
         process.stop()
 
 
 @asynccontextmanager
-async def emulated_station(gateway_http_url: str) -> AsyncIterator[Station]:
-    ws_url = gateway_http_url.replace("http://", "ws://") + "/ocpp"
-    station = Station(StationConfig(STATION, csms_url=ws_url, meter_interval=0.2))
+async def emulated_station(ocpp_url: str) -> AsyncIterator[Station]:
+    station = Station(StationConfig(STATION, csms_url=ocpp_url, meter_interval=0.2))
     await station.connect()
     try:
         yield station
@@ -71,10 +78,10 @@ async def wait_until(predicate, within_s: float = 10.0) -> None:  # type: ignore
 
 
 async def test_a_command_reaches_the_station_through_the_replica_that_holds_it(
-    platform, registered, second_gateway: str, http: aiohttp.ClientSession
+    platform, registered, second_gateway: Gateway, http: aiohttp.ClientSession
 ) -> None:
     gateway_a = platform.url("ocpp")
-    async with emulated_station(second_gateway):  # the station lives on replica B
+    async with emulated_station(second_gateway.ocpp_url):  # the station lives on replica B
         status, body = await command(http, gateway_a, "GetConfiguration", {"key": ["HeartbeatInterval"]})
         assert status == 200, body
         assert body["result"]["configurationKey"][0]["key"] == "HeartbeatInterval"
@@ -95,8 +102,8 @@ async def test_a_command_reaches_the_station_through_the_replica_that_holds_it(
 
         await wait_until(session_stopped)
     # it reconnects to replica A: a command sent to B now finds it there
-    async with emulated_station(gateway_a):
-        status, body = await command(http, second_gateway, "Reset", {"type": "Soft"})
+    async with emulated_station(platform.ocpp_url):
+        status, body = await command(http, second_gateway.api_url, "Reset", {"type": "Soft"})
         assert (status, body["result"]) == (200, {"status": "Accepted"})
 
 
@@ -110,7 +117,7 @@ async def test_every_command_answers_from_the_station(platform, registered, http
         "TriggerMessage": {"requestedMessage": "Heartbeat"},
         "ChangeConfiguration": {"key": "HeartbeatInterval", "value": "120"},
     }
-    async with emulated_station(platform.url("ocpp")):
+    async with emulated_station(platform.ocpp_url):
         status, body = await command(http, platform.url("ocpp"), action, payloads[action])
     assert status == 200, body
     assert "status" in body["result"]
@@ -132,7 +139,7 @@ async def test_an_offline_station_and_a_silent_one(platform, registered, http) -
         status, body = await command(http, platform.url("ocpp"), "Reset", {"type": "Soft"}, wait_s=1)
         assert (status, body["error"]["code"]) == (504, "station_timeout")
     # a new connection of the same station is not blocked by the unanswered command
-    async with emulated_station(platform.url("ocpp")):
+    async with emulated_station(platform.ocpp_url):
         status, body = await command(http, platform.url("ocpp"), "Reset", {"type": "Soft"})
         assert status == 200, body
 
@@ -147,9 +154,9 @@ async def test_an_accepted_remote_start_without_a_session_expires(platform, regi
         await ws.send_json([3, call[1], {"status": "Accepted"}])
         assert (await request)[0] == 200
     await platform.db.execute("UPDATE remote_start_requests SET expires_at = now() - interval '1 second'")
-    from chargeplane.services.ocpp.keys import STORE
+    from chargeplane.services.ocpp.features.core_messages.repository import REMOTE_STARTS
 
-    expired = await platform.runners["ocpp"].app[STORE].expire_remote_starts()
+    expired = await platform.runners["ocpp"].app[REMOTE_STARTS].expire()
     assert [r["id_tag"] for r in expired] == ["GHOST"]
     assert await platform.db.fetchval("SELECT count(*) FROM charging_sessions") == 0
     async with http.get(f"{platform.url('ocpp')}/internal/stations/{STATION}/remote-starts") as response:

@@ -35,7 +35,7 @@ async def test_diagnostics_are_uploaded_and_downloadable(platform, api: PublicAp
         (received,) = frames.calls_received("GetDiagnostics")
         assert received == {"startTime": "2026-01-01T00:00:00Z", "retries": 1, "retryInterval": 1,
                             "location": created["location"]}
-        assert created["location"].startswith(platform.url("ocpp") + "/uploads/")
+        assert created["location"].startswith(platform.station_url + "/uploads/")
         assert await wait_for(lambda: stored_reply(platform.db, "DIAG-1", "GetDiagnostics")) == {"fileName": file_name}
 
         async def uploaded() -> list:
@@ -108,7 +108,7 @@ async def test_the_upload_endpoint_takes_a_put_and_refuses_strangers(platform, a
                         headers={"Content-Type": "text/plain"}) as response:
         assert response.status == 201
         stored = await response.json()
-    async with http.post(platform.url("ocpp") + "/uploads/not-a-token", data=b"x") as response:
+    async with http.post(platform.station_url + "/uploads/not-a-token", data=b"x") as response:
         assert response.status == 404
     await platform.db.execute("UPDATE station_upload_requests SET expires_at = now() - interval '1 second'")
     async with http.put(created["location"] + "/late.log", data=b"too late") as response:

@@ -26,7 +26,7 @@ from chargeplane.common.certificates import (
 )
 from chargeplane.emulator.station import Station, StationConfig
 from chargeplane.services.auth.repository import save_client
-from chargeplane.services.ocpp.keys import TLS_LISTENER
+from chargeplane.services.ocpp.core.listeners import STATION_LISTENERS
 from support.waiting import wait_for
 
 from .conftest import Platform, running_platform
@@ -104,7 +104,7 @@ async def api(platform: Platform, http: aiohttp.ClientSession) -> Api:
 
 
 def tls_url(platform: Platform) -> str:
-    return f"wss://127.0.0.1:{platform.runners['ocpp'].app[TLS_LISTENER].port}/ocpp"
+    return f"wss://127.0.0.1:{platform.runners['ocpp'].app[STATION_LISTENERS].tls_port}/ocpp"
 
 
 async def register(platform: Platform, http: aiohttp.ClientSession, station_id: str, *, profile: int = 1,

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from chargeplane.emulator.configuration import SUPPORTED_FEATURE_PROFILES
-from chargeplane.services.ocpp import reservations
+from chargeplane.services.ocpp.features.reservations.repository import Reservations
 from support.public_api import PublicApi, emulated_station, operator_api
 from support.station import RawStation
 from support.waiting import wait_for
@@ -174,9 +174,9 @@ async def test_a_start_in_time_consumes_a_reservation_the_sweeper_expired(platfo
     async with http.ws_connect(f"{platform.ocpp_url}/{STATION}", protocols=["ocpp1.6"]) as ws:
         station = RawStation(ws)
         await station.call("Heartbeat", {})
-        await reservations.record_reply(platform.db, STATION, "ReserveNow", {
-            "connectorId": 1, "expiryDate": in_seconds(-5), "idTag": TAG, "reservationId": 99}, {"status": "Accepted"})
-        await reservations.expire(platform.db)  # unless the gateway's own sweeper was first
+        await Reservations(platform.db).record_reserve_now(STATION, {
+            "connectorId": 1, "expiryDate": in_seconds(-5), "idTag": TAG, "reservationId": 99}, "Accepted")
+        await Reservations(platform.db).expire()  # unless the gateway's own sweeper was first
         assert await platform.db.fetchval("SELECT status FROM reservations") == "Expired"
         reply = await station.call("StartTransaction", {"connectorId": 1, "idTag": TAG, "meterStart": 0,
                                                         "timestamp": in_seconds(-10), "reservationId": 99})

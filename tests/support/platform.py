@@ -18,7 +18,7 @@ from pathlib import Path
 from chargeplane.common.platformenv import PLATFORM_ENV_NAME, read_platform_env
 from chargeplane.embedded import free_port
 from chargeplane.jaeger import HEALTH_PORT, OTLP_HTTP_PORT, QUERY_GRPC_PORT, UI_PORT
-from chargeplane.supervisor import SERVICES, TLS_PORT, python_module
+from chargeplane.supervisor import GATEWAY_PORT, SERVICES, TLS_PORT, python_module
 
 JAEGER_PORTS = (OTLP_HTTP_PORT, UI_PORT, QUERY_GRPC_PORT, HEALTH_PORT)
 
@@ -52,7 +52,7 @@ def free_loopback_host() -> str:
     rng = random.SystemRandom()
     for _ in range(100):
         host = f"127.{rng.randrange(1, 255)}.{rng.randrange(256)}.{rng.randrange(1, 255)}"
-        if _ports_free([*SERVICES.values(), TLS_PORT], host):
+        if _ports_free([*SERVICES.values(), GATEWAY_PORT, TLS_PORT], host):
             return host
     raise RuntimeError("no loopback address with the services' ports free")
 
@@ -82,7 +82,7 @@ def running_platform(log_path: Path, extra_env: dict[str, str] | None = None,
     offset = 0
     while host is None:
         offset = random.randrange(5000, 22000, 10)  # below the ephemeral port range
-        if _ports_free([port + offset for port in (*SERVICES.values(), TLS_PORT, *JAEGER_PORTS)]):
+        if _ports_free([port + offset for port in (*SERVICES.values(), GATEWAY_PORT, TLS_PORT, *JAEGER_PORTS)]):
             break
     # not under pytest's basetemp (see tests/conftest.py)
     data_dir = Path(tempfile.mkdtemp(prefix="chargeplane-platform-"))

@@ -12,7 +12,7 @@ import aiohttp
 import jsonschema_rs
 import orjson
 
-from chargeplane.services.ocpp.schemas import schema
+from chargeplane.services.ocpp.core.schemas import schema
 
 
 def now_z() -> str:

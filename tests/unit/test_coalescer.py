@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from chargeplane.services.ocpp.coalescer import Coalescer
+from chargeplane.services.ocpp.core.coalescer import Coalescer
 
 
 class Doubling:

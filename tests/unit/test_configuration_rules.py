@@ -11,13 +11,9 @@ from pydantic import BaseModel, ValidationError
 
 from chargeplane.emulator.configuration import ChangeResult, Configuration
 from chargeplane.operator.status import configuration_condition
-from chargeplane.services.ocpp.commands import CommandOutcome
-from chargeplane.services.ocpp.configuration import (
-    DesiredConfiguration,
-    change_answer,
-    desired_state,
-    keys_to_change,
-)
+from chargeplane.services.ocpp.core.commands import CommandOutcome
+from chargeplane.services.ocpp.core.registration import DesiredConfiguration
+from chargeplane.services.ocpp.features.configuration.rules import change_answer, desired_state, keys_to_change
 
 BOOT = datetime(2026, 11, 26, 8, 0, tzinfo=UTC)
 

@@ -514,11 +514,11 @@ async def test_a_socket_closed_under_the_station_takes_it_offline_at_once(csms: 
     socket in a loop that never yielded to the reader, and froze the whole fleet's event loop."""
     station = Station(StationConfig("CP-CLOSED", csms.url, meter_interval=FAST_INTERVAL, power_kw=FAST_POWER_KW))
     await station.connect()
-    real_socket = station._ws
+    real_socket = station.link._ws
     assert real_socket is not None
     try:
         await station.start_session(1, "TAG-CLOSED")
-        station._ws = _ClosedSocket()  # type: ignore[assignment]
+        station.link._ws = _ClosedSocket()  # type: ignore[assignment]
         await eventually(lambda: not station.is_online)  # a spinning queue would never let this run
     finally:
         await station.close()

@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 import pytest
 
 from chargeplane.emulator.firmware import image_version
-from chargeplane.services.ocpp.commands import CommandOutcome
-from chargeplane.services.ocpp.firmware_campaigns import status_after, update_request
-from chargeplane.services.ocpp.schemas import validate
+from chargeplane.services.ocpp.core.commands import CommandOutcome
+from chargeplane.services.ocpp.core.schemas import validate
+from chargeplane.services.ocpp.features.firmware.campaigns import status_after, update_request
 
 CAMPAIGN = {"campaign_id": 42, "location": "https://fw.example.com/v2.bin",
             "retrieve_date": datetime(2026, 12, 1, 2, 0, tzinfo=UTC), "install_date": None, "retries": 3,

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from chargeplane.services.ocpp.limits import (
+from chargeplane.services.ocpp.core.limits import (
     AuthThrottle,
     HandshakeSlots,
     MessageRate,

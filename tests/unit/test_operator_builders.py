@@ -95,13 +95,16 @@ def test_the_platform_is_owned_by_its_platform_object_alone_whatever_the_station
         assert container["command"] == ["python", "-P", "-m", f"chargeplane.services.{module}"]
         assert container["image"] == SETTINGS.image and container["ports"][0]["containerPort"] == port
         # the secrets come from Secrets; only the services that sign or verify tokens get the JWT key
+        # the gateway's PORT is the stations'; its API (port `http`) is its INTERNAL_PORT
+        gateway = {"PORT": "8081", "INTERNAL_PORT": "8086"} if service == "ocpp" else {}
         assert env_of(container) == {
             "SERVICE_NAME": service, "HOST": "0.0.0.0", "PORT": str(port), "DATABASE_URL": database_url,
             **({"JWT_SECRET": jwt_key} if service in ("auth", "api-gateway") else {}),
             "REDIS_URL": "redis://cache:6379/0", "SESSIONS_URL": "http://chargeplane-sessions:8082",
             "BILLING_URL": "http://chargeplane-billing:8083", "TELEMETRY_URL": "http://chargeplane-telemetry:8084",
-            "AUTH_URL": "http://chargeplane-auth:8085", "OCPP_HTTP_URL": "http://chargeplane-ocpp:8081",
+            "AUTH_URL": "http://chargeplane-auth:8085", "OCPP_HTTP_URL": "http://chargeplane-ocpp:8086",
             "OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4318", "OTEL_SERVICE_NAME": service, "LOG_LEVEL": "INFO",
+            **gateway,
         }
         assert (container["livenessProbe"]["httpGet"]["path"], container["readinessProbe"]["httpGet"]["path"]) == (
             "/healthz", "/readyz")
@@ -257,9 +260,11 @@ def test_the_gateway_mounts_its_tls_and_ca_secrets_and_serves_the_tls_port() -> 
         "TLS_PORT": "8443", "TLS_CERT_FILE": "/etc/chargeplane/tls/tls.crt",
         "TLS_KEY_FILE": "/etc/chargeplane/tls/tls.key", "TLS_CLIENT_CA_FILE": "/etc/chargeplane/tls/ca.crt",
         "CA_CERT_FILE": "/etc/chargeplane/ca/tls.crt", "CA_KEY_FILE": "/etc/chargeplane/ca/tls.key"}
-    assert [p["containerPort"] for p in container["ports"]] == [8081, 8443]
+    assert [(p["name"], p["containerPort"]) for p in container["ports"]] == [("http", 8086), ("ocpp", 8081),
+                                                                             ("ocpps", 8443)]
     service = manifests["Service", "chargeplane-ocpp"]
-    assert [(p["name"], p["port"]) for p in service["spec"]["ports"]] == [("http", 8081), ("ocpps", 8443)]
+    assert [(p["name"], p["port"]) for p in service["spec"]["ports"]] == [("http", 8086), ("ocpp", 8081),
+                                                                         ("ocpps", 8443)]
     # the other services know nothing of it
     sessions = manifests["Deployment", "chargeplane-sessions"]["spec"]["template"]["spec"]
     assert sessions["volumes"] == [{"name": "tmp", "emptyDir": {}}]

@@ -11,13 +11,13 @@ import pytest
 
 from chargeplane.emulator.smart_charging import ChargingProfiles
 from chargeplane.operator.builders import CHARGING_LIMIT_PROFILE_ID, build_charging_limit
-from chargeplane.services.ocpp.charging_profile_rules import (
+from chargeplane.services.ocpp.features.smart_charging.rules import (
     RuleBroken,
     check_clear_charging_profile,
     check_get_composite_schedule,
     check_set_charging_profile,
 )
-from chargeplane.services.ocpp.site_limits import share_w, site_share_command
+from chargeplane.services.ocpp.features.smart_charging.sites import share_w, site_share_command
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 

@@ -12,10 +12,10 @@ from opentelemetry.util.http import get_excluded_urls
 
 from chargeplane.common.settings import ServiceSettings
 from chargeplane.common.tracing import current_traceparent, setup_tracing
-from chargeplane.services.ocpp import spans
-from chargeplane.services.ocpp.context import StationContext
-from chargeplane.services.ocpp.protocol import Call
-from chargeplane.services.ocpp.store import OpenTransaction, Station
+from chargeplane.services.ocpp.core import spans
+from chargeplane.services.ocpp.core.context import StationContext
+from chargeplane.services.ocpp.core.protocol import Call
+from chargeplane.services.ocpp.core.store import OpenTransaction, Station
 
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 EXCLUDED_URLS = "OTEL_PYTHON_AIOHTTP_SERVER_EXCLUDED_URLS"
@@ -33,7 +33,7 @@ def exporter(monkeypatch: pytest.MonkeyPatch) -> InMemorySpanExporter:
 
 
 def station_in_session(flags: str) -> StationContext:
-    ctx = StationContext(Station("CP-1", "Accepted", 300), store=None, auth=None)  # type: ignore[arg-type]
+    ctx = StationContext(Station("CP-1", "Accepted", 300), store=None, auth=None, app=None)  # type: ignore[arg-type]
     ctx.open_transactions[1] = OpenTransaction(1, 7, f"00-{TRACE_ID}-00f067aa0ba902b7-{flags}")
     return ctx
 

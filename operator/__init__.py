@@ -1,1 +1,0 @@
-"""The ChargePlane Kubernetes operator (kopf): ChargingStation and Tariff resources."""

@@ -1,0 +1,1 @@
+"""One module per Core profile action a station sends; the feature (`..`) lists them."""

@@ -1,0 +1,1 @@
+"""The DataTransfer a station sends."""

@@ -1,0 +1,1 @@
+"""One module per security-extension action a station sends."""

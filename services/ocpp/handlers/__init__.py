@@ -1,1 +1,0 @@
-"""One module per OCPP 1.6 action a station sends; `router.ROUTES` lists them."""
