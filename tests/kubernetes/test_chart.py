@@ -1,7 +1,8 @@
 """`helm install`, `helm upgrade` and `helm uninstall` of charts/chargeplane against the real API
 server: with the defaults and with each ci/*-values.yaml, every object the chart renders is
 created (the API server validates each against its schema and admission), the CRDs are
-Established, an upgrade to a changed chart rolls out, and an uninstall leaves nothing behind and
+Established, an upgrade to a changed chart rolls out and upgrades a changed CRD, and an
+uninstall leaves nothing behind but what it is meant to keep (the CRDs, with crds.keep) and
 nothing Terminating. Pods stay Pending here (no kubelet)."""
 
 from __future__ import annotations
@@ -16,9 +17,10 @@ import yaml
 from kubernetes import client, dynamic
 from kubernetes.client.rest import ApiException
 
+from chargeplane.operator.constants import GROUP, TARIFFS, VERSION
 from support.tools import go_module_file
 
-from .conftest import CHART, Run, eventually
+from .conftest import CHART, CRD_NAMES, Run, crds_established, eventually
 
 CI_VALUES = sorted((CHART / "ci").glob("*-values.yaml"))
 # The Prometheus Operator's CRDs, from its Go module (the chart's ServiceMonitor needs the kind)
@@ -57,9 +59,15 @@ def find(resources: dynamic.DynamicClient, manifest: dict[str, Any], namespace: 
         return None
 
 
-def established(api: client.ApiClient, name: str) -> bool:
-    conditions = client.ApiextensionsV1Api(api).read_custom_resource_definition(name).status.conditions or []
-    return any(c.type == "Established" and c.status == "True" for c in conditions)
+def crds(api: client.ApiClient) -> dict[str, Any]:
+    """The ChargePlane CRDs the API server has, by name."""
+    return {crd.metadata.name: crd for crd in client.ApiextensionsV1Api(api).list_custom_resource_definition().items
+            if crd.metadata.name in CRD_NAMES}
+
+
+def tariffs(api: client.ApiClient, namespace: str) -> list[str]:
+    items = client.CustomObjectsApi(api).list_namespaced_custom_object(GROUP, VERSION, namespace, TARIFFS)["items"]
+    return [item["metadata"]["name"] for item in items]
 
 
 def terminating(resources: dynamic.DynamicClient, namespace: str) -> list[str]:
@@ -68,7 +76,11 @@ def terminating(resources: dynamic.DynamicClient, namespace: str) -> list[str]:
     for api_version, kind in (("chargeplane.io/v1alpha1", "Tariff"), ("chargeplane.io/v1alpha1", "ChargingStation"),
                               ("apps/v1", "Deployment"), ("apps/v1", "StatefulSet"), ("v1", "Service"),
                               ("v1", "Secret"), ("v1", "ServiceAccount"), ("v1", "PersistentVolumeClaim")):
-        for item in resources.resources.get(api_version=api_version, kind=kind).get(namespace=namespace).items:
+        try:
+            items = resources.resources.get(api_version=api_version, kind=kind).get(namespace=namespace).items
+        except (dynamic.exceptions.NotFoundError, dynamic.exceptions.ResourceNotFoundError):
+            continue  # a kind no longer served (its CRD deleted) has no object left to be stuck
+        for item in items:
             if item.metadata.deletionTimestamp:
                 stuck.append(f"{kind}/{item.metadata.name} (finalizers {item.metadata.finalizers})")
     return stuck
@@ -77,26 +89,30 @@ def terminating(resources: dynamic.DynamicClient, namespace: str) -> list[str]:
 @pytest.mark.parametrize("values", [None, *CI_VALUES], ids=["defaults", *(p.stem for p in CI_VALUES)])
 def test_install_creates_every_object_and_uninstall_leaves_nothing(
     helm_run: Run, api: client.ApiClient, resources: dynamic.DynamicClient, namespace: str,
-    prometheus_operator_crds: None, values: Path | None,
+    prometheus_operator_crds: None, no_crds: None, values: Path | None,
 ) -> None:
     release = "cp"
     helm_run("install", release, str(CHART), "--namespace", namespace, *(["--values", str(values)] if values else []))
-    for path in sorted((CHART / "crds").glob("*.yaml")):
-        name = yaml.safe_load(path.read_text())["metadata"]["name"]
-        eventually(lambda n=name: established(api, n), within_s=30, what=f"CRD {name} is Established")
+    eventually(lambda: crds_established(api), within_s=30, what="the CRDs are Established")
     objects = release_objects(helm_run, release, namespace)
     assert objects
     missing = [f"{m['kind']}/{m['metadata']['name']}" for m in objects if find(resources, m, namespace) is None]
     assert missing == []
+    chosen = yaml.safe_load(values.read_text()) if values else {}
+    default_tariff = chosen.get("defaultTariff", {}).get("enabled", True)
+    # the default Tariff is a post-install hook: its kind exists only once the release's CRDs do
+    assert tariffs(api, namespace) == (["default"] if default_tariff else [])
 
     helm_run("uninstall", release, "--namespace", namespace, "--wait", "--timeout", "60s")
-    eventually(lambda: all(find(resources, m, namespace) is None for m in objects), within_s=60,
+    removed = [m for m in objects if m["kind"] != "CustomResourceDefinition"]  # kept: crds.keep
+    eventually(lambda: all(find(resources, m, namespace) is None for m in removed), within_s=60,
                what="every object of the release is gone")
+    assert tariffs(api, namespace) == []
     assert terminating(resources, namespace) == []
 
 
 def test_an_upgrade_to_a_changed_chart_rolls_out(helm_run: Run, resources: dynamic.DynamicClient, namespace: str,
-                                                 tmp_path: Path) -> None:
+                                                 no_crds: None, tmp_path: Path) -> None:
     helm_run("install", "cp", str(CHART), "--namespace", namespace)
     changed = tmp_path / "chargeplane"
     shutil.copytree(CHART, changed)
@@ -116,3 +132,73 @@ def test_an_upgrade_to_a_changed_chart_rolls_out(helm_run: Run, resources: dynam
     assert live.metadata.labels["helm.sh/chart"] == "chargeplane-0.1.1"
     helm_run("uninstall", "cp", "--namespace", namespace, "--wait")
     assert terminating(resources, namespace) == []
+
+
+def test_helm_upgrade_upgrades_a_changed_crd(helm_run: Run, api: client.ApiClient, namespace: str, no_crds: None,
+                                            tmp_path: Path) -> None:
+    """What a chart's crds/ folder never does (Helm creates those once and skips them on every
+    upgrade): the next chart version's CRD, here with one more printer column, reaches the API
+    server, and the Tariff made under the old one is still there."""
+    helm_run("install", "cp", str(CHART), "--namespace", namespace)
+    eventually(lambda: crds_established(api), within_s=30, what="the CRDs are Established")
+    changed = tmp_path / "chargeplane"
+    shutil.copytree(CHART, changed)
+    path = changed / "files" / "crds" / f"{TARIFFS}.{GROUP}.yaml"
+    crd = yaml.safe_load(path.read_text())
+    crd["spec"]["versions"][0]["additionalPrinterColumns"].append(
+        {"name": "Tax", "type": "number", "jsonPath": ".spec.taxRate"})
+    path.write_text(yaml.safe_dump(crd))
+    helm_run("upgrade", "cp", str(changed), "--namespace", namespace)
+
+    live = crds(api)[f"{TARIFFS}.{GROUP}"]
+    assert "Tax" in [column.name for column in live.spec.versions[0].additional_printer_columns]
+    assert tariffs(api, namespace) == ["default"]
+    helm_run("uninstall", "cp", "--namespace", namespace, "--wait")
+
+
+@pytest.mark.parametrize("keep", [True, False], ids=["crds.keep", "crds.keep=false"])
+def test_uninstall_keeps_the_crds_only_with_crds_keep(helm_run: Run, api: client.ApiClient,
+                                                      resources: dynamic.DynamicClient, namespace: str,
+                                                      no_crds: None, keep: bool) -> None:
+    helm_run("install", "cp", str(CHART), "--namespace", namespace, "--set", f"crds.keep={str(keep).lower()}")
+    eventually(lambda: crds_established(api), within_s=30, what="the CRDs are Established")
+    helm_run("uninstall", "cp", "--namespace", namespace, "--wait", "--timeout", "60s")
+    if keep:
+        kept = crds(api)
+        assert sorted(kept) == CRD_NAMES
+        assert [name for name, crd in kept.items() if crd.metadata.deletion_timestamp] == []
+        assert tariffs(api, namespace) == []
+    else:  # deleting a CRD deletes its objects first: nothing may hold one with a finalizer
+        eventually(lambda: crds(api) == {}, within_s=60, what="the CRDs are deleted, not left Terminating")
+    assert terminating(resources, namespace) == []
+
+
+def test_a_new_release_takes_over_the_kept_crds_with_take_ownership(helm_run: Run, api: client.ApiClient,
+                                                                    namespace: str, no_crds: None) -> None:
+    """docs/kubernetes.md: CRDs kept by an uninstall still name the release that made them; a
+    release of another name or namespace adopts them with --take-ownership (Helm 3.17 or later)."""
+    helm_run("install", "first", str(CHART), "--namespace", namespace, "--set", "defaultTariff.enabled=false")
+    helm_run("uninstall", "first", "--namespace", namespace, "--wait")
+    refused = helm_run("install", "second", str(CHART), "--namespace", namespace, check=False)
+    assert refused.returncode != 0 and "invalid ownership metadata" in refused.stderr
+    helm_run("install", "second", str(CHART), "--namespace", namespace, "--take-ownership")
+    for crd in crds(api).values():
+        assert crd.metadata.annotations["meta.helm.sh/release-name"] == "second"
+    helm_run("uninstall", "second", "--namespace", namespace, "--wait")
+
+
+def test_crds_applied_by_hand_are_adopted_after_the_documented_labels(helm_run: Run, api: client.ApiClient,
+                                                                      kubectl: Run, namespace: str,
+                                                                      no_crds: None) -> None:
+    """CRDs made by `kubectl apply -f crds/`, or by chart 0.1.0 (which carried them in crds/), have
+    no Helm ownership: docs/kubernetes.md's two kubectl commands hand them to the release."""
+    kubectl("apply", "--server-side", "-f", str(CHART.parents[1] / "crds"))
+    refused = helm_run("install", "cp", str(CHART), "--namespace", namespace, check=False)
+    assert refused.returncode != 0 and "invalid ownership metadata" in refused.stderr
+    kubectl("label", "crd", *CRD_NAMES, "app.kubernetes.io/managed-by=Helm", "--overwrite")
+    kubectl("annotate", "crd", *CRD_NAMES, "meta.helm.sh/release-name=cp",
+            f"meta.helm.sh/release-namespace={namespace}", "--overwrite")
+    helm_run("install", "cp", str(CHART), "--namespace", namespace)
+    for crd in crds(api).values():
+        assert crd.metadata.annotations["helm.sh/resource-policy"] == "keep"
+    helm_run("uninstall", "cp", "--namespace", namespace, "--wait")

@@ -37,7 +37,7 @@ from chargeplane.operator.constants import GROUP, PLATFORM_SERVICES, STATIONS, T
 from support.controlplane import ControlPlane, write_kubeconfig
 from support.platform import RunningPlatform, free_loopback_host, running_platform
 
-from .conftest import CHART, REPO, Run, eventually
+from .conftest import CHART, REPO, Run, delete_crds, eventually
 
 RELEASE, RELEASE_NAMESPACE = "chargeplane", "chargeplane-system"
 OPERATOR_ACCOUNT = "chargeplane-operator"
@@ -46,8 +46,9 @@ OPERATOR_ACCOUNT = "chargeplane-operator"
 # ----- the chart installed, the operator run as its ServiceAccount ---------------------------------
 
 @pytest.fixture(scope="module")
-def release(helm_run: Run) -> str:
+def release(api: client.ApiClient, helm_run: Run) -> str:
     """The chart installed (and uninstalled by the last test, while the operator still runs)."""
+    delete_crds(api)  # a fresh cluster's: another test's release may have kept them
     helm_run("install", RELEASE, str(CHART), "--namespace", RELEASE_NAMESPACE, "--create-namespace")
     return RELEASE_NAMESPACE
 
