@@ -67,7 +67,7 @@ images: ## build the one image (services, operator, emulator, migrations) as cha
 base-image: ## a base image from Debian's packages alone (mmdebstrap), for machines that reach no image registry
 	scripts/build-base-image.sh
 
-tools: ## build etcd, kube-apiserver, kube-controller-manager, kubectl and Jaeger from their Go modules (cached in ~/.cache/chargeplane/tools)
+tools: ## build etcd, kube-apiserver, kube-controller-manager, kubectl, Jaeger and promtool from their Go modules (cached in ~/.cache/chargeplane/tools)
 	scripts/build-tools.sh
 
 cluster: $(STAMP) ## a real Kubernetes control plane on loopback (after make tools); prints its KUBECONFIG, Ctrl-C stops it

@@ -23,9 +23,11 @@ from support.tools import go_module_file
 from .conftest import CHART, CRD_NAMES, Run, crds_established, eventually
 
 CI_VALUES = sorted((CHART / "ci").glob("*-values.yaml"))
-# The Prometheus Operator's CRDs, from its Go module (the chart's ServiceMonitor needs the kind)
+# The Prometheus Operator's CRDs, from its Go module (the chart's ServiceMonitor and
+# PrometheusRule need the kinds)
 PROMETHEUS_OPERATOR = "github.com/prometheus-operator/prometheus-operator@v0.85.0"
-SERVICE_MONITOR_CRD = "example/prometheus-operator-crd/monitoring.coreos.com_servicemonitors.yaml"
+PROMETHEUS_OPERATOR_CRDS = [f"example/prometheus-operator-crd/monitoring.coreos.com_{plural}.yaml"
+                            for plural in ("servicemonitors", "prometheusrules")]
 
 
 @pytest.fixture(scope="module")
@@ -35,13 +37,15 @@ def resources(api: client.ApiClient) -> dynamic.DynamicClient:
 
 @pytest.fixture(scope="module")
 def prometheus_operator_crds(api: client.ApiClient) -> None:
-    """What a cluster with the Prometheus Operator has: the ServiceMonitor kind."""
-    crd = yaml.safe_load(go_module_file(PROMETHEUS_OPERATOR, SERVICE_MONITOR_CRD).read_text())
-    try:
-        client.ApiextensionsV1Api(api).create_custom_resource_definition(crd)
-    except ApiException as exc:
-        if exc.status != 409:
-            raise
+    """What a cluster with the Prometheus Operator has: the ServiceMonitor and PrometheusRule kinds,
+    whose schemas the API server then holds the chart's objects to."""
+    for path in PROMETHEUS_OPERATOR_CRDS:
+        crd = yaml.safe_load(go_module_file(PROMETHEUS_OPERATOR, path).read_text())
+        try:
+            client.ApiextensionsV1Api(api).create_custom_resource_definition(crd)
+        except ApiException as exc:
+            if exc.status != 409:
+                raise
 
 
 def release_objects(helm_run: Run, release: str, namespace: str) -> list[dict[str, Any]]:
