@@ -94,6 +94,7 @@ def test_postgresql_admits_the_platform_anywhere_the_operator_and_the_helm_test_
             assert admits(policies, redis, labels, same, 6379) is expected, name
             assert admits(policies, jaeger, labels, same, 4318) is expected, name
     assert admits(policies, postgresql, operator, True, 5432)
+    assert admits(policies, jaeger, operator, True, 4318)  # the operator traces its own work
     assert admits(policies, postgresql, test_pod, True, 5432)
     assert not admits(policies, postgresql, operator, False, 5432)  # another release's operator
     assert not admits(policies, redis, operator, True, 6379)
