@@ -23,6 +23,9 @@ from support.tools import go_module_file
 from .conftest import CHART, CRD_NAMES, Run, crds_established, eventually
 
 CI_VALUES = sorted((CHART / "ci").glob("*-values.yaml"))
+KEEP = "helm.sh/resource-policy"
+# docs/kubernetes.md: what removes the database volume and its password after an uninstall
+DATABASE_LEFT = "app.kubernetes.io/instance={release},app.kubernetes.io/component in (postgresql,database)"
 # The Prometheus Operator's CRDs, from its Go module (the chart's ServiceMonitor and
 # PrometheusRule need the kinds)
 PROMETHEUS_OPERATOR = "github.com/prometheus-operator/prometheus-operator@v0.85.0"
@@ -111,7 +114,8 @@ def test_install_creates_every_object_and_uninstall_leaves_nothing(
         assert tariffs(api, namespace) == ["default"]
 
     helm_run("uninstall", release, "--namespace", namespace, "--wait", "--timeout", "60s")
-    removed = [m for m in objects if m["kind"] != "CustomResourceDefinition"]  # kept: crds.keep
+    # kept: the CRDs (crds.keep) and the database's password (beside its volume)
+    removed = [m for m in objects if m["metadata"].get("annotations", {}).get(KEEP) != "keep"]
     eventually(lambda: all(find(resources, m, namespace) is None for m in removed), within_s=60,
                what="every object of the release is gone")
     assert not crds(api) or tariffs(api, namespace) == []
@@ -264,3 +268,31 @@ def test_the_network_policies_are_created(helm_run: Run, api: client.ApiClient, 
         eventually(lambda n=name: selected(n), within_s=60, what=f"{name} selects its pods")
     helm_run("uninstall", "cp", "--namespace", namespace, "--wait")
     assert networking.list_namespaced_network_policy(namespace).items == []
+
+
+def test_uninstall_keeps_the_database_volume_with_its_password_for_a_reinstall(
+    helm_run: Run, api: client.ApiClient, kubectl: Run, namespace: str, no_crds: None,
+) -> None:
+    """The StatefulSet's claim outlives the release (Kubernetes never deletes it with the
+    StatefulSet), and so does the generated password its data was made with: a reinstall of the
+    release reads it back. docs/kubernetes.md's one command removes both."""
+    core = client.CoreV1Api(api)
+    helm_run("install", "cp", str(CHART), "--namespace", namespace)
+    left = DATABASE_LEFT.format(release="cp")
+
+    def kept() -> list[str]:
+        return sorted([f"pvc/{c.metadata.name}" for c in core.list_namespaced_persistent_volume_claim(
+            namespace, label_selector=left).items] + [f"secret/{s.metadata.name}" for s in
+                                                     core.list_namespaced_secret(namespace, label_selector=left).items])
+
+    # the StatefulSet controller makes the claim with the pod (which stays Pending here)
+    eventually(lambda: "pvc/data-cp-chargeplane-postgresql-0" in kept(), what="the data volume is claimed")
+    password = core.read_namespaced_secret("cp-chargeplane-database", namespace).data["password"]
+    helm_run("uninstall", "cp", "--namespace", namespace, "--wait")
+    assert kept() == ["pvc/data-cp-chargeplane-postgresql-0", "secret/cp-chargeplane-database"]
+
+    helm_run("install", "cp", str(CHART), "--namespace", namespace)
+    assert core.read_namespaced_secret("cp-chargeplane-database", namespace).data["password"] == password
+    helm_run("uninstall", "cp", "--namespace", namespace, "--wait")
+    kubectl("delete", "pvc,secret", "--namespace", namespace, "--selector", left)
+    eventually(lambda: kept() == [], what="the volume and its password are gone")
