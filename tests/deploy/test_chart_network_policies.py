@@ -115,6 +115,22 @@ def test_jaegers_ui_is_open_and_the_operator_only_to_its_probe(render: Render,
     assert not admits(policies, operator, platform_pods["chargeplane-ocpp"], True, 8080)
 
 
+def test_every_probe_the_kubelet_sends_over_the_network_is_admitted(render: Render) -> None:
+    """The kubelet probes from the node, which no pod selector matches: a network probe must be on
+    a port open to anyone (or the probe be an exec), or a strict network plugin restarts the pod."""
+    manifests = render()
+    policies = [m for m in manifests if m["kind"] == "NetworkPolicy"]
+    for workload in (m for m in manifests if m["kind"] in ("Deployment", "StatefulSet")):
+        for container in pod_template(workload)[1]["containers"]:
+            for kind in ("livenessProbe", "readinessProbe", "startupProbe"):
+                probe = container.get(kind, {})
+                network = probe.get("httpGet") or probe.get("tcpSocket")
+                if network:
+                    port = network["port"]
+                    number = named_port(pod_template(workload)[1], port) if isinstance(port, str) else port
+                    assert admits(policies, workload, {}, False, number), f"{workload['metadata']['name']} {kind}"
+
+
 def test_a_policy_for_each_pod_the_chart_runs_and_none_when_disabled(render: Render) -> None:
     def policies(*values: Path, sets: tuple[str, ...] = ()) -> list[str]:
         return sorted(m["metadata"]["name"] for m in render(*values, sets=sets) if m["kind"] == "NetworkPolicy")
