@@ -75,16 +75,20 @@ images: ## build the one image (services, operator, emulator, migrations) as cha
 base-image: ## a base image from Debian's packages alone (mmdebstrap), for machines that reach no image registry
 	scripts/build-base-image.sh
 
-tools: ## build etcd, kube-apiserver, kube-controller-manager, kubectl and Jaeger from their Go modules (cached in ~/.cache/chargeplane/tools)
+tools: ## build etcd, kube-apiserver, kube-controller-manager, kubectl, Jaeger and promtool from their Go modules (cached in ~/.cache/chargeplane/tools)
 	scripts/build-tools.sh
 
 cluster: $(STAMP) ## a real Kubernetes control plane on loopback (after make tools); prints its KUBECONFIG, Ctrl-C stops it
 	PYTHONPATH=tests $(BIN)/python -m support.controlplane up
 
-sync-crds: ## copy crds/*.yaml into the chart (helm packages no symlinks; a test compares the two)
-	rm -rf charts/chargeplane/crds
-	mkdir -p charts/chargeplane/crds
-	$(if $(wildcard crds/*.yaml),cp $(wildcard crds/*.yaml) charts/chargeplane/crds/)
+# The chart renders its CRDs from templates/crds.yaml (so `helm upgrade` upgrades them), which reads
+# these copies; helm packages no symlinks.
+CHART_CRDS := charts/chargeplane/files/crds
+
+sync-crds: ## copy crds/*.yaml into the chart, where templates/crds.yaml renders them (a test compares the two)
+	rm -rf $(CHART_CRDS)
+	mkdir -p $(CHART_CRDS)
+	$(if $(wildcard crds/*.yaml),cp $(wildcard crds/*.yaml) $(CHART_CRDS)/)
 
 chart-check: $(STAMP) ## helm lint; helm template of each ci/*-values.yaml validated against the Kubernetes schemas
 	$(BIN)/pytest tests/deploy

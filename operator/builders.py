@@ -31,6 +31,7 @@ from .constants import (
     PLATFORM_KIND,
     PLATFORM_NAME,
     PLATFORM_SERVICES,
+    REDIS_SECRET,
 )
 from .settings import OperatorSettings
 
@@ -138,7 +139,6 @@ def build_service_env(service: str, settings: OperatorSettings) -> list[dict[str
         "SERVICE_NAME": service,
         "HOST": "0.0.0.0",
         "PORT": str(GATEWAY_STATION_PORT if service == "ocpp" else PLATFORM_SERVICES[service]),
-        "REDIS_URL": settings.redis_url,
         "SESSIONS_URL": service_url("sessions"),
         "BILLING_URL": service_url("billing"),
         "TELEMETRY_URL": service_url("telemetry"),
@@ -151,7 +151,7 @@ def build_service_env(service: str, settings: OperatorSettings) -> list[dict[str
     }
     if service == "ocpp":
         env |= _gateway_env(settings)
-    secrets = [_database_url_env()]
+    secrets = [_database_url_env(), _from_secret("REDIS_URL", REDIS_SECRET, DATABASE_URL_KEY)]
     if service in JWT_SERVICES:
         secrets.append(_from_secret("JWT_SECRET", JWT_SECRET, JWT_SECRET_KEY))
     return [*({"name": key, "value": value} for key, value in env.items()), *secrets]
@@ -271,6 +271,11 @@ def build_database_secret(settings: OperatorSettings, *, owner: OwnerReference) 
     return _platform_secret(DATABASE_SECRET, "database", {DATABASE_URL_KEY: settings.database_url}, owner)
 
 
+def build_redis_secret(settings: OperatorSettings, *, owner: OwnerReference) -> Manifest:
+    """The Redis URL of a namespace's platform, which may hold a password: a Secret, like the database's."""
+    return _platform_secret(REDIS_SECRET, "redis", {DATABASE_URL_KEY: settings.redis_url}, owner)
+
+
 def build_jwt_secret(key: str, *, owner: OwnerReference) -> Manifest:
     """The key auth signs API tokens with and api-gateway verifies them with. Created once with
     a random `key` and never applied again, so never rotated (every token issued would turn invalid)."""
@@ -350,7 +355,7 @@ def build_platform(*, settings: OperatorSettings, stations: int, owner: OwnerRef
     """Everything a namespace's platform is, owned by its Platform: the database Secret, a
     Deployment and a Service per service, the gateway's disruption budget and the
     NetworkPolicies. The JWT Secret is apart: its random key is no pure function (build_jwt_secret)."""
-    manifests = [build_database_secret(settings, owner=owner)]
+    manifests = [build_database_secret(settings, owner=owner), build_redis_secret(settings, owner=owner)]
     for service in PLATFORM_SERVICES:
         replicas = gateway_replicas(stations, settings) if service == "ocpp" else 1
         manifests.append(build_platform_deployment(service, settings=settings, replicas=replicas, owner=owner))

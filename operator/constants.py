@@ -41,6 +41,8 @@ PLATFORM_CA_DIR = "/etc/chargeplane/ca"
 # API tokens with and api-gateway verifies them with (random, made once, never rotated).
 DATABASE_SECRET = "chargeplane-platform-database"
 DATABASE_URL_KEY = "url"
+# the Redis URL, which may carry a password (chart value externalRedis.existingSecret)
+REDIS_SECRET = "chargeplane-platform-redis"
 JWT_SECRET = "chargeplane-platform-jwt"
 JWT_SECRET_KEY = "jwt-secret"
 # the services that hold the JWT key

@@ -13,6 +13,7 @@ from . import platforms, stations, tariffs
 from .builders import OwnerReference
 from .constants import DELETION_PROTECTION, GROUP, PLATFORM_NAME, PLATFORMS, STATIONS, TARIFFS, VERSION
 from .kube import connection_info
+from .leadership import ensure_peering_object
 from .runtime import configure_kopf, open_runtime
 from .settings import OperatorSettings
 from .stations import StationEntry
@@ -42,6 +43,8 @@ async def start(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> N
     configure_kopf(settings)
     memo.runtime = await open_runtime(memo.get("settings") or OperatorSettings(), memo.get("kube_configuration"),
                                       identity=memo.get("identity", ""), priority=memo.get("priority", 0))
+    if memo.runtime.settings.peering:  # before kopf starts peering, which needs the object
+        await ensure_peering_object(memo.runtime.kube, memo.runtime.settings.peering)
 
 
 @kopf.on.cleanup()

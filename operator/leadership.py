@@ -41,3 +41,17 @@ async def is_leader(kube: ApiClient, *, peering: str, identity: str, priority: i
             return False
         raise
     return leads(body.get("status") or {}, identity=identity, priority=priority, now=now)
+
+
+async def ensure_peering_object(kube: ApiClient, name: str) -> None:
+    """The ClusterKopfPeering the operators of this release share: made here when missing (a
+    first install, or an upgrade from a chart that had none), since kopf refuses to run without
+    it; the chart's pre-delete hook removes it with the release."""
+    body = {"apiVersion": f"{PEERING_GROUP}/{PEERING_VERSION}", "kind": "ClusterKopfPeering",
+            "metadata": {"name": name, "labels": {"app.kubernetes.io/part-of": "chargeplane"}}}
+    try:
+        await CustomObjectsApi(kube).create_cluster_custom_object(PEERING_GROUP, PEERING_VERSION, PEERING_PLURAL,
+                                                                  body)
+    except ApiException as exc:
+        if exc.status != 409:
+            raise

@@ -28,5 +28,6 @@ RULES: list[dict[str, list[str]]] = [
     {"apiGroups": ["policy"], "resources": ["poddisruptionbudgets"], "verbs": ["create", "patch"]},
     {"apiGroups": ["apiextensions.k8s.io"], "resources": ["customresourcedefinitions"], "verbs": ["list", "watch"]},
     # kopf's peering: of several operators only one acts
-    {"apiGroups": ["kopf.dev"], "resources": ["clusterkopfpeerings"], "verbs": ["get", "list", "watch", "patch"]},
+    {"apiGroups": ["kopf.dev"], "resources": ["clusterkopfpeerings"],
+     "verbs": ["get", "list", "watch", "create", "patch"]},
 ]

@@ -5,11 +5,13 @@
 #   k8s     kube-apiserver, kube-controller-manager, kubectl   (tools/k8s/go.mod: k8s.io/kubernetes
 #           with every k8s.io/* staging module pinned to its v0.x release)
 #   jaeger  Jaeger v2 all-in-one, github.com/jaegertracing/jaeger/cmd/jaeger (tools/jaeger/go.mod)
+#   prometheus  promtool, github.com/prometheus/prometheus/cmd/promtool (tools/prometheus/go.mod):
+#           checks and unit-tests the chart's PrometheusRule
 # A build lands in $CHARGEPLANE_TOOLS/<name>-<hash of its go.mod and go.sum>/ (default
 # ~/.cache/chargeplane/tools), so an unchanged go.mod is never built twice and a changed one
 # is built again. tests/support/tools.py finds the binaries the same way.
 #
-#   scripts/build-tools.sh [etcd|k8s|jaeger ...]     (no argument: all three)
+#   scripts/build-tools.sh [etcd|k8s|jaeger|prometheus ...]     (no argument: all four)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cache=${CHARGEPLANE_TOOLS:-${XDG_CACHE_HOME:-$HOME/.cache}/chargeplane/tools}
@@ -31,7 +33,7 @@ ldflags() {
   esac
 }
 
-for name in "${@:-etcd k8s jaeger}"; do
+for name in "${@:-etcd k8s jaeger prometheus}"; do
   for one in $name; do
     dir=$root/tools/$one
     [ -f "$dir/go.mod" ] || { echo "build-tools: no tools/$one/go.mod" >&2; exit 1; }

@@ -24,6 +24,7 @@ PLATFORM = {"apiVersion": "chargeplane.io/v1alpha1", "kind": "Platform", "name":
 CHART = Path(__file__).resolve().parents[2] / "charts" / "chargeplane"
 EXTERNAL = CHART / "ci" / "external-values.yaml"
 OVERRIDES = CHART / "ci" / "overrides-values.yaml"
+GITOPS = CHART / "ci" / "gitops-values.yaml"
 ENV_PREFIX = OperatorSettings.model_config["env_prefix"]
 
 
@@ -58,6 +59,21 @@ def settings_from(env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Opera
 def test_the_operator_gets_exactly_its_settings_fields(render: Render, values: list[Path]) -> None:
     env = operator_env(render(*values))
     assert set(env) == {f"{ENV_PREFIX}{field}".upper() for field in OperatorSettings.model_fields}
+
+
+def test_with_existing_secrets_the_operator_gets_its_settings_fields_and_the_password_they_are_made_of(
+    render: Render,
+) -> None:
+    """ci/gitops-values.yaml: the database URL is composed by the kubelet from POSTGRES_PASSWORD,
+    which is no setting of the operator's (it reads CHARGEPLANE_* only)."""
+    deployment = the_one(render(GITOPS), "Deployment", "chargeplane-operator")
+    env = deployment["spec"]["template"]["spec"]["containers"][0]["env"]
+    fields = {f"{ENV_PREFIX}{field}".upper() for field in OperatorSettings.model_fields}
+    names = [variable["name"] for variable in env]
+    assert set(names) - fields == {"POSTGRES_PASSWORD", "POD_ID"}
+    assert fields <= set(names)
+    url = next(v["value"] for v in env if v["name"] == "CHARGEPLANE_DATABASE_URL")
+    assert "$(POSTGRES_PASSWORD)" in url and names.index("POSTGRES_PASSWORD") < names.index("CHARGEPLANE_DATABASE_URL")
 
 
 def test_by_default_the_operator_points_the_platform_at_the_charts_own_servers(

@@ -23,13 +23,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from kubernetes import client, config
+from kubernetes.client.rest import ApiException
 
 from support.controlplane import ControlPlane, running_control_plane
 from support.tools import require_binary
 
 REPO = Path(__file__).resolve().parents[2]
 CHART = REPO / "charts" / "chargeplane"
+CRD_NAMES = sorted(yaml.safe_load(path.read_text())["metadata"]["name"] for path in (REPO / "crds").glob("*.yaml"))
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -90,6 +93,38 @@ def kubectl(kube_env: dict[str, str]) -> Run:
         return done
 
     return run
+
+
+def crds_established(api: client.ApiClient) -> bool:
+    extensions = client.ApiextensionsV1Api(api)
+    for name in CRD_NAMES:
+        conditions = extensions.read_custom_resource_definition(name).status.conditions or []
+        if not any(c.type == "Established" and c.status == "True" for c in conditions):
+            return False
+    return True
+
+
+@pytest.fixture
+def no_crds(api: client.ApiClient) -> None:
+    delete_crds(api)
+
+
+def delete_crds(api: client.ApiClient) -> None:
+    """A cluster without ChargePlane's CRDs, as before a first install. The CRDs are the cluster's,
+    and the release that made them owns them: one that another test left behind (kept by
+    crds.keep) would make the next install fail (or need --take-ownership, which a test shows)."""
+    extensions = client.ApiextensionsV1Api(api)
+    for name in CRD_NAMES:
+        try:
+            extensions.delete_custom_resource_definition(name)
+        except ApiException as exc:
+            if exc.status != 404:
+                raise
+
+    def gone() -> bool:
+        return not {crd.metadata.name for crd in extensions.list_custom_resource_definition().items} & set(CRD_NAMES)
+
+    eventually(gone, within_s=60, what="the ChargePlane CRDs are deleted")
 
 
 @pytest.fixture

@@ -26,7 +26,7 @@ from chargeplane.operator.rbac import RULES
 from support.controlplane import ControlPlane
 from support.platform import RunningPlatform, free_loopback_host, running_platform
 
-from .conftest import CHART, REPO, Run, eventually
+from .conftest import CHART, REPO, Run, delete_crds, eventually
 from .operating import (
     OPERATOR_ACCOUNT,
     RELEASE,
@@ -45,8 +45,9 @@ from .operating import (
 
 
 @pytest.fixture(scope="module")
-def release(helm_run: Run) -> str:
+def release(api: client.ApiClient, helm_run: Run) -> str:
     """The chart installed (and uninstalled by the last test, while the operator still runs)."""
+    delete_crds(api)  # a fresh cluster's: another test's release may have kept them
     helm_run("install", RELEASE, str(CHART), "--namespace", RELEASE_NAMESPACE, "--create-namespace")
     return RELEASE_NAMESPACE
 

@@ -77,7 +77,8 @@ def test_the_platform_is_owned_by_its_platform_object_alone_whatever_the_station
     by_kind_and_name = {(m["kind"], m["metadata"]["name"]): m for m in manifests}
     assert set(by_kind_and_name) == {(kind, f"chargeplane-{service}") for service in PLATFORM_SERVICES
                                      for kind in ("Deployment", "Service")} | {
-        ("Secret", DATABASE_SECRET), ("PodDisruptionBudget", "chargeplane-ocpp"),
+        ("Secret", DATABASE_SECRET), ("Secret", "chargeplane-platform-redis"),
+        ("PodDisruptionBudget", "chargeplane-ocpp"),
         ("NetworkPolicy", "chargeplane-internal"), ("NetworkPolicy", "chargeplane-stations"),
         ("NetworkPolicy", "chargeplane-public-api")}
     assert manifests[0]["kind"] == "Secret"  # before the pods that read it
@@ -100,7 +101,8 @@ def test_the_platform_is_owned_by_its_platform_object_alone_whatever_the_station
         assert env_of(container) == {
             "SERVICE_NAME": service, "HOST": "0.0.0.0", "PORT": str(port), "DATABASE_URL": database_url,
             **({"JWT_SECRET": jwt_key} if service in ("auth", "api-gateway") else {}),
-            "REDIS_URL": "redis://cache:6379/0", "SESSIONS_URL": "http://chargeplane-sessions:8082",
+            "REDIS_URL": {"secretKeyRef": {"name": "chargeplane-platform-redis", "key": "url"}},
+            "SESSIONS_URL": "http://chargeplane-sessions:8082",
             "BILLING_URL": "http://chargeplane-billing:8083", "TELEMETRY_URL": "http://chargeplane-telemetry:8084",
             "AUTH_URL": "http://chargeplane-auth:8085", "OCPP_HTTP_URL": "http://chargeplane-ocpp:8086",
             "OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4318", "OTEL_SERVICE_NAME": service, "LOG_LEVEL": "INFO",
@@ -186,7 +188,7 @@ def test_every_platform_pod_and_service_is_annotated_for_prometheus_at_its_metri
 def test_the_platform_follows_the_settings() -> None:
     changed = OperatorSettings(image="chargeplane:next", otlp_endpoint="", log_level="DEBUG",
                                database_url="postgresql://elsewhere/cp")
-    secret, deployment = build_platform(settings=changed, stations=1, owner=PLATFORM_OWNER)[:2]
+    secret, _, deployment = build_platform(settings=changed, stations=1, owner=PLATFORM_OWNER)[:3]
     assert decoded(secret) == {"url": "postgresql://elsewhere/cp"}
     pod = deployment["spec"]["template"]["spec"]
     assert {c["image"] for c in (*pod["containers"], *pod["initContainers"])} == {"chargeplane:next"}

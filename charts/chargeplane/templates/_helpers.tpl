@@ -92,18 +92,108 @@ Usage: include "chargeplane.serviceHost" (list . "redis")
 {{- end }}
 
 {{/*
-The Secret that holds the database URL (and the generated PostgreSQL password).
+The Secret the chart renders for the database: the generated (or given) PostgreSQL password and
+the URL built from it, or an external database's URL. None when the values name an existing one.
 */}}
 {{- define "chargeplane.databaseSecretName" -}}
 {{- include "chargeplane.componentName" (list . "database") }}
 {{- end }}
 
-{{- define "chargeplane.redisUrl" -}}
-{{- if .Values.redis.enabled }}
-{{- printf "redis://%s:6379/0" (include "chargeplane.serviceHost" (list . "redis")) }}
-{{- else }}
-{{- .Values.externalRedis.url }}
+{{/*
+The Secret and key that hold the chart's PostgreSQL password: postgresql.auth.existingSecret, or
+the chart's own.
+*/}}
+{{- define "chargeplane.postgresqlPasswordRef" -}}
+{{- with .Values.postgresql.auth -}}
+name: {{ .existingSecret | default (include "chargeplane.databaseSecretName" $) }}
+key: {{ ternary .existingSecretPasswordKey "password" (ne .existingSecret "") }}
 {{- end }}
+{{- end }}
+
+{{/*
+The environment entries that give a container the database URL as the variable named, always
+from a Secret. With postgresql.auth.existingSecret the chart cannot know the password, so the
+kubelet composes the URL from it ($(POSTGRES_PASSWORD), Kubernetes' dependent variables): the
+password must then be URL-safe (letters, digits, - . _ ~).
+Usage: include "chargeplane.databaseUrlEnv" (list . "DATABASE_URL")
+*/}}
+{{- define "chargeplane.databaseUrlEnv" -}}
+{{- $root := index . 0 }}
+{{- $values := $root.Values }}
+{{- if and $values.postgresql.enabled $values.postgresql.auth.existingSecret -}}
+- name: POSTGRES_PASSWORD
+  valueFrom:
+    secretKeyRef:
+      {{- include "chargeplane.postgresqlPasswordRef" $root | nindent 6 }}
+- name: {{ index . 1 }}
+  value: {{ include "chargeplane.postgresqlUrl" (list $root "$(POSTGRES_PASSWORD)") | quote }}
+{{- else -}}
+- name: {{ index . 1 }}
+  valueFrom:
+    secretKeyRef:
+      {{- if and (not $values.postgresql.enabled) $values.externalDatabase.existingSecret }}
+      name: {{ $values.externalDatabase.existingSecret }}
+      key: {{ $values.externalDatabase.existingSecretUrlKey }}
+      {{- else }}
+      name: {{ include "chargeplane.databaseSecretName" $root }}
+      key: url
+      {{- end }}
+{{- end }}
+{{- end }}
+
+{{/*
+The chart's PostgreSQL as a libpq URL, with the password given (already URL-escaped).
+Usage: include "chargeplane.postgresqlUrl" (list . $password)
+*/}}
+{{- define "chargeplane.postgresqlUrl" -}}
+{{- $root := index . 0 }}
+{{- $password := index . 1 }}
+{{- $auth := $root.Values.postgresql.auth }}
+{{- $host := include "chargeplane.serviceHost" (list $root "postgresql") }}
+{{- printf "postgresql://%s:%s@%s:5432/%s" $auth.username $password $host $auth.database }}
+{{- end }}
+
+{{/*
+The Secret the chart renders for an external Redis's URL (which may hold its password).
+*/}}
+{{- define "chargeplane.redisSecretName" -}}
+{{- include "chargeplane.componentName" (list . "redis") }}
+{{- end }}
+
+{{/*
+The environment entry that gives the operator the Redis URL: the chart's own Redis (which has no
+password) by value; an external one's always from a Secret.
+*/}}
+{{- define "chargeplane.redisUrlEnv" -}}
+- name: CHARGEPLANE_REDIS_URL
+{{- if .Values.redis.enabled }}
+  value: {{ printf "redis://%s:6379/0" (include "chargeplane.serviceHost" (list . "redis")) | quote }}
+{{- else }}
+  valueFrom:
+    secretKeyRef:
+      {{- if .Values.externalRedis.existingSecret }}
+      name: {{ .Values.externalRedis.existingSecret }}
+      key: {{ .Values.externalRedis.existingSecretUrlKey }}
+      {{- else }}
+      name: {{ include "chargeplane.redisSecretName" . }}
+      key: url
+      {{- end }}
+{{- end }}
+{{- end }}
+
+{{/*
+A NetworkPolicy peer: the platform's services' pods, in any namespace (the labels the operator
+gives them: operator/constants.py).
+*/}}
+{{- define "chargeplane.platformPeer" -}}
+- namespaceSelector: {}
+  podSelector:
+    matchLabels:
+      app.kubernetes.io/part-of: chargeplane
+      app.kubernetes.io/managed-by: chargeplane-operator
+    matchExpressions:
+      - key: chargeplane.io/service
+        operator: Exists
 {{- end }}
 
 {{/*
