@@ -9,6 +9,7 @@ import argparse
 import random
 
 import kopf
+from kopf._core.engines.peering import Identity  # kopf's NewType of str, not exported at the top
 
 from chargeplane.common.logs import configure_logging
 from chargeplane.common.tracing import install_tracer_provider, shutdown_tracing
@@ -30,7 +31,7 @@ def main(argv: list[str] | None = None) -> None:
     identity = operator_identity()
     try:
         kopf.run(clusterwide=True, standalone=not settings.peering, peering_name=settings.peering or None,
-                 priority=priority, identity=identity,  # type: ignore[arg-type]  (kopf's Identity is a str)
+                 priority=priority, identity=Identity(identity),
                  liveness_endpoint=f"http://0.0.0.0:{settings.liveness_port}/healthz",
                  memo=kopf.Memo(settings=settings, identity=identity, priority=priority))
     finally:

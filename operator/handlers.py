@@ -20,6 +20,16 @@ from .stations import StationEntry
 
 TariffIndex = kopf.Index[str, OwnerReference]
 StationIndex = kopf.Index[str, StationEntry]
+# kopf passes a handler the indexes it names as keyword arguments, but its handler protocols list
+# only the arguments it always passes: a handler that names an index is "incompatible" to mypy
+# (the `type: ignore[arg-type]` on such handlers' decorators).
+
+
+def _namespaced(namespace: str | None) -> str:
+    """kopf types `namespace` for cluster-scoped resources too; ours are all namespaced."""
+    if namespace is None:
+        raise kopf.PermanentError("a ChargePlane resource without a namespace")
+    return namespace
 
 
 def _not_deleting(meta: kopf.Meta, **_: Any) -> bool:
@@ -62,13 +72,15 @@ async def login(memo: kopf.Memo, **_: Any) -> kopf.ConnectionInfo:
 # on the owner's finalizers wherever OwnerReferencesPermissionEnforcement is on (OpenShift).
 
 @kopf.index(GROUP, VERSION, TARIFFS, when=_not_deleting)
-def tariff_index(namespace: str, body: kopf.Body, **_: Any) -> dict[str, OwnerReference]:
+def tariff_index(namespace: str | None, body: kopf.Body, **_: Any) -> dict[str, OwnerReference]:
+    namespace = _namespaced(namespace)
     return {namespace: kopf.build_owner_reference(body, controller=False, block_owner_deletion=False)}
 
 
 @kopf.index(GROUP, VERSION, STATIONS, when=_not_deleting)
-def station_index(namespace: str, name: str, spec: kopf.Spec, status: kopf.Status, meta: kopf.Meta,
+def station_index(namespace: str | None, name: str, spec: kopf.Spec, status: kopf.Status, meta: kopf.Meta,
                   **_: Any) -> dict[str, StationEntry]:
+    namespace = _namespaced(namespace)
     return {namespace: StationEntry(name, dict(spec), dict(status), meta.get("generation"))}
 
 
@@ -84,10 +96,11 @@ def _counts(namespace: str, station_index: StationIndex, tariff_index: TariffInd
 
 @kopf.on.resume(GROUP, VERSION, STATIONS)
 @kopf.on.create(GROUP, VERSION, STATIONS)
-@kopf.on.update(GROUP, VERSION, STATIONS, field="spec")
-async def apply_station(namespace: str, name: str, spec: kopf.Spec, status: kopf.Status, meta: kopf.Meta,
+@kopf.on.update(GROUP, VERSION, STATIONS, field="spec")  # type: ignore[arg-type]
+async def apply_station(namespace: str | None, name: str, spec: kopf.Spec, status: kopf.Status, meta: kopf.Meta,
                         body: kopf.Body, memo: kopf.Memo, logger: kopf.Logger, tariff_index: TariffIndex,
                         **_: Any) -> None:
+    namespace = _namespaced(namespace)
     await platforms.ensure_platform(memo.runtime, namespace, tariffs=tariff_index.get(namespace, []))
     memo.runtime.wake_platform(namespace)  # the gateway's replicas follow the station count
     await stations.apply_station(
@@ -97,9 +110,10 @@ async def apply_station(namespace: str, name: str, spec: kopf.Spec, status: kopf
     )
 
 
-@kopf.on.delete(GROUP, VERSION, STATIONS)
-async def delete_station(namespace: str, spec: kopf.Spec, retry: int, memo: kopf.Memo, logger: kopf.Logger,
+@kopf.on.delete(GROUP, VERSION, STATIONS)  # type: ignore[arg-type]
+async def delete_station(namespace: str | None, spec: kopf.Spec, retry: int, memo: kopf.Memo, logger: kopf.Logger,
                          station_index: StationIndex, tariff_index: TariffIndex, **_: Any) -> None:
+    namespace = _namespaced(namespace)
     await stations.delete_station(memo.runtime, namespace=namespace, spec=spec, retry=retry, logger=logger)
     stations_left, tariffs_left = _counts(namespace, station_index, tariff_index)
     await platforms.remove_platform_if_unused(memo.runtime, namespace, stations=stations_left, tariffs=tariffs_left,
@@ -111,27 +125,30 @@ async def delete_station(namespace: str, spec: kopf.Spec, retry: int, memo: kopf
 
 @kopf.on.resume(GROUP, VERSION, TARIFFS)
 @kopf.on.create(GROUP, VERSION, TARIFFS)
-@kopf.on.update(GROUP, VERSION, TARIFFS, field="spec")
-async def apply_tariff(namespace: str, name: str, spec: kopf.Spec, status: kopf.Status, meta: kopf.Meta,
+@kopf.on.update(GROUP, VERSION, TARIFFS, field="spec")  # type: ignore[arg-type]
+async def apply_tariff(namespace: str | None, name: str, spec: kopf.Spec, status: kopf.Status, meta: kopf.Meta,
                        memo: kopf.Memo, logger: kopf.Logger, tariff_index: TariffIndex, **_: Any) -> None:
+    namespace = _namespaced(namespace)
     await platforms.ensure_platform(memo.runtime, namespace, tariffs=tariff_index.get(namespace, []))
     await tariffs.apply_tariff(memo.runtime, namespace=namespace, name=name, spec=spec, status=status,
                                generation=meta.get("generation"), logger=logger)
 
 
-@kopf.on.delete(GROUP, VERSION, TARIFFS, when=_protected)
-async def delete_tariff(namespace: str, name: str, status: kopf.Status, meta: kopf.Meta, retry: int,
+@kopf.on.delete(GROUP, VERSION, TARIFFS, when=_protected)  # type: ignore[arg-type]
+async def delete_tariff(namespace: str | None, name: str, status: kopf.Status, meta: kopf.Meta, retry: int,
                         memo: kopf.Memo, logger: kopf.Logger, station_index: StationIndex,
                         tariff_index: TariffIndex, **_: Any) -> None:
+    namespace = _namespaced(namespace)
     users = [s.name for s in station_index.get(namespace, []) if s.spec.get("tariffRef", {}).get("name") == name]
     await tariffs.delete_tariff(memo.runtime, namespace=namespace, name=name, status=status,
                                 generation=meta.get("generation"), users=users, retry=retry, logger=logger)
     await _after_tariff_deletion(memo, namespace, logger, station_index, tariff_index)
 
 
-@kopf.on.delete(GROUP, VERSION, TARIFFS, when=kopf.not_(_protected), optional=True)
-async def forget_unprotected_tariff(namespace: str, name: str, memo: kopf.Memo, logger: kopf.Logger,
+@kopf.on.delete(GROUP, VERSION, TARIFFS, when=kopf.not_(_protected), optional=True)  # type: ignore[arg-type]
+async def forget_unprotected_tariff(namespace: str | None, name: str, memo: kopf.Memo, logger: kopf.Logger,
                                     station_index: StationIndex, tariff_index: TariffIndex, **_: Any) -> None:
+    namespace = _namespaced(namespace)
     await tariffs.forget_tariff(memo.runtime, namespace=namespace, name=name, logger=logger)
     await _after_tariff_deletion(memo, namespace, logger, station_index, tariff_index)
 
@@ -148,13 +165,14 @@ async def _after_tariff_deletion(memo: kopf.Memo, namespace: str, logger: kopf.L
 
 # ----- Platform: one per namespace, made by the handlers above, kept by its loop ---------------
 
-@kopf.on.event(GROUP, VERSION, PLATFORMS, when=_the_platform)
-async def track_platform(type: str | None, namespace: str, body: kopf.Body, memo: kopf.Memo,
+@kopf.on.event(GROUP, VERSION, PLATFORMS, when=_the_platform)  # type: ignore[arg-type]
+async def track_platform(type: str, namespace: str | None, body: kopf.Body, memo: kopf.Memo,
                          station_index: StationIndex, tariff_index: TariffIndex, **_: Any) -> None:
     """An event handler, not a daemon or timer: those would put a finalizer on the Platform, which
     nobody could remove once `helm uninstall` has taken the operator's RBAC. A Platform someone
     deleted while its namespace still needs it (or the garbage collector did, its Tariffs gone
     while stations remain) is made again."""
+    namespace = _namespaced(namespace)
     runtime = memo.runtime
     runtime.station_index, runtime.tariff_index = station_index, tariff_index
     if type == "DELETED":
@@ -163,5 +181,5 @@ async def track_platform(type: str | None, namespace: str, body: kopf.Body, memo
         if any(_counts(namespace, station_index, tariff_index)):
             await platforms.ensure_platform(runtime, namespace, tariffs=tariff_index.get(namespace, []))
         return
-    runtime.keep_loop(namespace, dict(body),
+    runtime.keep_loop(namespace, body,
                       lambda: platforms.run_namespace(runtime, namespace, get_logger(f"platform.{namespace}")))

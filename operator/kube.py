@@ -25,6 +25,7 @@ from kubernetes_asyncio.client import (
 
 from .builders import Manifest
 from .constants import API_VERSION, FIELD_MANAGER, GROUP, VERSION
+from .log import Log
 
 APPLY_PATCH = "application/apply-patch+yaml"
 # plural of each custom kind the operator applies or writes the status of
@@ -35,7 +36,7 @@ async def load_configuration() -> Configuration:
     """The pod's service account in a cluster, else the current kubeconfig context."""
     configuration = Configuration()
     if "KUBERNETES_SERVICE_HOST" in os.environ:
-        config.load_incluster_config(client_configuration=configuration)  # re-reads its rotating token
+        config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
     else:
         await config.load_kube_config(client_configuration=configuration)
     return configuration
@@ -46,7 +47,7 @@ async def connection_info(configuration: Configuration) -> kopf.ConnectionInfo:
     # the loaders keep the token as "Bearer <token>"; in-cluster, reading it re-reads the rotating file
     token = await configuration.get_api_key_with_prefix("BearerToken")
     return kopf.ConnectionInfo(
-        server=configuration.host,
+        server=str(configuration.host),
         ca_path=configuration.ssl_ca_cert,
         insecure=not configuration.verify_ssl,
         scheme="Bearer" if token else None,
@@ -94,7 +95,7 @@ def _calls(api: ApiClient, kind: str) -> tuple[Call, Call, Call]:
 
 
 def _as_dict(api: ApiClient, answer: Any) -> dict[str, Any]:
-    return answer if isinstance(answer, dict) else api.sanitize_for_serialization(answer)  # type: ignore[no-any-return]
+    return answer if isinstance(answer, dict) else api.sanitize_for_serialization(answer)
 
 
 async def apply(api: ApiClient, namespace: str, manifest: Manifest, *, manager: str = FIELD_MANAGER) -> dict[str, Any]:
@@ -111,7 +112,8 @@ async def apply_status(api: ApiClient, namespace: str, kind: str, name: str, sta
     in `conditions` (a list keyed by type) exactly these types; other writers' stay as they are."""
     body = {"apiVersion": API_VERSION, "kind": kind, "metadata": {"name": name}, "status": dict(status)}
     try:
-        await CustomObjectsApi(api).patch_namespaced_custom_object_status(
+        # _content_type is taken (through **kwargs) by every call of the client, its stub says otherwise
+        await CustomObjectsApi(api).patch_namespaced_custom_object_status(  # type: ignore[call-arg]
             GROUP, VERSION, namespace, CUSTOM_PLURALS[kind], name, body, field_manager=manager, force=True,
             _content_type=APPLY_PATCH)
     except ApiException as exc:
@@ -119,7 +121,7 @@ async def apply_status(api: ApiClient, namespace: str, kind: str, name: str, sta
             raise
 
 
-async def create_if_absent(api: ApiClient, namespace: str, manifest: Manifest, logger: kopf.Logger) -> bool:
+async def create_if_absent(api: ApiClient, namespace: str, manifest: Manifest, logger: Log) -> bool:
     """Create, or leave an existing object as it is (a generated password or key is never
     rotated); False if it existed."""
     create, _, _ = _calls(api, manifest["kind"])
@@ -146,7 +148,7 @@ async def read_secret_value(api: ApiClient, namespace: str, name: str, key: str)
     return None
 
 
-async def delete_if_present(api: ApiClient, namespace: str, kind: str, name: str, logger: kopf.Logger) -> None:
+async def delete_if_present(api: ApiClient, namespace: str, kind: str, name: str, logger: Log) -> None:
     _, _, delete = _calls(api, kind)
     try:
         await delete(name, namespace)

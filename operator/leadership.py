@@ -44,9 +44,10 @@ async def is_leader(kube: ApiClient, *, peering: str, identity: str, priority: i
 
 
 async def ensure_peering_object(kube: ApiClient, name: str) -> None:
-    """The ClusterKopfPeering the operators of this release share: made here when missing (a
-    first install, or an upgrade from a chart that had none), since kopf refuses to run without
-    it; the chart's pre-delete hook removes it with the release."""
+    """The ClusterKopfPeering the operators of this release share, made here when missing, since
+    kopf refuses to run without it. The chart cannot make it: its kind is served only once the
+    release's own CRDs exist. It stays after `helm uninstall` with the CRDs (crds.keep), a list of
+    operators long gone, which a reinstall takes over."""
     body = {"apiVersion": f"{PEERING_GROUP}/{PEERING_VERSION}", "kind": "ClusterKopfPeering",
             "metadata": {"name": name, "labels": {"app.kubernetes.io/part-of": "chargeplane"}}}
     try:

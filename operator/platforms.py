@@ -25,7 +25,8 @@ from .builders import (
 )
 from .constants import FIELD_MANAGER, PLATFORM_KIND, PLATFORM_NAME
 from .kube import apply, apply_status, create_if_absent, delete_if_present
-from .runtime import Log, Runtime
+from .log import Log
+from .runtime import Runtime
 from .stations import refresh_station_statuses
 from .status import AVAILABLE, READY, ConditionSet
 
@@ -61,7 +62,7 @@ def _available(deployments: Iterable[Mapping[str, Any]]) -> tuple[bool, str, str
     return True, "ReplicasAvailable", "every service has its replicas available"
 
 
-async def reconcile_platform(runtime: Runtime, namespace: str, *, platform: Mapping[str, Any], stations: int,
+async def reconcile_platform(runtime: Runtime, namespace: str, *, platform: kopf.Body, stations: int,
                              tariffs: int, logger: Log) -> None:
     """Apply the platform as the settings and the station count say, and say in the Platform's
     status what runs."""

@@ -11,7 +11,7 @@ import socket
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any
 
 import aiohttp
 import kopf
@@ -25,15 +25,6 @@ from .platform_api import PlatformClient
 from .settings import OperatorSettings
 
 PLATFORM_REQUEST_TIMEOUT = 10.0
-
-
-class Log(Protocol):
-    """What the operator's functions log through: kopf's per-resource logger in a handler, the
-    operator's own in a namespace's loop."""
-
-    def debug(self, message: str, /) -> Any: ...
-    def info(self, message: str, /) -> Any: ...
-    def warning(self, message: str, /) -> Any: ...
 
 
 def operator_identity() -> str:
@@ -61,7 +52,7 @@ class Runtime:
     platform_wakeups: dict[str, asyncio.Event] = field(default_factory=dict)
 
     # namespace -> its Platform as last seen, and the loop that keeps it
-    platforms: dict[str, Mapping[str, Any]] = field(default_factory=dict)
+    platforms: dict[str, kopf.Body] = field(default_factory=dict)
     loops: dict[str, asyncio.Task[None]] = field(default_factory=dict)
     # kopf's indexes (live views) of the namespaces' ChargingStations and Tariffs
     station_index: Mapping[str, Sequence[Any]] = field(default_factory=dict)
@@ -82,7 +73,7 @@ class Runtime:
         return await is_leader(self.kube, peering=self.settings.peering, identity=self.identity,
                                priority=self.priority, now=datetime.now(UTC))
 
-    def keep_loop(self, namespace: str, platform: Mapping[str, Any],
+    def keep_loop(self, namespace: str, platform: kopf.Body,
                   loop: Callable[[], Coroutine[Any, Any, None]]) -> None:
         """Remember the namespace's Platform and make sure its loop runs."""
         self.platforms[namespace] = platform

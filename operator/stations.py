@@ -25,8 +25,9 @@ from .builders import (
 )
 from .constants import FIELD_MANAGER, STATUS_FIELD_MANAGER
 from .kube import apply, apply_status, create_if_absent, delete_if_present, read_secret_value
+from .log import Log
 from .platform_api import PlatformRejected, PlatformUnavailable, StationState
-from .runtime import Log, Runtime
+from .runtime import Runtime
 from .status import (
     AS_EXPECTED,
     CHARGING_LIMITED,
@@ -62,7 +63,7 @@ class StationEntry:
 
 async def apply_station(runtime: Runtime, *, namespace: str, name: str, spec: Mapping[str, Any],
                         status: Mapping[str, Any], generation: int | None, owner: OwnerReference,
-                        tariffs: set[str], logger: kopf.Logger) -> None:
+                        tariffs: set[str], logger: Log) -> None:
     """Register the station and bind its tariff; Registered and TariffBound say how far that got."""
     if not spec.get("credentials", {}).get("secretRef"):
         secret = build_credentials_secret(name, secrets.token_urlsafe(24), owner=owner)
@@ -121,7 +122,7 @@ async def _bind_tariff(runtime: Runtime, namespace: str, spec: Mapping[str, Any]
 
 
 async def delete_station(runtime: Runtime, *, namespace: str, spec: Mapping[str, Any], retry: int,
-                         logger: kopf.Logger) -> None:
+                         logger: Log) -> None:
     """Deregister the station (its Secret and simulator go with it: they are owned by it)."""
     station_id = spec["stationId"]
     try:

@@ -11,6 +11,7 @@ import kopf
 from .builders import billing_tariff_id, build_tariff_body
 from .constants import FIELD_MANAGER
 from .kube import apply_status
+from .log import Log
 from .platform_api import PlatformRejected, PlatformUnavailable
 from .runtime import Runtime
 from .stations import DEREGISTER_RETRIES
@@ -21,7 +22,7 @@ CONDITIONS = (SYNCED, DELETABLE, READY)
 
 
 async def apply_tariff(runtime: Runtime, *, namespace: str, name: str, spec: Mapping[str, Any],
-                       status: Mapping[str, Any], generation: int | None, logger: kopf.Logger) -> None:
+                       status: Mapping[str, Any], generation: int | None, logger: Log) -> None:
     tariff_id = billing_tariff_id(namespace, name)
     conditions = ConditionSet(status.get("conditions", []), CONDITIONS, generation=generation)
     conditions.drop(DELETABLE)  # only a deletion asks it
@@ -47,7 +48,7 @@ async def apply_tariff(runtime: Runtime, *, namespace: str, name: str, spec: Map
 
 
 async def delete_tariff(runtime: Runtime, *, namespace: str, name: str, status: Mapping[str, Any],
-                        generation: int | None, users: list[str], retry: int, logger: kopf.Logger) -> None:
+                        generation: int | None, users: list[str], retry: int, logger: Log) -> None:
     """Remove the tariff from billing once no ChargingStation refers to it and billing has no
     station bound to it; until then the Tariff stays (Terminating) and says why."""
     tariff_id = billing_tariff_id(namespace, name)
@@ -70,7 +71,7 @@ async def delete_tariff(runtime: Runtime, *, namespace: str, name: str, status: 
         raise kopf.TemporaryError(message, delay=runtime.settings.retry_delay)
 
 
-async def forget_tariff(runtime: Runtime, *, namespace: str, name: str, logger: kopf.Logger) -> None:
+async def forget_tariff(runtime: Runtime, *, namespace: str, name: str, logger: Log) -> None:
     """A Tariff without deletion protection is gone already: remove it from billing if billing
     can be reached and no station bills with it, else leave it there (billing keeps pricing its
     stations' sessions with it)."""
