@@ -121,10 +121,20 @@ def delete_crds(api: client.ApiClient) -> None:
             if exc.status != 404:
                 raise
 
-    def gone() -> bool:
-        return not {crd.metadata.name for crd in extensions.list_custom_resource_definition().items} & set(CRD_NAMES)
+    def left() -> list[str]:
+        return [f"{crd.metadata.name}: {[(c.type, c.status, c.message) for c in crd.status.conditions or []]}"
+                for crd in extensions.list_custom_resource_definition().items if crd.metadata.name in CRD_NAMES]
 
-    eventually(gone, within_s=60, what="the ChargePlane CRDs are deleted")
+    remaining: list[str] = []
+
+    def gone() -> bool:
+        remaining[:] = left()
+        return not remaining
+
+    try:
+        eventually(gone, within_s=120, what="the ChargePlane CRDs are deleted")
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}; left: {remaining}") from None
 
 
 @pytest.fixture
