@@ -261,7 +261,9 @@ def cmd_up(args: argparse.Namespace) -> int:
         jaeger = _start_jaeger(args, data_dir)
         # started first, it is stopped last: the services flush their spans to it as they stop
         processes = [jaeger.process] if jaeger else []
-        tracing_env = {"OTEL_EXPORTER_OTLP_ENDPOINT": jaeger.ports.otlp_endpoint} if jaeger else {}
+        # the services send Jaeger their spans, and the console links a session to its trace there
+        tracing_env = {"OTEL_EXPORTER_OTLP_ENDPOINT": jaeger.ports.otlp_endpoint,
+                       "API_GATEWAY__TRACE_URL_TEMPLATE": f"{jaeger.ports.ui_url}/trace/{{trace_id}}"} if jaeger else {}
         processes += start_services(ports, database_url, redis_url, data_dir,
                                     extra_env={"JWT_SECRET": _jwt_secret(data_dir), **tracing_env},
                                     gateway_env={**pki.gateway_environment(tls_port), "PORT": str(gateway_port),

@@ -56,6 +56,14 @@ def test_one_charging_session_is_one_trace_in_jaeger(tmp_path: Path) -> None:
                           jaeger=True) as platform:
         ui_url = platform.env["JAEGER_UI_URL"]
         assert "traces (Jaeger)" in (tmp_path / "up.log").read_text()
+        # the console links a session to its trace in this Jaeger
+        secret = platform.cli("client", "add", "traces", "--scopes", "read").split("client_secret=")[1].split()[0]
+        token = json.load(urllib.request.urlopen(urllib.request.Request(
+            f"{platform.env['API_URL']}/auth/token", method="POST", headers={"Content-Type": "application/json"},
+            data=json.dumps({"client_id": "traces", "client_secret": secret}).encode())))["access_token"]
+        with urllib.request.urlopen(urllib.request.Request(f"{platform.env['API_URL']}/console-settings",
+                                                           headers={"Authorization": f"Bearer {token}"})) as reply:
+            assert json.load(reply)["trace_url_template"] == f"{ui_url}/trace/{{trace_id}}"
         platform.cli("station", "add", "TRACED-1")
         done = subprocess.run(
             python_module("chargeplane.emulator", "--url", platform.env["OCPP_URL"], "--station-id", "TRACED-1",
