@@ -266,9 +266,9 @@ def _platform_secret(name: str, component: str, data: dict[str, str], owner: Own
     }
 
 
-def build_database_secret(settings: OperatorSettings, *, owner: OwnerReference) -> Manifest:
-    """The database URL of a namespace's platform: the operator's own, so it follows its settings."""
-    return _platform_secret(DATABASE_SECRET, "database", {DATABASE_URL_KEY: settings.database_url}, owner)
+def build_database_secret(database_url: str, *, owner: OwnerReference) -> Manifest:
+    """The database URL of a namespace's platform: its own role's, on its own database (databases.py)."""
+    return _platform_secret(DATABASE_SECRET, "database", {DATABASE_URL_KEY: database_url}, owner)
 
 
 def build_redis_secret(settings: OperatorSettings, *, owner: OwnerReference) -> Manifest:
@@ -351,11 +351,12 @@ def build_gateway_disruption_budget(*, owner: OwnerReference) -> Manifest:
     }
 
 
-def build_platform(*, settings: OperatorSettings, stations: int, owner: OwnerReference) -> list[Manifest]:
+def build_platform(*, settings: OperatorSettings, stations: int, owner: OwnerReference,
+                   database_url: str) -> list[Manifest]:
     """Everything a namespace's platform is, owned by its Platform: the database Secret, a
     Deployment and a Service per service, the gateway's disruption budget and the
     NetworkPolicies. The JWT Secret is apart: its random key is no pure function (build_jwt_secret)."""
-    manifests = [build_database_secret(settings, owner=owner), build_redis_secret(settings, owner=owner)]
+    manifests = [build_database_secret(database_url, owner=owner), build_redis_secret(settings, owner=owner)]
     for service in PLATFORM_SERVICES:
         replicas = gateway_replicas(stations, settings) if service == "ocpp" else 1
         manifests.append(build_platform_deployment(service, settings=settings, replicas=replicas, owner=owner))

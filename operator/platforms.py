@@ -23,8 +23,9 @@ from .builders import (
     gateway_replicas,
     owner_references,
 )
-from .constants import FIELD_MANAGER, PLATFORM_KIND, PLATFORM_NAME
-from .kube import apply, apply_status, create_if_absent, delete_if_present
+from .constants import DATABASE_SECRET, DATABASE_URL_KEY, FIELD_MANAGER, PLATFORM_KIND, PLATFORM_NAME
+from .databases import ensure_namespace_database
+from .kube import apply, apply_status, create_if_absent, delete_if_present, read_secret_value
 from .log import Log
 from .runtime import Runtime
 from .stations import refresh_station_statuses
@@ -69,8 +70,14 @@ async def reconcile_platform(runtime: Runtime, namespace: str, *, platform: kopf
     owner = kopf.build_owner_reference(platform, controller=True, block_owner_deletion=False)
     # before the Deployments whose pods read it; created once, never rotated
     await create_if_absent(runtime.kube, namespace, build_jwt_secret(secrets.token_urlsafe(48), owner=owner), logger)
-    applied = [await apply(runtime.kube, namespace, manifest)
-               for manifest in build_platform(settings=runtime.settings, stations=stations, owner=owner)]
+    database_url = runtime.database_urls.get(namespace)
+    if database_url is None:  # once in the operator's life per namespace
+        known = await read_secret_value(runtime.kube, namespace, DATABASE_SECRET, DATABASE_URL_KEY)
+        database_url = await ensure_namespace_database(runtime.settings.database_url, namespace, known_url=known,
+                                                       logger=logger)
+        runtime.database_urls[namespace] = database_url
+    manifests = build_platform(settings=runtime.settings, stations=stations, owner=owner, database_url=database_url)
+    applied = [await apply(runtime.kube, namespace, manifest) for manifest in manifests]
     conditions = ConditionSet(platform.get("status", {}).get("conditions", []), (AVAILABLE, READY),
                               generation=platform["metadata"].get("generation"))
     ok, reason, message = _available(a for a in applied if a["kind"] == "Deployment")

@@ -54,6 +54,8 @@ class Runtime:
     # namespace -> its Platform as last seen, and the loop that keeps it
     platforms: dict[str, kopf.Body] = field(default_factory=dict)
     loops: dict[str, asyncio.Task[None]] = field(default_factory=dict)
+    # namespace -> its platform's database URL (its own role and database, made once)
+    database_urls: dict[str, str] = field(default_factory=dict)
     # kopf's indexes (live views) of the namespaces' ChargingStations and Tariffs
     station_index: Mapping[str, Sequence[Any]] = field(default_factory=dict)
     tariff_index: Mapping[str, Sequence[Any]] = field(default_factory=dict)

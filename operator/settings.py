@@ -16,6 +16,8 @@ class OperatorSettings(BaseSettings):
     # the one image of the platform: services, emulator and operator entry points
     image: str = "chargeplane:0.1.0"
     image_pull_policy: str = "IfNotPresent"
+    # the database owner's URL (CREATEDB and CREATEROLE, or a superuser): the operator makes each
+    # namespace's database and role with it; it never leaves the operator's namespace
     database_url: str = "postgresql://chargeplane:chargeplane@chargeplane-postgresql:5432/chargeplane"
     redis_url: str = "redis://chargeplane-redis:6379/0"
     # OTLP/HTTP endpoint the services export traces to; empty turns export off

@@ -20,6 +20,9 @@ from support.crds import Manifest
 
 from .conftest import Render
 
+# a namespace's own database and role (operator/databases.py)
+DATABASE_URL = "postgresql://chargeplane_fleet:pw@db/chargeplane_fleet"
+
 # what the operator puts as owner of a namespace's platform objects (its Platform)
 PLATFORM = {"apiVersion": "chargeplane.io/v1alpha1", "kind": "Platform", "name": "chargeplane", "uid": "uid-p",
             "controller": True, "blockOwnerDeletion": False}
@@ -76,7 +79,7 @@ def test_the_service_monitor_scrapes_every_platform_service_and_nothing_else(ren
     manifests = render(SERVICE_MONITOR)
     (monitor,) = service_monitors(manifests)
     (endpoint,) = monitor["spec"]["endpoints"]
-    platform = build_platform(settings=OperatorSettings(), stations=1, owner=PLATFORM)
+    platform = build_platform(settings=OperatorSettings(), stations=1, owner=PLATFORM, database_url=DATABASE_URL)
     services = [m for m in platform if m["kind"] == "Service"]
     assert len(services) == len(PLATFORM_SERVICES)
     for service in services:

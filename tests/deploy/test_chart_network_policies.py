@@ -16,6 +16,9 @@ from support.crds import Manifest
 
 from .conftest import Render, the_one
 
+# a namespace's own database and role (operator/databases.py)
+DATABASE_URL = "postgresql://chargeplane_fleet:pw@db/chargeplane_fleet"
+
 CHART = Path(__file__).resolve().parents[2] / "charts" / "chargeplane"
 EXTERNAL = CHART / "ci" / "external-values.yaml"
 ELSEWHERE = "other-namespace"
@@ -73,7 +76,8 @@ def platform_pods() -> dict[str, dict[str, str]]:
     """The labels of the pods the operator makes: each platform service's, and a station simulator's."""
     settings = OperatorSettings()
     pods = {m["metadata"]["name"]: pod_template(m)[0]
-            for m in build_platform(settings=settings, stations=1, owner=OWNER) if m["kind"] == "Deployment"}
+            for m in build_platform(settings=settings, stations=1, owner=OWNER, database_url=DATABASE_URL)
+            if m["kind"] == "Deployment"}
     simulator = build_simulator_deployment("s", {"stationId": "S"}, settings=settings, owner=OWNER)
     return pods | {"simulator": pod_template(simulator)[0]}
 

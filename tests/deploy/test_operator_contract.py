@@ -17,6 +17,9 @@ from support.crds import Manifest
 
 from .conftest import NAMESPACE, Render, the_one
 
+# a namespace's own database and role (operator/databases.py)
+DATABASE_URL = "postgresql://chargeplane_fleet:pw@db/chargeplane_fleet"
+
 # what the operator puts as owner of a namespace's platform objects (its Platform)
 PLATFORM = {"apiVersion": "chargeplane.io/v1alpha1", "kind": "Platform", "name": "chargeplane", "uid": "uid-p",
             "controller": True, "blockOwnerDeletion": False}
@@ -117,7 +120,7 @@ def test_the_upload_address_reaches_the_gateway_only_when_set(render: Render, mo
                                                               values: list[Path], upload_base_url: str | None) -> None:
     """platform.gateway.uploadBaseUrl -> the operator's setting -> the gateway Deployment it builds."""
     settings = settings_from(operator_env(render(*values)), monkeypatch)
-    gateway = next(m for m in build_platform(settings=settings, stations=1, owner=PLATFORM)
+    gateway = next(m for m in build_platform(settings=settings, stations=1, owner=PLATFORM, database_url=DATABASE_URL)
                    if m["kind"] == "Deployment" and m["metadata"]["name"] == f"{NAME_PREFIX}ocpp")
     env = {e["name"]: e.get("value") for e in gateway["spec"]["template"]["spec"]["containers"][0]["env"]}
     assert env.get("UPLOAD_BASE_URL") == upload_base_url

@@ -13,6 +13,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -21,7 +22,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import yaml
+from aiohttp import web
 from kubernetes import client, dynamic
 from kubernetes.client.rest import ApiException
 
@@ -216,6 +219,8 @@ def operator_environment(api: client.ApiClient, plane: ControlPlane, platform: R
     return env | chart_environment(api) | {
         "KUBECONFIG": str(service_account_kubeconfig(api, plane, folder)),
         "CHARGEPLANE_SERVICE_URL_TEMPLATE": f"http://{host}:{{port}}",
+        # the cluster's PostgreSQL, as its owner: the operator makes each namespace's database there
+        "CHARGEPLANE_DATABASE_URL": platform.env["DATABASE_URL"],
         # quicker than the chart's defaults, so the tests take seconds, not minutes
         "CHARGEPLANE_STATUS_INTERVAL": "1", "CHARGEPLANE_RETRY_DELAY": "1", "CHARGEPLANE_RECONCILE_INTERVAL": "2",
     }
@@ -241,3 +246,39 @@ def audit_events(plane: ControlPlane, user: str) -> list[dict[str, Any]]:
         if event.get("user", {}).get("username") == user and event.get("stage") == "ResponseComplete":
             events.append(event)
     return events
+
+
+@contextmanager
+def namespace_router(platforms: dict[str, str]) -> Iterator[str]:
+    """An HTTP router that stands in for the cluster's Services: the operator's template
+    `http://127.0.0.1:<port>/{namespace}/{port}` reaches the platform of that namespace
+    (namespace -> its `chargeplane up` host). Served from its own thread and loop; the template."""
+    port = free_port()
+    loop = asyncio.new_event_loop()
+
+    async def forward(request: web.Request) -> web.Response:
+        host = platforms[request.match_info["namespace"]]
+        url = f"http://{host}:{request.match_info['port']}/{request.match_info['path']}"
+        async with aiohttp.ClientSession() as http, http.request(
+                request.method, url, params=request.query, data=await request.read(),
+                headers={"Content-Type": request.content_type}) as answer:
+            return web.Response(status=answer.status, body=await answer.read(), content_type=answer.content_type)
+
+    app = web.Application()
+    app.router.add_route("*", "/{namespace}/{port}/{path:.*}", forward)
+    runner = web.AppRunner(app)
+
+    async def serve() -> None:
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", port).start()
+
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    asyncio.run_coroutine_threadsafe(serve(), loop).result(10)
+    try:
+        yield f"http://127.0.0.1:{port}/{{namespace}}/{{port}}"
+    finally:
+        asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(10)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)
+        loop.close()

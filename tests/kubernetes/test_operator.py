@@ -10,13 +10,17 @@ server's audit log: the operator used exactly the verbs its ClusterRole grants."
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import time
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
+import asyncpg
 import pytest
 from kubernetes import client, config
 from kubernetes.client.rest import ApiException
@@ -38,6 +42,7 @@ from .operating import (
     condition,
     example,
     get_json,
+    namespace_router,
     operator_environment,
     run_emulator,
     until,
@@ -416,6 +421,76 @@ def test_each_condition_has_one_writer_and_a_spec_change_keeps_the_other_writers
         "chargeplane-operator": ["Registered", "TariffBound"],
         "chargeplane-operator-status": ["ConfigurationApplied", "Connected", "Ready"],
     }
+
+
+def test_two_namespaces_are_two_tenants_with_a_database_each(
+    api: client.ApiClient, operator: OperatorProcess, host_platform: RunningPlatform, tmp_path: Path,
+) -> None:
+    """The same station id in two namespaces: each namespace's platform has a database and a
+    role of its own (made by the operator with the owner's URL, which stays in the operator's
+    namespace), so both stations charge and are billed in their own namespace, neither role
+    can open the other's database, and deleting one station leaves the other."""
+    tenants = {}
+    for tenant in ("north", "south"):
+        name = f"{tenant}-{int(time.time())}"
+        client.CoreV1Api(api).create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=name)))
+        tenants[tenant] = Cluster(api, name)
+    hosts: dict[str, str] = {}
+    with contextlib.ExitStack() as stack:
+        template = stack.enter_context(namespace_router(hosts))
+        stack.enter_context(operator.running(service_url_template=template))
+        for cluster in tenants.values():
+            cluster.create(example("Tariff"))
+            cluster.create(a_station("twin", "TWIN-1"))
+        urls = {tenant: eventually(lambda c=cluster: c.secret_value("chargeplane-platform-database", "url"),
+                                   what=f"the {tenant} platform's database URL")
+                for tenant, cluster in tenants.items()}
+        owner = urlsplit(host_platform.env["DATABASE_URL"])
+        for tenant, url in urls.items():
+            parts = urlsplit(url)
+            database = f"chargeplane_{tenants[tenant].namespace.replace('-', '_')}"
+            # the namespace's own role on its own database, never the owner's
+            assert (parts.username, parts.path, parts.hostname) == (database, f"/{database}", owner.hostname)
+        # each namespace's platform, on its own database: `chargeplane up` stands in for its pods
+        platforms = {}
+        for tenant, cluster in tenants.items():
+            host = free_loopback_host()
+            platforms[tenant] = stack.enter_context(running_platform(
+                tmp_path / f"{tenant}.log", {"DATABASE_URL": urls[tenant]}, host=host))
+            hosts[cluster.namespace] = host
+        for tenant, cluster in tenants.items():
+            eventually(lambda c=cluster: condition(c.custom("ChargingStation", "twin"), "TariffBound").get(
+                "status") == "True", within_s=90, what=f"the {tenant} station is registered and bound")
+        emulators = [run_emulator(platforms[tenant], "TWIN-1",
+                                  cluster.secret_value("twin-ocpp-credentials", "password"),
+                                  tmp_path / f"{tenant}-emulator.log", "--sessions", "1", "--session-seconds", "2")
+                     for tenant, cluster in tenants.items()]
+        for emulator in emulators:
+            assert emulator.wait(120) == 0
+        for tenant, cluster in tenants.items():
+            (bill,) = eventually(lambda t=tenant: bills(platforms[t], "TWIN-1"), within_s=60,
+                                 what=f"the {tenant} bill")
+            assert bill["tariff_id"] == f"{cluster.namespace}.city-tou"
+
+        # neither role may open the other's database
+        async def connect_as(tenant: str, database_of: str) -> str:
+            url = urls[tenant].rsplit("/", 1)[0] + "/" + urlsplit(urls[database_of]).path.lstrip("/")
+            try:
+                conn = await asyncpg.connect(url)
+            except asyncpg.InsufficientPrivilegeError as exc:
+                return str(exc)
+            await conn.close()
+            return "connected"
+
+        assert asyncio.run(connect_as("north", "north")) == "connected"
+        assert "permission denied for database" in asyncio.run(connect_as("north", "south"))
+
+        # deleting the north station deregisters it there only
+        tenants["north"].delete("ChargingStation", "twin")
+        eventually(lambda: tenants["north"].custom("ChargingStation", "twin") is None, what="the north station goes")
+        assert get_json(f"{platforms['north'].env['OCPP_HTTP_URL']}/internal/stations/TWIN-1") is None
+        assert get_json(f"{platforms['south'].env['OCPP_HTTP_URL']}/internal/stations/TWIN-1") is not None
+        assert condition(tenants["south"].custom("ChargingStation", "twin"), "Registered")["status"] == "True"
 
 
 def test_two_operators_never_both_act(cluster: Cluster, operator: OperatorProcess, tmp_path: Path) -> None:

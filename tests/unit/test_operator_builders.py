@@ -25,10 +25,14 @@ from chargeplane.operator.builders import (
     gateway_replicas,
 )
 from chargeplane.operator.constants import DATABASE_SECRET, JWT_SECRET, LABEL_SERVICE, PLATFORM_SERVICES
+from chargeplane.operator.databases import namespace_database, password_in, role_url
 from chargeplane.operator.settings import OperatorSettings
 from chargeplane.services.billing.pricing import SessionUsage, Tariff, price_session
 
 from .test_crds import KUBERNETES_VERSION, example
+
+# a namespace's own database and role (operator/databases.py)
+DATABASE_URL = "postgresql://chargeplane_fleet:pw@db/chargeplane_fleet"
 
 SETTINGS = OperatorSettings(image="registry.example/chargeplane:1.2.3", database_url="postgresql://db/cp",
                             redis_url="redis://cache:6379/0", otlp_endpoint="http://collector:4318")
@@ -70,7 +74,7 @@ def test_the_platform_anchor_is_owned_by_the_tariffs_alone_whatever_the_station_
 
 
 def test_the_platform_is_owned_by_its_platform_object_alone_whatever_the_station_count() -> None:
-    manifests = build_platform(settings=SETTINGS, stations=7001, owner=PLATFORM_OWNER)
+    manifests = build_platform(settings=SETTINGS, stations=7001, owner=PLATFORM_OWNER, database_url=DATABASE_URL)
     for manifest in manifests:
         kubernetes_validate.validate(manifest, KUBERNETES_VERSION, strict=True)
         assert manifest["metadata"]["ownerReferences"] == [PLATFORM_OWNER]
@@ -82,7 +86,8 @@ def test_the_platform_is_owned_by_its_platform_object_alone_whatever_the_station
         ("NetworkPolicy", "chargeplane-internal"), ("NetworkPolicy", "chargeplane-stations"),
         ("NetworkPolicy", "chargeplane-public-api")}
     assert manifests[0]["kind"] == "Secret"  # before the pods that read it
-    assert decoded(by_kind_and_name["Secret", DATABASE_SECRET]) == {"url": "postgresql://db/cp"}
+    # the namespace's own database, never the owner's URL of the operator's settings
+    assert decoded(by_kind_and_name["Secret", DATABASE_SECRET]) == {"url": DATABASE_URL}
     database_url = {"secretKeyRef": {"name": DATABASE_SECRET, "key": "url"}}
     jwt_key = {"secretKeyRef": {"name": JWT_SECRET, "key": "jwt-secret"}}
     for service, port in PLATFORM_SERVICES.items():
@@ -131,7 +136,8 @@ def test_every_pod_the_operator_makes_meets_the_restricted_pod_security_standard
         "pod_tolerations": [{"key": "dedicated", "operator": "Equal", "value": "charging", "effect": "NoSchedule"}],
         "pod_resources": {"requests": {"cpu": "100m"}, "limits": {"memory": "512Mi"}}})
     station_owner = owner("ChargingStation", "depot-01", "uid-a", controller=True)
-    deployments = [m for m in build_platform(settings=settings, stations=1, owner=PLATFORM_OWNER)
+    deployments = [m for m in build_platform(settings=settings, stations=1, owner=PLATFORM_OWNER,
+                                             database_url=DATABASE_URL)
                    if m["kind"] == "Deployment"]
     deployments.append(build_simulator_deployment("depot-01", example("ChargingStation")["spec"], settings=settings,
                                                   owner=station_owner))
@@ -156,7 +162,8 @@ def test_network_policies_open_the_station_and_api_ports_to_all_and_the_rest_to_
     settings = SETTINGS.model_copy(update={"operator_namespace": "chargeplane-system",
                                            "metrics_namespace": "monitoring", "gateway_tls_secret": "tls"})
     policies = {m["metadata"]["name"]: m["spec"] for m in build_platform(settings=settings, stations=1,
-                                                                        owner=PLATFORM_OWNER)
+                                                                        owner=PLATFORM_OWNER,
+                                                                        database_url=DATABASE_URL)
                 if m["kind"] == "NetworkPolicy"}
     internal = policies["chargeplane-internal"]
     assert internal["podSelector"] == {"matchExpressions": [{"key": LABEL_SERVICE, "operator": "Exists"}]}
@@ -171,10 +178,10 @@ def test_network_policies_open_the_station_and_api_ports_to_all_and_the_rest_to_
         "ingress": [{"ports": [{"port": 8081, "protocol": "TCP"}, {"port": 8443, "protocol": "TCP"}]}]}
     assert policies["chargeplane-public-api"]["ingress"] == [{"ports": [{"port": 8080, "protocol": "TCP"}]}]
     off = SETTINGS.model_copy(update={"network_policies": False})
-    manifests = build_platform(settings=off, stations=1, owner=PLATFORM_OWNER)
+    manifests = build_platform(settings=off, stations=1, owner=PLATFORM_OWNER, database_url=DATABASE_URL)
     assert not [m for m in manifests if m["kind"] == "NetworkPolicy"]
 def test_every_platform_pod_and_service_is_annotated_for_prometheus_at_its_metrics_port() -> None:
-    manifests = build_platform(settings=SETTINGS, stations=1, owner=PLATFORM_OWNER)
+    manifests = build_platform(settings=SETTINGS, stations=1, owner=PLATFORM_OWNER, database_url=DATABASE_URL)
     for service, port in PLATFORM_SERVICES.items():
         wanted = {"prometheus.io/scrape": "true", "prometheus.io/port": str(port), "prometheus.io/path": "/metrics"}
         by_kind = {m["kind"]: m for m in manifests if m["metadata"]["name"] == f"chargeplane-{service}"}
@@ -187,9 +194,10 @@ def test_every_platform_pod_and_service_is_annotated_for_prometheus_at_its_metri
 
 def test_the_platform_follows_the_settings() -> None:
     changed = OperatorSettings(image="chargeplane:next", otlp_endpoint="", log_level="DEBUG",
-                               database_url="postgresql://elsewhere/cp")
-    secret, _, deployment = build_platform(settings=changed, stations=1, owner=PLATFORM_OWNER)[:3]
-    assert decoded(secret) == {"url": "postgresql://elsewhere/cp"}
+                               )
+    secret, _, deployment = build_platform(settings=changed, stations=1, owner=PLATFORM_OWNER,
+                                           database_url=DATABASE_URL)[:3]
+    assert decoded(secret) == {"url": DATABASE_URL}
     pod = deployment["spec"]["template"]["spec"]
     assert {c["image"] for c in (*pod["containers"], *pod["initContainers"])} == {"chargeplane:next"}
     env = env_of(pod["containers"][0])
@@ -247,7 +255,8 @@ TLS_SETTINGS = OperatorSettings(gateway_tls_secret="chargeplane-gateway-tls", pl
 
 def test_the_gateway_mounts_its_tls_and_ca_secrets_and_serves_the_tls_port() -> None:
     manifests = {(m["kind"], m["metadata"]["name"]): m
-                 for m in build_platform(settings=TLS_SETTINGS, stations=1, owner=PLATFORM_OWNER)}
+                 for m in build_platform(settings=TLS_SETTINGS, stations=1, owner=PLATFORM_OWNER,
+                                         database_url=DATABASE_URL)}
     for manifest in manifests.values():
         kubernetes_validate.validate(manifest, KUBERNETES_VERSION, strict=True)
     pod = manifests["Deployment", "chargeplane-ocpp"]["spec"]["template"]["spec"]
@@ -272,7 +281,7 @@ def test_the_gateway_mounts_its_tls_and_ca_secrets_and_serves_the_tls_port() -> 
     assert sessions["volumes"] == [{"name": "tmp", "emptyDir": {}}]
     assert "TLS_PORT" not in env_of(sessions["containers"][0])
     # without the settings the gateway has no TLS listener, and no volume of it stays behind
-    plain = build_platform(settings=SETTINGS, stations=1, owner=PLATFORM_OWNER)
+    plain = build_platform(settings=SETTINGS, stations=1, owner=PLATFORM_OWNER, database_url=DATABASE_URL)
     ocpp = next(m for m in plain if m["kind"] == "Deployment" and m["metadata"]["name"] == "chargeplane-ocpp")
     assert ocpp["spec"]["template"]["spec"]["volumes"] == [{"name": "tmp", "emptyDir": {}}]
     assert "TLS_PORT" not in env_of(ocpp["spec"]["template"]["spec"]["containers"][0])
@@ -340,3 +349,14 @@ def test_every_optional_tariff_field_reaches_billing() -> None:
                                        "max_duration": 7200, "min_kwh": "0.5", "max_kwh": "40"}}],
     }
     Tariff.model_validate({**body, "id": "x"})
+
+
+def test_each_namespace_has_a_database_and_role_of_its_own_within_postgresqls_name_limit() -> None:
+    assert namespace_database("fleet-north") == "chargeplane_fleet_north"
+    long_a, long_b = "a" * 60 + "-x", "a" * 60 + "-y"
+    assert len(namespace_database(long_a)) == 63 and namespace_database(long_a) != namespace_database(long_b)
+    url = role_url("postgresql://owner:secret@db.example:5432/chargeplane?sslmode=require", "chargeplane_fleet",
+                   "p@ss/word")
+    assert url == "postgresql://chargeplane_fleet:p%40ss%2Fword@db.example:5432/chargeplane_fleet?sslmode=require"
+    assert password_in(url, "chargeplane_fleet") == "p@ss/word"  # kept as it was made
+    assert password_in("postgresql://owner:secret@db/chargeplane", "chargeplane_fleet") is None
