@@ -14,6 +14,7 @@ from .builders import OwnerReference
 from .constants import DELETION_PROTECTION, GROUP, PLATFORM_NAME, PLATFORMS, STATIONS, TARIFFS, VERSION
 from .kube import connection_info
 from .leadership import ensure_peering_object
+from .metrics import count_resources
 from .runtime import configure_kopf, open_runtime
 from .settings import OperatorSettings
 from .stations import StationEntry
@@ -180,6 +181,7 @@ async def track_platform(type: str, namespace: str | None, body: kopf.Body, memo
         runtime.applied_anchors.pop(namespace, None)
         if any(_counts(namespace, station_index, tariff_index)):
             await platforms.ensure_platform(runtime, namespace, tariffs=tariff_index.get(namespace, []))
-        return
-    runtime.keep_loop(namespace, body,
-                      lambda: platforms.run_namespace(runtime, namespace, get_logger(f"platform.{namespace}")))
+    else:
+        runtime.keep_loop(namespace, body,
+                          lambda: platforms.run_namespace(runtime, namespace, get_logger(f"platform.{namespace}")))
+    count_resources(station_index, tariff_index, len(runtime.platforms))

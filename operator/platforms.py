@@ -27,6 +27,7 @@ from .constants import DATABASE_SECRET, DATABASE_URL_KEY, FIELD_MANAGER, PLATFOR
 from .databases import ensure_namespace_database
 from .kube import apply, apply_status, create_if_absent, delete_if_present, read_secret_value
 from .log import Log
+from .metrics import measured
 from .runtime import Runtime
 from .stations import refresh_station_statuses
 from .status import AVAILABLE, READY, ConditionSet
@@ -63,6 +64,7 @@ def _available(deployments: Iterable[Mapping[str, Any]]) -> tuple[bool, str, str
     return True, "ReplicasAvailable", "every service has its replicas available"
 
 
+@measured("reconcile_platform")
 async def reconcile_platform(runtime: Runtime, namespace: str, *, platform: kopf.Body, stations: int,
                              tariffs: int, logger: Log) -> None:
     """Apply the platform as the settings and the station count say, and say in the Platform's

@@ -4,6 +4,7 @@ kopf's memo): settings, clients, who this operator is among its peers, and the l
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import getpass
 import os
 import secrets
@@ -21,6 +22,7 @@ from opentelemetry.instrumentation.aiohttp_client import create_trace_config
 from .constants import FINALIZER, GROUP
 from .kube import load_configuration
 from .leadership import is_leader
+from .metrics import serving_metrics
 from .platform_api import PlatformClient
 from .settings import OperatorSettings
 
@@ -56,6 +58,8 @@ class Runtime:
     loops: dict[str, asyncio.Task[None]] = field(default_factory=dict)
     # namespace -> its platform's database URL (its own role and database, made once)
     database_urls: dict[str, str] = field(default_factory=dict)
+    # what closes with the runtime (the metrics server)
+    exits: contextlib.AsyncExitStack = field(default_factory=contextlib.AsyncExitStack)
     # kopf's indexes (live views) of the namespaces' ChargingStations and Tariffs
     station_index: Mapping[str, Sequence[Any]] = field(default_factory=dict)
     tariff_index: Mapping[str, Sequence[Any]] = field(default_factory=dict)
@@ -89,6 +93,7 @@ class Runtime:
         self.wake_platform(namespace)
 
     async def close(self) -> None:
+        await self.exits.aclose()
         for task in self.loops.values():
             task.cancel()
         await asyncio.gather(*self.loops.values(), return_exceptions=True)
@@ -105,7 +110,9 @@ async def open_runtime(settings: OperatorSettings, kube_configuration: Configura
         timeout=aiohttp.ClientTimeout(total=PLATFORM_REQUEST_TIMEOUT),
         trace_configs=[create_trace_config()],
     )
-    return Runtime(settings, kube, http, PlatformClient(http, settings.service_url_template), identity, priority)
+    runtime = Runtime(settings, kube, http, PlatformClient(http, settings.service_url_template), identity, priority)
+    await runtime.exits.enter_async_context(serving_metrics(settings.metrics_port))
+    return runtime
 
 
 def configure_kopf(settings: kopf.OperatorSettings) -> None:

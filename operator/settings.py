@@ -65,3 +65,5 @@ class OperatorSettings(BaseSettings):
     service_url_template: str = "http://chargeplane-{service}.{namespace}.svc:{port}"
     # kopf's liveness endpoint (GET /healthz on all addresses); the chart's probe asks this port
     liveness_port: int = 8080
+    # the operator's own Prometheus metrics (GET /metrics on all addresses; operator/metrics.py)
+    metrics_port: int = 8090

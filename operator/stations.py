@@ -26,6 +26,7 @@ from .builders import (
 from .constants import FIELD_MANAGER, STATUS_FIELD_MANAGER
 from .kube import apply, apply_status, create_if_absent, delete_if_present, read_secret_value
 from .log import Log
+from .metrics import measured
 from .platform_api import PlatformRejected, PlatformUnavailable, StationState
 from .runtime import Runtime
 from .status import (
@@ -61,6 +62,7 @@ class StationEntry:
     generation: int | None
 
 
+@measured("apply_station")
 async def apply_station(runtime: Runtime, *, namespace: str, name: str, spec: Mapping[str, Any],
                         status: Mapping[str, Any], generation: int | None, owner: OwnerReference,
                         tariffs: set[str], logger: Log) -> None:
@@ -121,6 +123,7 @@ async def _bind_tariff(runtime: Runtime, namespace: str, spec: Mapping[str, Any]
     conditions.note(TARIFF_BOUND, True, "Bound", f"sessions are billed with Tariff {tariff!r}")
 
 
+@measured("delete_station")
 async def delete_station(runtime: Runtime, *, namespace: str, spec: Mapping[str, Any], retry: int,
                          logger: Log) -> None:
     """Deregister the station (its Secret and simulator go with it: they are owned by it)."""
@@ -136,6 +139,7 @@ async def delete_station(runtime: Runtime, *, namespace: str, spec: Mapping[str,
         logger.warning(f"the platform stayed unreachable; {station_id} was not deregistered: {exc}")
 
 
+@measured("station_statuses")
 async def refresh_station_statuses(runtime: Runtime, *, namespace: str, stations: Sequence[StationEntry],
                                    logger: Log) -> None:
     """Phase, connectors, last heartbeat and what of its spec the station holds, for every

@@ -12,6 +12,7 @@ from .builders import billing_tariff_id, build_tariff_body
 from .constants import FIELD_MANAGER
 from .kube import apply_status
 from .log import Log
+from .metrics import measured
 from .platform_api import PlatformRejected, PlatformUnavailable
 from .runtime import Runtime
 from .stations import DEREGISTER_RETRIES
@@ -21,6 +22,7 @@ KIND = "Tariff"
 CONDITIONS = (SYNCED, DELETABLE, READY)
 
 
+@measured("apply_tariff")
 async def apply_tariff(runtime: Runtime, *, namespace: str, name: str, spec: Mapping[str, Any],
                        status: Mapping[str, Any], generation: int | None, logger: Log) -> None:
     tariff_id = billing_tariff_id(namespace, name)
@@ -47,6 +49,7 @@ async def apply_tariff(runtime: Runtime, *, namespace: str, name: str, spec: Map
             "conditions": conditions.owned()}, manager=FIELD_MANAGER)
 
 
+@measured("delete_tariff")
 async def delete_tariff(runtime: Runtime, *, namespace: str, name: str, status: Mapping[str, Any],
                         generation: int | None, users: list[str], retry: int, logger: Log) -> None:
     """Remove the tariff from billing once no ChargingStation refers to it and billing has no
@@ -71,6 +74,7 @@ async def delete_tariff(runtime: Runtime, *, namespace: str, name: str, status: 
         raise kopf.TemporaryError(message, delay=runtime.settings.retry_delay)
 
 
+@measured("forget_tariff")
 async def forget_tariff(runtime: Runtime, *, namespace: str, name: str, logger: Log) -> None:
     """A Tariff without deletion protection is gone already: remove it from billing if billing
     can be reached and no station bills with it, else leave it there (billing keeps pricing its

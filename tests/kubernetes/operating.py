@@ -169,12 +169,16 @@ class OperatorProcess:
     log: Path
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
     names: Iterator[int] = field(default_factory=itertools.count)
+    # the environment the last process started with (its ports)
+    last_env: dict[str, str] = field(default_factory=dict)
 
     def start(self, log: Path | None = None, **settings: str) -> subprocess.Popen[bytes]:
         """Start one more operator process; its log goes to `log` (default: the shared one)."""
         log = log or self.log
         env = {**self.env, **{f"CHARGEPLANE_{key.upper()}": value for key, value in settings.items()},
-               "CHARGEPLANE_LIVENESS_PORT": str(free_port()), "POD_ID": f"{RELEASE}-operator-{next(self.names)}"}
+               "CHARGEPLANE_LIVENESS_PORT": str(free_port()), "CHARGEPLANE_METRICS_PORT": str(free_port()),
+               "POD_ID": f"{RELEASE}-operator-{next(self.names)}"}
+        self.last_env = env
         with open(log, "ab") as out:
             process = subprocess.Popen([sys.executable, "-P", "-m", "chargeplane.operator"], env=env,
                                        stdout=out, stderr=subprocess.STDOUT)

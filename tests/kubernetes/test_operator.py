@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import json
 import time
+import urllib.request
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -24,6 +25,7 @@ import asyncpg
 import pytest
 from kubernetes import client, config
 from kubernetes.client.rest import ApiException
+from prometheus_client.parser import text_string_to_metric_families
 
 from chargeplane.operator.constants import GROUP, PLATFORM_SERVICES, TARIFFS, VERSION
 from chargeplane.operator.rbac import RULES
@@ -491,6 +493,33 @@ def test_two_namespaces_are_two_tenants_with_a_database_each(
         assert get_json(f"{platforms['north'].env['OCPP_HTTP_URL']}/internal/stations/TWIN-1") is None
         assert get_json(f"{platforms['south'].env['OCPP_HTTP_URL']}/internal/stations/TWIN-1") is not None
         assert condition(tenants["south"].custom("ChargingStation", "twin"), "Registered")["status"] == "True"
+
+
+def test_the_operator_exports_its_own_metrics(cluster: Cluster, operator: OperatorProcess) -> None:
+    """On its metrics port (the chart's scrape annotations name it): how long its handlers take
+    and how they end, and the resources it manages."""
+    cluster.create(example("Tariff"))
+    eventually(lambda: condition(cluster.custom("Tariff", "city-tou"), "Synced").get("status") == "True",
+               what="the Tariff is handled")
+    port = operator.last_env["CHARGEPLANE_METRICS_PORT"]
+
+    def samples() -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as reply:
+            text = reply.read().decode()
+        return {(s.name, tuple(sorted(s.labels.items()))): s.value
+                for family in text_string_to_metric_families(text) for s in family.samples}
+
+    def handled() -> dict[tuple[str, tuple[tuple[str, str], ...]], float] | None:
+        found = samples()
+        done = found.get(("chargeplane_operator_handler_outcomes_total",
+                          (("handler", "apply_tariff"), ("outcome", "done"))), 0)
+        reconciled = found.get(("chargeplane_operator_handler_seconds_count", (("handler", "reconcile_platform"),)), 0)
+        return found if done >= 1 and reconciled >= 1 else None
+
+    found = eventually(handled, what="apply_tariff and the namespace's round counted")
+    assert found[("chargeplane_operator_handler_seconds_count", (("handler", "apply_tariff"),))] >= 1
+    assert found[("chargeplane_operator_resources", (("kind", "Tariff"),))] >= 1
+    assert found[("chargeplane_operator_resources", (("kind", "Platform"),))] >= 1
 
 
 def test_two_operators_never_both_act(cluster: Cluster, operator: OperatorProcess, tmp_path: Path) -> None:
