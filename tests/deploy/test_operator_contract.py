@@ -114,8 +114,10 @@ def test_values_reach_the_operator(render: Render, monkeypatch: pytest.MonkeyPat
     assert ":not-a-secret-in-ci@" in settings.database_url
 
 
-@pytest.mark.parametrize(("values", "upload_base_url"), [([], None), ([OVERRIDES], "http://csms.example.com:31081")],
-                         ids=["defaults", "overrides"])
+@pytest.mark.parametrize(("values", "upload_base_url"), [
+    ([], None), ([OVERRIDES], "http://csms.example.com:31081"),
+    ([CHART / "ci" / "kind-values.yaml"], "http://localhost:8081"),  # kind publishes the gateway there
+], ids=["defaults", "overrides", "kind"])
 def test_the_upload_address_reaches_the_gateway_only_when_set(render: Render, monkeypatch: pytest.MonkeyPatch,
                                                               values: list[Path], upload_base_url: str | None) -> None:
     """platform.gateway.uploadBaseUrl -> the operator's setting -> the gateway Deployment it builds."""

@@ -9,7 +9,10 @@ import pytest
 
 from chargeplane.embedded import free_port
 from support.public_api import PublicApi, emulated_station, operator_api, stored_reply
+from support.tcp_proxy import proxy_network
 from support.waiting import wait_for
+
+from .conftest import running_platform
 
 
 @pytest.fixture
@@ -144,3 +147,31 @@ async def test_uploads_reach_the_platform_through_aiohttp_multipart(platform, ap
         stored = await response.json()
     status, content, _ = await api.download(f"/stations/DIAG-5/files/{stored['id']}")
     assert (status, content) == (200, b"\x00\x01binary")
+
+
+async def test_a_station_outside_the_cluster_uploads_through_the_published_port(
+    db, redis, database_url: str, redis_url: str, http: aiohttp.ClientSession,
+) -> None:
+    """On Kubernetes, stations outside the cluster reach the gateway's station port by a path of
+    their own (kind publishes node port 30081 on the host's 8081; a load balancer elsewhere),
+    which the chart's `platform.gateway.uploadBaseUrl` tells the gateway (its UPLOAD_BASE_URL).
+    A TCP proxy stands in for that path: the location the station gets names it, and the
+    station's upload goes through it and arrives."""
+    with proxy_network(["published"]) as network:
+        published = f"http://127.0.0.1:{network.proxies['published'].listen_port}"
+        async with running_platform(db, database_url, redis_url,
+                                    overrides={"ocpp": {"upload_base_url": published}}) as platform:
+            network.set_target("published", platform.ports["ocpp_station"])
+            api = await operator_api(platform, http)
+            async with emulated_station(platform, "DIAG-OUT"):
+                status, created = await api.post("/stations/DIAG-OUT/diagnostics-requests", {})
+                assert status == 201, created
+                assert created["location"].startswith(f"{published}/uploads/")
+
+                async def uploaded() -> list:
+                    found = await statuses(api, "DIAG-OUT", "DiagnosticsStatusNotification")
+                    return found if ("Uploaded", None) in found else []
+
+                await wait_for(uploaded)
+            _, files = await api.get("/stations/DIAG-OUT/files")
+            assert [f["file_name"] for f in files["items"]] == [created["result"]["fileName"]]
