@@ -96,11 +96,30 @@ def kubectl(kube_env: dict[str, str]) -> Run:
 
 
 def crds_established(api: client.ApiClient) -> bool:
+    """Every CRD Established and its instances served. The API server refuses lists of a new
+    CRD's instances (429 "storage is (re)initializing") until its watch cache is ready
+    (KEP 4568), and its CRD finalizer lists through the same cache: a CRD deleted before that
+    stays Terminating while the finalizer backs off, for minutes on a busy machine."""
     extensions = client.ApiextensionsV1Api(api)
     for name in CRD_NAMES:
-        conditions = extensions.read_custom_resource_definition(name).status.conditions or []
+        crd = extensions.read_custom_resource_definition(name)
+        conditions = crd.status.conditions or []
         if not any(c.type == "Established" and c.status == "True" for c in conditions):
             return False
+        if not instances_served(api, crd):
+            return False
+    return True
+
+
+def instances_served(api: client.ApiClient, crd: Any) -> bool:
+    version = next(v.name for v in crd.spec.versions if v.storage)
+    try:
+        client.CustomObjectsApi(api).list_cluster_custom_object(crd.spec.group, version, crd.spec.names.plural,
+                                                                limit=1)
+    except ApiException as exc:
+        if exc.status in (429, 503):
+            return False
+        raise
     return True
 
 
@@ -114,6 +133,10 @@ def delete_crds(api: client.ApiClient) -> None:
     and the release that made them owns them: one that another test left behind (kept by
     crds.keep) would make the next install fail (or need --take-ownership, which a test shows)."""
     extensions = client.ApiextensionsV1Api(api)
+    present = [crd for crd in extensions.list_custom_resource_definition().items if crd.metadata.name in CRD_NAMES]
+    for crd in present:
+        eventually(lambda c=crd: instances_served(api, c), within_s=60,
+                   what=f"{crd.metadata.name} serves its instances")
     for name in CRD_NAMES:
         try:
             extensions.delete_custom_resource_definition(name)
