@@ -60,6 +60,10 @@ screenshots: $(STAMP) ## docs/console-stations.png and docs/console-session.png:
 bench: $(STAMP) ## measure the gateway against echo and peer (about 6 minutes); writes bench/results/
 	$(BIN)/chargeplane-bench --out bench/results
 
+bench-ab: $(STAMP) ## this tree's gateway against BASELINE=<another installation's python>, alternated (docs/performance.md)
+	@test -n "$(BASELINE)" || { echo "make bench-ab BASELINE=<path to the other tree's .venv/bin/python>"; exit 2; }
+	$(BIN)/python -P -m chargeplane.bench.ab $(BASELINE)
+
 lint: $(STAMP) ## ruff, the import contracts that keep the services apart, and mypy --strict
 	$(BIN)/ruff check .
 	cd /tmp && $(CURDIR)/$(BIN)/lint-imports $(CURDIR)/pyproject.toml

@@ -211,8 +211,9 @@ async def stop(pinned: Pinned) -> None:
 
 
 async def with_gateway(platform: BenchPlatform, tracing: Mapping[str, str], stations: int, generators: int,
-                       body: Callable[[Pinned, Fleet], Awaitable[dict[str, Any]]]) -> dict[str, Any]:
-    gateway = platform.start_gateway(tracing)
+                       body: Callable[[Pinned, Fleet], Awaitable[dict[str, Any]]],
+                       python: str | None = None) -> dict[str, Any]:
+    gateway = platform.start_gateway(tracing, python)
     try:
         fleet = await Fleet.start(gateway.ws_url, PREFIX, 1, stations, generators)
         try:

@@ -117,13 +117,19 @@ class BenchPlatform:
     def register_stations(self, prefix: str, count: int) -> None:
         self.cli("station", "add", "--count", str(count), "--prefix", prefix, "--heartbeat-interval", "300")
 
-    def start_gateway(self, tracing: Mapping[str, str]) -> Pinned:
+    def start_gateway(self, tracing: Mapping[str, str], python: str | None = None) -> Pinned:
+        """This tree's gateway; or, given another installation's `python` (`make bench-ab`), that
+        one's, on the same platform and ports. An older gateway may serve no internal port of its
+        own: it is ready when its station port listens, which it opens after its start-up."""
         api = {name: port for name, port in self.ports.items() if name != "ocpp_station"}
         env = service_environment("ocpp", self.ports["ocpp_station"], api, self.database_url, self.redis_url,
                                   {**os.environ, "LOG_LEVEL": "WARNING", **tracing},
                                   {"INTERNAL_PORT": str(self.ports["ocpp"])})
-        return self._start_pinned("ocpp", self.ports["ocpp_station"], python_module("chargeplane.services.ocpp"),
-                                  env, ready_url=f"http://127.0.0.1:{self.ports['ocpp']}")
+        if python is None:
+            return self._start_pinned("ocpp", self.ports["ocpp_station"], python_module("chargeplane.services.ocpp"),
+                                      env, ready_url=f"http://127.0.0.1:{self.ports['ocpp']}")
+        return self._start_pinned("ocpp", self.ports["ocpp_station"], [python, "-P", "-m", "chargeplane.services.ocpp"],
+                                  env, ready_url=None)
 
     def start_reference(self, kind: str) -> Pinned:
         port = free_port()

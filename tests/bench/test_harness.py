@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -35,3 +36,16 @@ def test_a_smoke_run_produces_every_figure_the_json_and_the_plot(tmp_path: Path)
     assert all(row["value"] for row in results["table"])
     assert json_path.with_suffix(".png").stat().st_size > 10_000
     assert "telemetry ingest" in done.stdout and "gateway / peer" in done.stdout
+
+
+def test_an_ab_run_alternates_the_two_gateways_and_compares_them(tmp_path: Path) -> None:
+    """`make bench-ab`, small: this installation against itself, one round."""
+    done = subprocess.run(python_module("chargeplane.bench.ab", sys.executable, "--rounds", "1", "--stations", "20",
+                                        "--seconds", "1", "--rate", "50"),
+                          capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    runs = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+    assert [run["side"] for run in runs] == ["this", "baseline"]
+    for run in runs:
+        assert run["capacity"] > 0 and run["cpu_us_per_message"] > 0 and run["errors"] == {}, run
+    assert "capacity: this" in done.stdout and "cpu_us_per_message: this" in done.stdout
