@@ -170,7 +170,7 @@ def _wait_listening(port: int, process: SupervisedProcess, timeout: float = 30) 
 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if process.process is not None and process.process.poll() is not None:
+        if process.exited() is not None:
             raise RuntimeError(f"{process.name} exited; see {process.log_path}")
         with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.5):
             return

@@ -7,7 +7,6 @@ import asyncio
 import getpass
 import os
 import secrets
-import signal
 import sys
 import time
 from collections.abc import Awaitable, Callable
@@ -24,7 +23,15 @@ from chargeplane.common.tokens import SCOPES
 
 from .jaeger import JAEGER_BINARY_ENV, JaegerPorts, find_jaeger, start_jaeger
 from .pki import ensure_platform_pki
-from .supervisor import GATEWAY_PORT, SERVICES, TLS_PORT, SupervisedProcess, service_urls, start_services
+from .supervisor import (
+    GATEWAY_PORT,
+    SERVICES,
+    TLS_PORT,
+    SupervisedProcess,
+    service_urls,
+    start_services,
+    stop_on_signals,
+)
 
 log = get_logger(__name__)
 T = TypeVar("T")
@@ -236,14 +243,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     database_url = os.environ.get("DATABASE_URL")
     redis_url = os.environ.get("REDIS_URL")
     processes = []
-    stopping = False
-
-    def request_stop(*_: object) -> None:
-        nonlocal stopping
-        stopping = True
-
-    signal.signal(signal.SIGTERM, request_stop)
-    signal.signal(signal.SIGINT, request_stop)
+    stop = stop_on_signals()
     try:
         if not database_url:
             postgres = EmbeddedPostgres(data_dir / "postgres", args.postgres_port)
@@ -295,7 +295,7 @@ def cmd_up(args: argparse.Namespace) -> int:
         print("Register a station with `chargeplane station add ID`. Create a console user with")
         print(f"  . {data_dir / 'platform.env'} && export DATABASE_URL && chargeplane user add NAME --role operate")
         print("(`--role read` sees everything and changes nothing). Ctrl-C stops everything.", flush=True)
-        while not stopping:
+        while not stop.is_set():
             for process in processes:
                 process.poll()
             time.sleep(0.2)

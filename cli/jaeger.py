@@ -11,12 +11,10 @@ from __future__ import annotations
 
 import os
 import shutil
-import time
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from .supervisor import SupervisedProcess
+from .supervisor import SupervisedProcess, wait_ready
 
 JAEGER_BINARY_ENV = "CHARGEPLANE_JAEGER"
 # Jaeger's own default ports (moved by `up --port-offset` like the services')
@@ -123,16 +121,9 @@ def start_jaeger(binary: Path, ports: JaegerPorts, data_dir: Path) -> Supervised
     (data_dir / "logs").mkdir(parents=True, exist_ok=True)
     (data_dir / "pids").mkdir(parents=True, exist_ok=True)
     process.start()
-    deadline = time.monotonic() + READY_WITHIN_S
-    while time.monotonic() < deadline:
-        if process.process is not None and process.process.poll() is not None:
-            raise RuntimeError(f"jaeger exited with code {process.process.returncode}; see {process.log_path}")
-        try:
-            with urllib.request.urlopen(f"http://{ports.host}:{ports.health}/status", timeout=1) as reply:
-                if reply.status == 200:
-                    return process
-        except OSError:
-            pass
-        time.sleep(0.2)
-    process.stop()
-    raise TimeoutError(f"jaeger not ready after {READY_WITHIN_S:.0f} s; see {process.log_path}")
+    try:
+        wait_ready(f"http://{ports.host}:{ports.health}", READY_WITHIN_S, process, path="/status")
+    except TimeoutError:
+        process.stop()
+        raise
+    return process

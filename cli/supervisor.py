@@ -17,6 +17,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from collections.abc import Mapping
@@ -116,6 +117,10 @@ class SupervisedProcess:
             self.start()
             log.info("service restarted", service=self.name, restarts=self.restarts, pid=self.process.pid)
 
+    def exited(self) -> int | None:
+        """Its exit code once it has exited; None while it runs, or before it is started."""
+        return None if self.process is None else self.process.poll()
+
     def stop(self, timeout: float = 25.0) -> None:
         if self.pid_path is not None:
             self.pid_path.unlink(missing_ok=True)
@@ -129,14 +134,24 @@ class SupervisedProcess:
             self.process.wait()
 
 
-def wait_ready(url: str, timeout: float, process: SupervisedProcess) -> None:
+def stop_on_signals() -> threading.Event:
+    """Set by SIGTERM or SIGINT (Ctrl-C): a foreground command loops until it is set, then stops
+    what it started."""
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    return stop
+
+
+def wait_ready(url: str, timeout: float, process: SupervisedProcess, path: str = "/readyz") -> None:
+    """Until `url + path` answers 200; an error at once if the process exits meanwhile."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if process.process is not None and process.process.poll() is not None:
-            raise RuntimeError(f"{process.name} exited with code {process.process.returncode}; "
+        if (code := process.exited()) is not None:
+            raise RuntimeError(f"{process.name} exited with code {code}; "
                                f"see {process.log_path}")
         try:
-            with urllib.request.urlopen(url + "/readyz", timeout=1) as response:
+            with urllib.request.urlopen(url + path, timeout=1) as response:
                 if response.status == 200:
                     return
         except OSError:

@@ -18,11 +18,10 @@ import argparse
 import base64
 import datetime
 import ipaddress
+import os
 import shutil
-import signal
 import socket
 import ssl
-import subprocess
 import sys
 import tempfile
 import time
@@ -38,6 +37,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+
+from chargeplane.supervisor import SupervisedProcess, stop_on_signals
 
 from .tools import require_binary
 
@@ -169,34 +170,15 @@ def write_kubeconfig(path: Path, server: str, ca: Path, *, user: str, certificat
 
 # ----- processes ---------------------------------------------------------------------------------
 
-@dataclass
-class Component:
-    name: str
-    argv: list[str]
-    log: Path
-    process: subprocess.Popen[bytes] | None = None
+def component(name: str, argv: list[str], log: Path) -> SupervisedProcess:
+    """A process of the control plane, run as `chargeplane up` runs a service; never restarted
+    (nothing polls it for that): one that exits fails the plane (ControlPlane.check_running)."""
+    return SupervisedProcess(name, argv, dict(os.environ), log)
 
-    def start(self) -> None:
-        with open(self.log, "ab") as out:
-            self.process = subprocess.Popen(self.argv, stdout=out, stderr=subprocess.STDOUT,
-                                            stdin=subprocess.DEVNULL, start_new_session=True)
 
-    def exited(self) -> int | None:
-        return None if self.process is None else self.process.poll()
-
-    def stop(self) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(STOP_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-
-    def tail(self, lines: int = 30) -> str:
-        text = self.log.read_text(errors="replace") if self.log.exists() else ""
-        return "\n".join(text.splitlines()[-lines:])
+def log_tail(process: SupervisedProcess, lines: int = 30) -> str:
+    text = process.log_path.read_text(errors="replace") if process.log_path.exists() else ""
+    return "\n".join(text.splitlines()[-lines:])
 
 
 @dataclass
@@ -208,7 +190,7 @@ class ControlPlane:
     ca: Path
     kubeconfig: Path
     admin: KeyPair
-    components: list[Component] = field(default_factory=list)
+    components: list[SupervisedProcess] = field(default_factory=list)
 
     @property
     def audit_log(self) -> Path:
@@ -229,12 +211,12 @@ class ControlPlane:
 
     def stop(self) -> None:
         for component in reversed(self.components):
-            component.stop()
+            component.stop(STOP_TIMEOUT_S)
 
     def check_running(self) -> None:
         for component in self.components:
             if (code := component.exited()) is not None:
-                raise ControlPlaneError(f"{component.name} exited with code {code}:\n{component.tail()}")
+                raise ControlPlaneError(f"{component.name} exited with code {code}:\n{log_tail(component)}")
 
 
 def _wait(plane: ControlPlane, what: str, ready: Callable[[], bool], timeout: float) -> None:
@@ -246,10 +228,10 @@ def _wait(plane: ControlPlane, what: str, ready: Callable[[], bool], timeout: fl
                 return
         time.sleep(0.2)
     raise ControlPlaneError(f"{what} not ready within {timeout:.0f} s:\n"
-                            + "\n".join(f"--- {c.name}\n{c.tail()}" for c in plane.components))
+                            + "\n".join(f"--- {c.name}\n{log_tail(c)}" for c in plane.components))
 
 
-def _etcd(folder: Path) -> tuple[Component, str]:
+def _etcd(folder: Path) -> tuple[SupervisedProcess, str]:
     etcd = require_binary("etcd", "etcd")
     client, peer = free_port(), free_port()
     url = f"http://127.0.0.1:{client}"
@@ -260,7 +242,7 @@ def _etcd(folder: Path) -> tuple[Component, str]:
             "--initial-cluster", f"default=http://127.0.0.1:{peer}",
             # a test cluster: losing it in a power cut loses nothing of value
             "--unsafe-no-fsync", "--log-level", "warn"]
-    return Component("etcd", argv, folder / "etcd.log"), url
+    return component("etcd", argv, folder / "etcd.log"), url
 
 
 def start(folder: Path) -> ControlPlane:
@@ -280,7 +262,7 @@ def start(folder: Path) -> ControlPlane:
     (folder / "audit-policy.yaml").write_text(AUDIT_POLICY)
     port = free_port()
     server = f"https://127.0.0.1:{port}"
-    apiserver = Component("kube-apiserver", [
+    apiserver = component("kube-apiserver", [
         str(apiserver_bin), "--etcd-servers", etcd_url,
         "--bind-address", "127.0.0.1", "--advertise-address", "127.0.0.1", "--secure-port", str(port),
         "--tls-cert-file", str(serving.certificate), "--tls-private-key-file", str(serving.key),
@@ -299,7 +281,7 @@ def start(folder: Path) -> ControlPlane:
     manager_kubeconfig = write_kubeconfig(folder / "controller-manager.kubeconfig", server, pki.ca,
                                           user="system:kube-controller-manager",
                                           certificate=manager.certificate, key=manager.key)
-    controller_manager = Component("kube-controller-manager", [
+    controller_manager = component("kube-controller-manager", [
         str(manager_bin), "--kubeconfig", str(manager_kubeconfig),
         "--authentication-kubeconfig", str(manager_kubeconfig),
         "--authorization-kubeconfig", str(manager_kubeconfig),
@@ -349,21 +331,14 @@ def main(argv: list[str] | None = None) -> int:
     folder = args.dir.resolve()
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
-    stopping = False
-
-    def request_stop(*_: object) -> None:
-        nonlocal stopping
-        stopping = True
-
-    signal.signal(signal.SIGTERM, request_stop)
-    signal.signal(signal.SIGINT, request_stop)
+    stop = stop_on_signals()
     with running_control_plane(folder) as plane:
         print(f"\nA Kubernetes control plane is up at {plane.server} (etcd, kube-apiserver, "
               "kube-controller-manager; no kubelet: pods stay Pending).\n")
         print(f"  export KUBECONFIG={plane.kubeconfig}")
         print(f"  logs in {folder}\n")
         print("Ctrl-C stops it.", flush=True)
-        while not stopping:
+        while not stop.is_set():
             plane.check_running()
             time.sleep(0.5)
     return 0
