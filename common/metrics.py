@@ -11,7 +11,15 @@ import contextlib
 
 import asyncpg
 from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
 
 from .db import DB_POOL
 from .settings import SETTINGS
@@ -79,7 +87,12 @@ async def metrics_view(request: web.Request) -> web.Response:
     """The Prometheus text exposition; the database gauges are skipped while it is away."""
     with contextlib.suppress(OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError):
         await _read_state(request.app)
-    response = web.Response(body=generate_latest(REGISTRY))
+    return exposition(REGISTRY)
+
+
+def exposition(registry: CollectorRegistry) -> web.Response:
+    """`registry` in Prometheus' text format (the services' registry, or the operator's own)."""
+    response = web.Response(body=generate_latest(registry))
     response.content_type = CONTENT_TYPE_LATEST.split(";")[0]
     response.charset = "utf-8"
     return response

@@ -12,7 +12,9 @@ from typing import Any, ParamSpec, TypeVar
 
 import kopf
 from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from chargeplane.common.metrics import exposition
 
 REGISTRY = CollectorRegistry()
 HANDLER_SECONDS = Histogram(
@@ -61,10 +63,7 @@ def count_resources(station_index: Mapping[str, Collection[Any]], tariff_index: 
 
 
 async def _metrics(_: web.Request) -> web.Response:
-    response = web.Response(body=generate_latest(REGISTRY))
-    response.content_type = CONTENT_TYPE_LATEST.split(";")[0]
-    response.charset = "utf-8"
-    return response
+    return exposition(REGISTRY)
 
 
 @asynccontextmanager
